@@ -1,0 +1,40 @@
+"""rnncalc: a calculator for recurrent-network exercises (RNN, LSTM), every gate recorded.
+
+>>> import rnncalc
+>>> trace = rnncalc.run(rnncalc.load(cell="rnn"))        # the seed's RNN regression exercise
+>>> round(trace.to_dict()["head"]["y"][0], 4)
+0.9983
+
+``load`` reads a YAML file, ``"-"`` (stdin) or a dict; ``run`` returns a typed
+:class:`~rnncalc.trace.Trace` whose ``to_dict()`` is the JSON contract. torch is imported only
+when something is computed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rnncalc.config import load
+from rnncalc.errors import ConfigError, ExitCode, RnncalcError
+from rnncalc.model import Exercise
+
+if TYPE_CHECKING:
+    from rnncalc.trace import Trace
+
+__all__ = ["ConfigError", "Exercise", "ExitCode", "RnncalcError", "Trace", "load", "run"]
+__version__ = "0.1.0"
+
+
+def run(exercise: Exercise) -> Trace:
+    """Run an exercise; see :func:`rnncalc.sequence.run`."""
+    from rnncalc.sequence import run as _run
+
+    return _run(exercise)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Trace":
+        from rnncalc.trace import Trace
+
+        return Trace
+    raise AttributeError(name)

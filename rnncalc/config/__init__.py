@@ -1,0 +1,95 @@
+"""Reading exercises: YAML files, stdin, dicts and the embedded seed exercises. Nothing else reads YAML."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rnncalc.config.build import build_exercise
+from rnncalc.config.yamlsafe import Located, load_yaml
+from rnncalc.errors import ConfigError
+from rnncalc.model import Exercise
+
+__all__ = ["MAX_CONFIG_BYTES", "default_name", "load", "read_document", "seed_text"]
+
+#: Larger config files are refused before parsing; raise it with RNNCALC_MAX_CONFIG_BYTES.
+MAX_CONFIG_BYTES = int(os.environ.get("RNNCALC_MAX_CONFIG_BYTES", 4 * 1024 * 1024))
+
+
+def default_name(cell: str, task: str | None = None, bidirectional: bool | None = None) -> str:
+    """Which embedded seed exercise a cell command runs when given no config."""
+    if cell != "rnn":
+        return cell
+    if bidirectional:
+        return "rnn_bidirectional"
+    return {"labeling": "rnn_labeling", "hidden": "rnn_hidden"}.get(task or "", "rnn_regression")
+
+
+def seed_text(name: str) -> str:
+    """The YAML text of an embedded seed exercise (the same file as ``configs/NAME.yaml``)."""
+    return resources.files("rnncalc.exercises").joinpath(f"{name}.yaml").read_text("utf-8")
+
+
+def read_document(source: str | os.PathLike[str] | dict[str, Any]) -> Located:
+    """Read a config as located plain data: a path, ``"-"`` for stdin, or a dict (no lines)."""
+    if isinstance(source, dict):
+        return Located(source, {}, "<dict>")
+    name = str(source)
+    if name == "-":
+        text = _decode(sys.stdin.buffer.read(MAX_CONFIG_BYTES + 1), "<stdin>")
+        if not text.strip():
+            raise ConfigError("nothing on stdin; expected a YAML config", source="<stdin>")
+        return load_yaml(text, "<stdin>")
+    path = Path(name)
+    if not path.exists():
+        raise ConfigError("no such file", source=name)
+    if path.is_dir():
+        raise ConfigError("is a directory; expected a YAML config file", source=name)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source=name) from None
+    return load_yaml(_decode(raw, name), name)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"larger than {MAX_CONFIG_BYTES} bytes, far more than any exercise; "
+            "set RNNCALC_MAX_CONFIG_BYTES to raise the limit", source=name
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})", source=name, line=line
+        ) from None
+
+
+def load(
+    source: str | os.PathLike[str] | dict[str, Any] | None = None,
+    *,
+    cell: str | None = None,
+    task: str | None = None,
+    bidirectional: bool | None = None,
+    dtype: str | None = None,
+) -> Exercise:
+    """Load an exercise from a YAML file, ``"-"`` (stdin), a dict, or (``None``) the seed default.
+
+    >>> ex = load(cell="lstm")
+    >>> ex.cell, ex.hidden_size, ex.steps
+    ('lstm', 2, 3)
+    """
+    if source is None:
+        if cell is None:
+            raise ConfigError("give a config, or a cell to run its embedded seed exercise")
+        name = default_name(cell, task, bidirectional)
+        doc = load_yaml(seed_text(name), f"<seed {name}>")
+    else:
+        doc = read_document(source)
+    return build_exercise(doc, cell=cell, task=task, bidirectional=bidirectional, dtype=dtype)

@@ -1,0 +1,353 @@
+"""Build a checked :class:`~rnncalc.model.Exercise` from a located YAML document.
+
+Every check names the field path and the line, and says what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from rnncalc.config.schema import check_structure
+from rnncalc.config.yamlsafe import Located, Path
+from rnncalc.errors import ConfigError
+from rnncalc.model import GATES, Exercise, Head, LayerWeights, Matrix, Vector, param_name
+
+__all__ = ["build_exercise"]
+
+_GROUP = re.compile(r"^l(\d+)(_reverse)?$")
+_STATE_DICT = re.compile(r"^(weight|bias)_")
+
+
+def build_exercise(
+    doc: Located,
+    *,
+    cell: str | None = None,
+    task: str | None = None,
+    bidirectional: bool | None = None,
+    dtype: str | None = None,
+) -> Exercise:
+    """Check ``doc`` and build the exercise; the keyword arguments override the config's values.
+
+    ``cell`` is the command's cell (a config's own ``cell`` must agree with it); ``task`` replaces
+    the head's task (``"hidden"`` drops the head); ``bidirectional=True`` on a one-direction config
+    runs the backward direction with the forward weights, as the seed's exercise does.
+    """
+    check_structure(doc)
+    data: dict[str, Any] = doc.data
+    own_cell = data.get("cell")
+    if cell and own_cell and own_cell != cell:
+        raise doc.error(
+            ("cell",), f"this config is for {own_cell!r}, not {cell!r}: run it with "
+            f"`rnncalc {own_cell}` or `rnncalc run`"
+        )
+    cell = cell or own_cell
+    if cell is None:
+        raise doc.error((), "missing key 'cell' (rnn or lstm); a cell command may omit it")
+    reader = _Reader(doc)
+    inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")
+    notes: list[str] = []
+    bidir = data.get("bidirectional", False)
+    share = data.get("share_directions", False)
+    if bidirectional is not None and bidirectional != bidir:
+        bidir = bidirectional
+        if bidir and not _has_reverse(data["weights"]):
+            share = True
+            notes.append("--bidirectional: the backward direction uses the forward weights")
+    num_layers = data.get("num_layers", 1)
+    dirs = ("forward", "backward") if bidir else ("forward",)
+    layers, hidden, bias = _Weights(reader, cell, data, len(inputs[0]), num_layers, dirs, share).build()
+    if bidir and share:
+        notes.append("both directions use the same weights (share_directions)")
+    h0 = reader.states("h", data, num_layers * len(dirs), hidden)
+    c0 = reader.states("c", data, num_layers * len(dirs), hidden) if cell == "lstm" else None
+    if cell != "lstm" and "c" in data.get("initial", {}):
+        raise doc.error(("initial", "c"), f"only an lstm has a cell state c; this is an {cell}")
+    head = reader.head(data.get("head"), len(dirs) * hidden, task)
+    return Exercise(
+        cell=cell, inputs=inputs, hidden_size=hidden, num_layers=num_layers, bidirectional=bidir,
+        weights=layers, h0=h0, c0=c0, nonlinearity=data.get("nonlinearity", "tanh"), bias=bias,
+        head=head, dtype=dtype or data.get("dtype", "float64"), title=data.get("title", ""),
+        source=doc.source, notes=tuple(notes),
+    )
+
+
+def _has_reverse(weights: dict[str, Any]) -> bool:
+    return any(str(k).endswith("_reverse") for k in weights)
+
+
+def _shape(value: Any) -> list[int]:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return shape
+
+
+class _Reader:
+    """Turns YAML values into checked numbers, vectors and matrices, with located errors."""
+
+    def __init__(self, doc: Located) -> None:
+        self.doc = doc
+
+    def error(self, path: Path, message: str) -> ConfigError:
+        return self.doc.error(path, message)
+
+    def number(self, path: Path, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(path, f"expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise self.error(path, f"expected a finite number, got {value!r}")
+        return float(value)
+
+    def vector(self, path: Path, value: Any, what: str = "a vector") -> Vector:
+        if not isinstance(value, list) or not value:
+            raise self.error(path, f"expected {what} (a non-empty list of numbers), got {value!r}")
+        return tuple(self.number((*path, i), v) for i, v in enumerate(value))
+
+    def matrix(self, path: Path, value: Any, what: str = "a matrix") -> Matrix:
+        if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
+            raise self.error(path, f"expected {what}: a list of rows of numbers, got {value!r}")
+        rows = tuple(self.vector((*path, i), row) for i, row in enumerate(value))
+        for i, row in enumerate(rows):
+            if len(row) != len(rows[0]):
+                raise self.error(
+                    (*path, i), f"row {i} has {len(row)} numbers but row 0 has {len(rows[0])} "
+                    "(every row of a matrix must have the same length)"
+                )
+        return rows
+
+    def shaped_matrix(self, path: Path, value: Any, rows: int, cols: int, meaning: str) -> Matrix:
+        matrix = self.matrix(path, value)
+        if (len(matrix), len(matrix[0])) != (rows, cols):
+            raise self.error(
+                path, f"expected shape [{rows}, {cols}] ({meaning}), got {_shape(value)}"
+            )
+        return matrix
+
+    def bias(self, path: Path, value: Any, size: int, meaning: str) -> Vector:
+        """A vector of ``size``; one number (or a one-element list) applies to every unit."""
+        if isinstance(value, list) and len(value) == 1 and not isinstance(value[0], list):
+            value = value[0]
+        if not isinstance(value, list):
+            return (self.number(path, value),) * size
+        vector = self.vector(path, value)
+        if isinstance(value[0], list) or len(vector) != size:
+            raise self.error(
+                path, f"expected {size} numbers ({meaning}) or one number for every unit, "
+                f"got shape {_shape(value)}"
+            )
+        return vector
+
+    def states(self, key: str, data: dict[str, Any], count: int, hidden: int) -> Matrix:
+        path = ("initial", key)
+        value = data.get("initial", {}).get(key)
+        if value is None:
+            return ((0.0,) * hidden,) * count
+        if not isinstance(value[0], list):
+            if count != 1:
+                raise self.error(
+                    path, f"one vector given, but this net has {count} initial states (one per "
+                    "layer and direction); give a list of them in PyTorch's h_0 order"
+                )
+            value = [value]
+        if len(value) != count:
+            raise self.error(
+                path, f"expected {count} vectors (one per layer and direction), got {len(value)}"
+            )
+        states = self.matrix(path, value)
+        if len(states[0]) != hidden:
+            raise self.error(path, f"expected vectors of {hidden} numbers (hidden size), "
+                             f"got {len(states[0])}")
+        return states
+
+    def head(self, value: dict[str, Any] | None, width: int, task: str | None) -> Head | None:
+        if task == "hidden":
+            return None
+        if value is None:
+            if task:
+                raise self.error((), f"--task {task} needs a head: add head: {{task, W, b}}")
+            return None
+        W = self.matrix(("head", "W"), value["W"])
+        if len(W[0]) != width:
+            raise self.error(
+                ("head", "W"), f"expected {width} columns (the top layer's output width), "
+                f"got shape {_shape(value['W'])}"
+            )
+        b = self.bias(("head", "b"), value.get("b", 0.0), len(W), "one per output")
+        task = task or value["task"]
+        labels = value.get("labels")
+        if labels is not None:
+            want = 2 if (task == "classification" and len(W) == 1) else len(W)
+            if task == "regression" or len(labels) != want:
+                what = "a regression head has no labels" if task == "regression" else (
+                    f"expected {want} labels (one per class), got {len(labels)}")
+                raise self.error(("head", "labels"), what)
+            labels = tuple(str(x) for x in labels)
+        return Head(task=task, W=W, b=b, labels=labels)
+
+
+class _Weights:
+    """Reads ``weights`` in any of its forms into PyTorch's layout, layer by layer."""
+
+    def __init__(self, reader: _Reader, cell: str, data: dict[str, Any], input_size: int,
+                 num_layers: int, dirs: tuple[str, ...], share: bool) -> None:
+        self.r, self.cell, self.data = reader, cell, data
+        self.gates = GATES[cell]
+        self.input_size, self.num_layers, self.dirs, self.share = input_size, num_layers, dirs, share
+        self.raw: dict[str, Any] = data["weights"]
+
+    def build(self) -> tuple[tuple[tuple[LayerWeights, ...], ...], int, bool]:
+        keys = [str(k) for k in self.raw]
+        if any(_STATE_DICT.match(k) for k in keys):
+            groups = self._state_dict_groups()
+        elif any(_GROUP.match(k) for k in keys):
+            groups = self._named_groups()
+        else:
+            groups = {(0, "forward"): (("weights",), self.raw)}
+            if self.num_layers > 1:
+                raise self.r.error(
+                    ("weights",), f"per-gate names directly under weights describe one layer; "
+                    f"for {self.num_layers} layers group them under l0, l1, ... (l0_reverse for "
+                    "the backward direction)"
+                )
+        bias = self.data.get("bias")
+        given = any(_is_bias(name) for _, group in groups.values() for name in group)
+        if bias is None:
+            bias = given
+        self.hidden = self._hidden_size(groups)
+        self.bias_on = bias
+        layers = []
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else len(self.dirs) * self.hidden
+            row = []
+            for d in self.dirs:
+                key = (layer, d)
+                if key not in groups and d == "backward" and self.share:
+                    key = (layer, "forward")
+                if key not in groups:
+                    raise self.r.error(("weights",), self._missing_group(layer, d))
+                path, group = groups[key]
+                row.append(self._layer(path, group, in_size))
+            layers.append(tuple(row))
+        extra = [k for k in groups if k[0] >= self.num_layers or k[1] not in self.dirs]
+        if extra:
+            layer, d = extra[0]
+            raise self.r.error(
+                groups[extra[0]][0], f"weights for layer {layer} {d} given, but the net has "
+                f"{self.num_layers} layer(s) and direction(s) {', '.join(self.dirs)}"
+            )
+        if self.share and any(d == "backward" for _, d in groups):
+            raise self.r.error(("share_directions",), "share_directions is true, but weights "
+                               "for the backward direction are given too; keep one of them")
+        return tuple(layers), self.hidden, bias
+
+    def _missing_group(self, layer: int, d: str) -> str:
+        name = f"l{layer}" + ("_reverse" if d == "backward" else "")
+        hint = " (or set share_directions: true to reuse the forward weights)" if d == "backward" else ""
+        return f"no weights for layer {layer} {d}: expected {name} or {param_name('weight_ih', layer, d)}{hint}"
+
+    def _state_dict_groups(self) -> dict[tuple[int, str], tuple[Path, dict[str, Any]]]:
+        """Regroup ``weight_ih_l0_reverse``-style names by layer and direction."""
+        groups: dict[tuple[int, str], tuple[Path, dict[str, Any]]] = {}
+        pattern = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
+        for key, value in self.raw.items():
+            m = pattern.match(str(key))
+            if not m:
+                known = [param_name(k, l, d) for l in range(self.num_layers) for d in self.dirs
+                         for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                raise self.r.error(("weights", key), _unknown(key, known, "PyTorch state_dict"))
+            where = (int(m[2]), "backward" if m[3] else "forward")
+            groups.setdefault(where, (("weights",), {}))[1][m[1]] = value
+        return groups
+
+    def _named_groups(self) -> dict[tuple[int, str], tuple[Path, dict[str, Any]]]:
+        groups = {}
+        for key, value in self.raw.items():
+            m = _GROUP.match(str(key))
+            if not m:
+                raise self.r.error(("weights", key), "mixes per-gate names with groups l0, l1, "
+                                   "...; put every per-gate matrix inside its group")
+            if not isinstance(value, dict):
+                raise self.r.error(("weights", key), f"expected a mapping of per-gate matrices "
+                                   f"(W_i?, W_h?, b_i?, b_h?), got {value!r}")
+            groups[(int(m[1]), "backward" if m[2] else "forward")] = (("weights", key), value)
+        return groups
+
+    def _hidden_size(self, groups: dict[tuple[int, str], tuple[Path, dict[str, Any]]]) -> int:
+        given = self.data.get("hidden_size")
+        if given is not None:
+            return int(given)
+        path, group = groups.get((0, "forward"), next(iter(groups.values())))
+        G = len(self.gates)
+        for name, per in (("weight_hh", G), (f"W_h{self.gates[0]}", 1)):
+            value = group.get(name)
+            if isinstance(value, list) and len(value) % per == 0:
+                return len(value) // per
+        raise self.r.error(path, "cannot tell the hidden size from the weights; give hidden_size")
+
+    def _layer(self, path: Path, group: dict[str, Any], in_size: int) -> LayerWeights:
+        H, G, gates = self.hidden, len(self.gates), self.gates
+        if "weight_ih" in group or "weight_hh" in group:
+            return self._stacked(path, group, in_size)
+        names = {f"{p}{g}": None for p in ("W_i", "W_h", "b_i", "b_h") for g in gates}
+        for key in group:
+            if key not in names:
+                raise self.r.error((*path, key), _unknown(key, list(names), f"{self.cell} per-gate"))
+        blocks: dict[str, list[Vector]] = {"W_i": [], "W_h": [], "b_i": [], "b_h": []}
+        for g in gates:
+            for prefix, cols, meaning in (("W_i", in_size, "hidden x input"),
+                                          ("W_h", H, "hidden x hidden")):
+                name = f"{prefix}{g}"
+                if name not in group:
+                    raise self.r.error(path, f"missing weight {name} (expected shape [{H}, {cols}])")
+                blocks[prefix].extend(self.r.shaped_matrix((*path, name), group[name], H, cols, meaning))
+            for prefix in ("b_i", "b_h"):
+                blocks[prefix].append(self._bias(path, group, f"{prefix}{g}", H))
+        del G
+        return LayerWeights(
+            weight_ih=tuple(blocks["W_i"]), weight_hh=tuple(blocks["W_h"]),
+            bias_ih=_concat(blocks["b_i"]) if self.bias_on else None,
+            bias_hh=_concat(blocks["b_h"]) if self.bias_on else None,
+        )
+
+    def _stacked(self, path: Path, group: dict[str, Any], in_size: int) -> LayerWeights:
+        H, G = self.hidden, len(self.gates)
+        order = "|".join(self.gates)
+        mats = {}
+        for name, cols, meaning in (("weight_ih", in_size, "input"), ("weight_hh", H, "hidden")):
+            if name not in group:
+                raise self.r.error(path, f"missing {name} (expected shape [{G * H}, {cols}])")
+            mats[name] = self.r.shaped_matrix(
+                (*path, name), group[name], G * H, cols,
+                f"{G}*hidden x {meaning}, gates {order} stacked" if G > 1 else f"hidden x {meaning}",
+            )
+        return LayerWeights(
+            weight_ih=mats["weight_ih"], weight_hh=mats["weight_hh"],
+            bias_ih=self._bias(path, group, "bias_ih", G * H) if self.bias_on else None,
+            bias_hh=self._bias(path, group, "bias_hh", G * H) if self.bias_on else None,
+        )
+
+    def _bias(self, path: Path, group: dict[str, Any], name: str, size: int) -> Vector:
+        if name not in group:
+            return (0.0,) * size
+        if not self.bias_on:
+            raise self.r.error((*path, name), "a bias is given but bias is false")
+        return self.r.bias((*path, name), group[name], size, "one per hidden unit")
+
+
+def _is_bias(name: str) -> bool:
+    return name.startswith(("b_", "bias_"))
+
+
+def _concat(parts: Iterable[Vector]) -> Vector:
+    return tuple(v for part in parts for v in part)
+
+
+def _unknown(key: Any, known: list[str], form: str) -> str:
+    near = difflib.get_close_matches(str(key).strip(), known, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    return f"unknown {form} weight name {key!r}; {hint}expected one of {', '.join(known)}"

@@ -1,0 +1,147 @@
+"""The JSON Schema of a config: printed by ``rnncalc schema`` and used to check a config's structure.
+
+The schema checks keys and the types of values; shapes and the agreement between sizes are checked
+where the exercise is built (:mod:`rnncalc.config.build`), since they depend on one another.
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from typing import Any
+
+from rnncalc.config.yamlsafe import Located
+
+__all__ = ["CELLS", "SCHEMA", "TASKS", "check_structure"]
+
+CELLS = ("rnn", "lstm")
+TASKS = ("regression", "classification", "labeling")
+
+_NUMBER = {"type": "number"}
+_VECTOR = {"type": "array", "items": _NUMBER, "minItems": 1}
+_MATRIX = {"type": "array", "items": _VECTOR, "minItems": 1}
+_VECTORS = {"type": "array", "minItems": 1}  # one vector, or one per layer and direction
+_WEIGHT = {"type": ["number", "array"]}  # a bias number, a vector or a matrix: shapes checked later
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "rnncalc exercise",
+    "description": "A recurrent-network exercise: inputs, weights, optional head. See README.",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "title": {"type": "string", "description": "A name for the exercise, shown in the output."},
+        "description": {"type": "string"},
+        "cell": {"enum": list(CELLS), "description": "Which cell; may be omitted when the "
+                 "command names it (rnncalc rnn, rnncalc lstm)."},
+        "inputs": {**_MATRIX, "description": "x_0, x_1, ...: one vector per time step."},
+        "hidden_size": {"type": "integer", "minimum": 1},
+        "num_layers": {"type": "integer", "minimum": 1, "default": 1},
+        "bidirectional": {"type": "boolean", "default": False},
+        "share_directions": {"type": "boolean", "default": False, "description":
+                             "The backward direction of each layer uses its forward weights."},
+        "nonlinearity": {"enum": ["tanh", "relu"], "default": "tanh"},
+        "bias": {"type": "boolean", "description": "Default: true if any bias is given."},
+        "dtype": {"enum": ["float64", "float32"], "default": "float64"},
+        "initial": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"h": _VECTORS, "c": _VECTORS},
+        },
+        "weights": {
+            "type": "object",
+            "description": "PyTorch state_dict names (weight_ih_l0, ...), or per-gate matrices "
+            "(W_ii, W_hi, b_ii, ...), directly or grouped by layer and direction (l0, l0_reverse).",
+            "additionalProperties": {"type": ["number", "array", "object"]},
+        },
+        "head": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["task", "W"],
+            "properties": {
+                "task": {"enum": list(TASKS)},
+                "W": _MATRIX,
+                "b": _WEIGHT,
+                "labels": {"type": "array", "items": {"type": ["string", "number"]}},
+            },
+        },
+    },
+    "required": ["inputs", "weights"],
+}
+
+_TYPE_WORDS = {
+    "number": "a number", "integer": "a whole number", "array": "a list", "object": "a mapping",
+    "string": "a string", "boolean": "true or false",
+}
+
+
+@cache
+def _validator() -> Any:
+    import fastjsonschema  # compiled once, on first use: a few ms
+
+    return fastjsonschema.compile(SCHEMA)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list" if value else "an empty list"
+    return repr(value)
+
+
+def _schema_at(path: tuple[str | int, ...]) -> dict[str, Any]:
+    node: dict[str, Any] = SCHEMA
+    for part in path:
+        if isinstance(part, int):
+            node = node.get("items", {})
+        else:
+            node = node.get("properties", {}).get(part) or node.get("additionalProperties") or {}
+    return node
+
+
+def check_structure(doc: Located) -> None:
+    """Raise the first structural error of ``doc`` as a one-line :class:`ConfigError`."""
+    import fastjsonschema
+
+    if not isinstance(doc.data, dict):
+        raise doc.error((), f"expected a mapping of config keys, got {_describe(doc.data)}")
+    try:
+        _validator()(doc.data)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        path = tuple(_parse_index(p) for p in (exc.path or ["data"])[1:])
+        raise doc.error(path, _message(exc, path)) from None
+
+
+def _parse_index(part: str) -> str | int:
+    return int(part[1:-1]) if part.startswith("[") and part.endswith("]") else part
+
+
+def _message(exc: Any, path: tuple[str | int, ...]) -> str:
+    rule, definition, value = exc.rule, exc.rule_definition, exc.value
+    if rule == "additionalProperties":
+        allowed = sorted(_schema_at(path).get("properties", {}))
+        words = []
+        for key in value:
+            near = difflib.get_close_matches(str(key).strip(), allowed, n=1, cutoff=0.6)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            words.append(f"unknown key {key!r}{hint}")
+        return "; ".join(words) + f"; allowed: {', '.join(allowed)}"
+    if rule == "required":
+        missing = [k for k in definition if k not in value]
+        return f"missing required key {missing[0]!r}"
+    if rule == "type":
+        kinds = definition if isinstance(definition, list) else [definition]
+        return f"expected {' or '.join(_TYPE_WORDS.get(k, k) for k in kinds)}, got {_describe(value)}"
+    if rule == "enum":
+        return f"expected one of {', '.join(map(str, definition))}; got {_describe(value)}"
+    if rule == "minimum":
+        return f"expected at least {definition}, got {_describe(value)}"
+    if rule == "minItems":
+        return f"expected a non-empty list, got {_describe(value)}" if definition == 1 else (
+            f"expected at least {definition} items, got {len(value)}")
+    return exc.message.replace("data.", "").replace("data ", "")

@@ -1,0 +1,140 @@
+"""Read YAML as plain data, remembering the line of every value, refusing anything but plain data.
+
+PyYAML's ``safe_load`` already refuses object-constructing tags, but it keeps the last of two
+duplicate keys in silence and expands aliases without limit. This loader composes the node graph
+with the safe loader, then builds the data itself so that it can
+
+- record the line of every key and value (``Located.lines``, keyed by field path);
+- refuse duplicate keys (naming both lines), any tag outside the plain JSON-like core, and merge keys;
+- refuse more than a handful of aliases before expanding them (a "billion laughs" stays small).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from rnncalc.errors import ConfigError
+
+__all__ = ["MAX_ALIASES", "Located", "Path", "format_path", "load_yaml"]
+
+MAX_ALIASES = 64
+
+Path = tuple[str | int, ...]
+
+_CORE = "tag:yaml.org,2002:"
+_PLAIN_SCALARS = {_CORE + name for name in ("str", "int", "float", "bool", "null")}
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def format_path(path: Path) -> str:
+    """``("weights", "W_hf", 0)`` -> ``weights.W_hf[0]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass(frozen=True)
+class Located:
+    """Plain data read from a YAML text, and the line (1-based) where each field path starts."""
+
+    data: Any
+    lines: dict[Path, int]
+    source: str
+
+    def line_of(self, path: Path) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+    def error(self, path: Path, message: str) -> ConfigError:
+        return ConfigError(
+            message, source=self.source, line=self.line_of(path), path=format_path(path)
+        )
+
+
+def load_yaml(text: str, source: str) -> Located:
+    """Parse ``text``; raise :class:`ConfigError` (with line and column) on anything not plain."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        column = f", column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(
+            f"not valid YAML{column}: {problem}", source=source, line=line
+        ) from None
+    except yaml.YAMLError as exc:  # reader errors: bad bytes, control characters
+        raise ConfigError(f"not valid YAML: {exc}", source=source) from None
+    if root is None:
+        raise ConfigError("the file is empty; expected a mapping of config keys", source=source)
+    builder = _Builder(source)
+    return Located(builder.build(root, ()), builder.lines, source)
+
+
+class _Builder:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines: dict[Path, int] = {}
+        self.seen: set[int] = set()
+        self.aliases = 0
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def fail(self, node: yaml.Node, path: Path, message: str) -> ConfigError:
+        return ConfigError(
+            message, source=self.source, line=node.start_mark.line + 1, path=format_path(path)
+        )
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        if id(node) in self.seen:  # the composer shares the node of an anchor with every alias
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise self.fail(
+                    node, path, f"more than {MAX_ALIASES} aliases (*name); "
+                    "refused so that a small file cannot expand into a huge one"
+                )
+        if not isinstance(node, yaml.ScalarNode):
+            self.seen.add(id(node))
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _CORE + "seq":
+                raise self.fail(node, path, f"tag {node.tag!r} is not allowed; plain YAML only")
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if node.tag not in _PLAIN_SCALARS:
+            raise self.fail(
+                node, path, f"tag {node.tag!r} is not allowed; only plain numbers, strings, "
+                "booleans and null"
+            )
+        return self.scalars.construct_object(node)
+
+    def mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
+        if node.tag != _CORE + "map":
+            raise self.fail(node, path, f"tag {node.tag!r} is not allowed; plain YAML only")
+        out: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _CORE + "merge":
+                raise self.fail(key_node, path, "merge keys (<<) are not supported")
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self.fail(key_node, path, "a key must be a plain string, not a list or map")
+            key = self.build(key_node, path)
+            key = str(key) if not isinstance(key, str) else key
+            line = key_node.start_mark.line + 1
+            if key in out:
+                raise self.fail(
+                    key_node, (*path, key),
+                    f"duplicate key {key!r} (lines {first_line[key]} and {line}); "
+                    "YAML would silently keep only the last",
+                )
+            first_line[key] = line
+            self.lines[(*path, key)] = line
+            out[key] = self.build(value_node, (*path, key))
+        return out

@@ -1,0 +1,85 @@
+"""Run an exercise: each cell over time, in each direction, layer on layer; then the head.
+
+PyTorch's semantics: the backward direction runs from the last position to the first; the output
+at position ``t`` is ``[h_forward_t, h_backward_t]``; the next layer reads that concatenation;
+``h_n`` lists the final state of each layer and direction (``layer * D + direction``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnncalc.cells import CELLS, Params
+from rnncalc.heads import apply_head
+from rnncalc.model import Exercise, LayerWeights
+from rnncalc.trace import DirectionTrace, LayerTrace, Trace
+
+__all__ = ["run"]
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def _params(w: LayerWeights, dtype: torch.dtype) -> Params:
+    weight_ih = torch.tensor(w.weight_ih, dtype=dtype)
+    weight_hh = torch.tensor(w.weight_hh, dtype=dtype)
+    zeros = torch.zeros(weight_ih.shape[0], dtype=dtype)
+    return Params(
+        weight_ih, weight_hh,
+        zeros if w.bias_ih is None else torch.tensor(w.bias_ih, dtype=dtype),
+        zeros if w.bias_hh is None else torch.tensor(w.bias_hh, dtype=dtype),
+    )
+
+
+def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
+                  c0: torch.Tensor | None, layer: int, direction: str) -> DirectionTrace:
+    """Step the cell over ``xs`` ``[T, H_in]`` (by position), recording every intermediate."""
+    cell = CELLS[ex.cell]
+    positions = tuple(range(len(xs)))
+    if direction == "backward":
+        positions = positions[::-1]
+    h, c = h0, c0
+    outs = []
+    for t in positions:
+        out = cell.step(p, xs[t], h, c, ex.nonlinearity)
+        h, c = out.h, out.c
+        outs.append(out)
+    return DirectionTrace(
+        layer=layer, direction=direction, positions=positions, x=xs[list(positions)], h0=h0, c0=c0,
+        pre={g: torch.stack([o.pre[g] for o in outs]) for g in cell.GATES},
+        act={g: torch.stack([o.act[g] for o in outs]) for g in cell.GATES},
+        h=torch.stack([o.h for o in outs]),
+        c=None if c0 is None else torch.stack([o.c for o in outs]),  # type: ignore[misc]
+    )
+
+
+def run(ex: Exercise) -> Trace:
+    """Run ``ex`` and return its full :class:`~rnncalc.trace.Trace`."""
+    dtype = _DTYPES[ex.dtype]
+    with torch.no_grad():
+        xs = torch.tensor(ex.inputs, dtype=dtype)
+        h0 = torch.tensor(ex.h0, dtype=dtype)
+        c0 = None if ex.c0 is None else torch.tensor(ex.c0, dtype=dtype)
+        layers, finals_h, finals_c = [], [], []
+        for layer, row in enumerate(ex.weights):
+            dirs = {}
+            for d, (direction, w) in enumerate(zip(ex.directions, row, strict=True)):
+                k = layer * ex.num_directions + d
+                dirs[direction] = run_direction(
+                    ex, _params(w, dtype), xs, h0[k], None if c0 is None else c0[k], layer, direction
+                )
+                finals_h.append(dirs[direction].h[-1])
+                if c0 is not None:
+                    finals_c.append(dirs[direction].c[-1])  # type: ignore[index]
+            layers.append(LayerTrace(layer, dirs))
+            # by position: the backward blocks were computed last-to-first
+            xs = torch.cat([tr.h if tr.direction == "forward" else tr.h.flip(0)
+                            for tr in dirs.values()], dim=-1)
+        h_n = torch.stack(finals_h)
+        head = None
+        if ex.head is not None:
+            final = torch.cat(list(h_n[-ex.num_directions:]))
+            head = apply_head(ex.head, xs, final)
+        return Trace(
+            exercise=ex, layers=tuple(layers), output=xs, h_n=h_n,
+            c_n=torch.stack(finals_c) if finals_c else None, head=head,
+        )

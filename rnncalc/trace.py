@@ -1,0 +1,186 @@
+"""The trace: every intermediate of a run, the one structure every renderer reads.
+
+Quantities of one layer and direction are kept as ``[T, ...]`` blocks in the order computed (a
+backward direction starts at position ``T-1``); :meth:`DirectionTrace.steps` gives per-step views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from rnncalc.model import Exercise
+
+__all__ = ["DirectionTrace", "HeadTrace", "LayerTrace", "Step", "Trace"]
+
+
+def _list(t: torch.Tensor) -> Any:
+    return t.tolist()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of one layer and direction: ``t`` is the position in the sequence."""
+
+    t: int
+    x: torch.Tensor
+    h_prev: torch.Tensor
+    c_prev: torch.Tensor | None
+    pre: dict[str, torch.Tensor]
+    act: dict[str, torch.Tensor]
+    h: torch.Tensor
+    c: torch.Tensor | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "t": self.t,
+            "x": _list(self.x),
+            "pre": {g: _list(v) for g, v in self.pre.items()},
+            "act": {g: _list(v) for g, v in self.act.items()},
+            "h": _list(self.h),
+        }
+        if self.c is not None:
+            out["c"] = _list(self.c)
+        return out
+
+
+@dataclass(frozen=True)
+class DirectionTrace:
+    """One layer run in one direction; every block is ``[T, ...]`` in the order computed."""
+
+    layer: int
+    direction: str  # forward | backward
+    positions: tuple[int, ...]  # positions in the order computed
+    x: torch.Tensor  # [T, H_in] the inputs this layer read, in the order computed
+    h0: torch.Tensor  # [H]
+    c0: torch.Tensor | None
+    pre: dict[str, torch.Tensor]  # gate -> [T, H]
+    act: dict[str, torch.Tensor]
+    h: torch.Tensor  # [T, H]
+    c: torch.Tensor | None
+
+    @property
+    def h_prev(self) -> torch.Tensor:
+        """``h_{t-1}`` of every step, in the order computed: ``[h0, h_0, ..., h_{T-2}]``."""
+        return torch.cat([self.h0[None], self.h[:-1]])
+
+    @property
+    def c_prev(self) -> torch.Tensor | None:
+        return None if self.c is None or self.c0 is None else torch.cat([self.c0[None], self.c[:-1]])
+
+    def step(self, k: int) -> Step:
+        """The ``k``-th step computed (not position ``k`` for a backward direction)."""
+        c_prev = self.c_prev
+        return Step(
+            t=self.positions[k], x=self.x[k], h_prev=self.h_prev[k],
+            c_prev=None if c_prev is None else c_prev[k],
+            pre={g: v[k] for g, v in self.pre.items()}, act={g: v[k] for g, v in self.act.items()},
+            h=self.h[k], c=None if self.c is None else self.c[k],
+        )
+
+    def steps(self) -> Iterator[Step]:
+        for k in range(len(self.positions)):
+            yield self.step(k)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The JSON steps; built from whole blocks at once (``tolist`` per block, not per step)."""
+        x, h = _list(self.x), _list(self.h)
+        c = None if self.c is None else _list(self.c)
+        pre = {g: _list(v) for g, v in self.pre.items()}
+        act = {g: _list(v) for g, v in self.act.items()}
+        out = []
+        for k, t in enumerate(self.positions):
+            row: dict[str, Any] = {
+                "t": t, "x": x[k], "pre": {g: v[k] for g, v in pre.items()},
+                "act": {g: v[k] for g, v in act.items()}, "h": h[k],
+            }
+            if c is not None:
+                row["c"] = c[k]
+            out.append(row)
+        return out
+
+
+@dataclass(frozen=True)
+class LayerTrace:
+    layer: int
+    directions: dict[str, DirectionTrace]
+
+
+@dataclass(frozen=True)
+class HeadTrace:
+    """The head applied at every position (``*_t``, ``[T, d_out]``) and to the final state.
+
+    The final state is the top layer's ``h_n``: ``h_{T-1}`` forward, joined with the backward
+    state at position 0 (the last it computes) in a bidirectional net.
+    """
+
+    task: str
+    final_input: torch.Tensor  # [D*H]
+    logits: torch.Tensor  # [d_out] = W final_input + b
+    probs: torch.Tensor | None
+    label: int | None
+    logits_t: torch.Tensor  # [T, d_out] = W output_t + b
+    probs_t: torch.Tensor | None
+    labels_t: tuple[int, ...] | None
+    names: tuple[str, ...] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"task": self.task}
+        if self.task == "regression":
+            out["y"] = _list(self.logits)
+            out["steps"] = [{"t": t, "y": y} for t, y in enumerate(_list(self.logits_t))]
+        elif self.task == "classification":
+            assert self.probs is not None and self.label is not None
+            out.update(logits=_list(self.logits), probs=_list(self.probs), label=self.label)
+            if self.names:
+                out["name"] = self.names[self.label]
+        else:
+            assert self.probs_t is not None and self.labels_t is not None
+            out["steps"] = []
+            for t, (z, p, k) in enumerate(
+                zip(_list(self.logits_t), _list(self.probs_t), self.labels_t, strict=True)
+            ):
+                row: dict[str, Any] = {"t": t, "logits": z, "probs": p, "label": k}
+                if self.names:
+                    row["name"] = self.names[k]
+                out["steps"].append(row)
+        return out
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A whole run: the exercise, every layer and direction, the outputs, the head."""
+
+    exercise: Exercise
+    layers: tuple[LayerTrace, ...]
+    output: torch.Tensor  # [T, D*H] top layer, by position, [forward, backward] joined
+    h_n: torch.Tensor  # [L*D, H] PyTorch's order
+    c_n: torch.Tensor | None
+    head: HeadTrace | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (README, "JSON output"): full-precision numbers."""
+        ex = self.exercise
+        out: dict[str, Any] = {
+            "cell": ex.cell,
+            "dtype": ex.dtype,
+            "sizes": {
+                "input": ex.input_size, "hidden": ex.hidden_size, "layers": ex.num_layers,
+                "directions": ex.num_directions, "steps": ex.steps,
+            },
+            "layers": [
+                {"layer": lt.layer,
+                 "directions": {d: tr.to_list() for d, tr in lt.directions.items()}}
+                for lt in self.layers
+            ],
+            "output": _list(self.output),
+            "h_n": _list(self.h_n),
+        }
+        if self.c_n is not None:
+            out["c_n"] = _list(self.c_n)
+        if self.head is not None:
+            out["head"] = self.head.to_dict()
+        return out
