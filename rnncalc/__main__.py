@@ -1,0 +1,3 @@
+from rnncalc.cli import main
+
+main()
