@@ -39,7 +39,7 @@ def to_text(renderable: RenderableType, *, width: int | None = None, color: bool
 def render(trace: Trace, *, step_by_step: bool = False, precision: int = 4) -> RenderableType:
     """Everything a user reads about a run, as one rich renderable."""
     ex = trace.exercise
-    parts: list[RenderableType] = [_header(trace)]
+    parts: list[RenderableType] = [_header(trace), Text("")]
     for layer in trace.layers:
         for tr in layer.directions.values():
             table = _steps_detail(tr, ex.cell, precision) if step_by_step else _steps(tr, precision)
