@@ -3,6 +3,7 @@
 Weights of layer ``k`` in direction ``d`` are stored as PyTorch stores them: ``weight_ih`` of shape
 ``[G*H, H_in]`` with the gate blocks stacked in the cell's gate order (rnn: h; lstm: i|f|g|o),
 ``weight_hh`` of shape ``[G*H, H]``, and the two bias vectors of length ``G*H`` (zeros when absent).
+The equations those weights enter are the exercise's :class:`~rnncalc.formulation.Formulation`.
 Numbers are plain Python floats so that reading and checking a config never imports torch.
 """
 
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rnncalc.formulation import Formulation, activation, preset
+
 __all__ = [
     "DIRECTIONS",
     "GATES",
     "Exercise",
     "Head",
     "LayerWeights",
+    "Loss",
     "Matrix",
     "Vector",
     "param_name",
@@ -25,7 +29,9 @@ Vector = tuple[float, ...]
 Matrix = tuple[Vector, ...]
 
 #: Gate order of each cell, as PyTorch stacks the blocks of ``weight_ih_l[k]``.
-GATES: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("i", "f", "g", "o")}
+GATES: dict[str, tuple[str, ...]] = {
+    "rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"),
+}
 DIRECTIONS = ("forward", "backward")
 
 
@@ -36,12 +42,18 @@ def param_name(kind: str, layer: int, direction: str) -> str:
 
 @dataclass(frozen=True)
 class LayerWeights:
-    """The parameters of one layer in one direction, in PyTorch's layout (gate blocks stacked)."""
+    """The parameters of one layer in one direction, in PyTorch's layout (gate blocks stacked).
+
+    LSTM only: ``weight_hr`` ``[P, H]`` is PyTorch's projection (``proj_size``; ``weight_hh`` is
+    then ``[4*H, P]``); ``peephole`` ``[3, H]`` holds the rows ``p_i, p_f, p_o`` (ONNX's P).
+    """
 
     weight_ih: Matrix
     weight_hh: Matrix
     bias_ih: Vector | None
     bias_hh: Vector | None
+    weight_hr: Matrix | None = None
+    peephole: Matrix | None = None
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,32 @@ class Head:
 
 
 @dataclass(frozen=True)
+class Loss:
+    """What ``rnncalc grad`` differentiates: a loss on the head, or the upstream gradients given.
+
+    ``type`` is ``mse | half_sse | cross_entropy | bce`` on the head, or ``upstream`` (dL/d output_t
+    of the top layer given directly, one vector per position, in ``upstream``). ``target`` is one
+    vector for the head on the final state; ``targets`` one per position (class indices are kept as
+    one-element vectors).
+    """
+
+    type: str
+    reduction: str = "mean"
+    target: Vector | None = None
+    targets: Matrix | None = None
+    upstream: Matrix | None = None
+
+
+@dataclass(frozen=True)
 class Exercise:
-    """Everything needed to run an exercise: sizes, inputs, weights, initial state, head."""
+    """Everything needed to run an exercise: sizes, inputs, weights, initial state, head.
+
+    ``formulation`` is the equations in force (PyTorch's by default, with ``nonlinearity`` as the
+    rnn's hidden activation). ``reverse`` runs a one-direction net from the last position to the
+    first (ONNX ``direction: reverse``); its steps are the ``backward`` direction. ``merge_mode``
+    joins the two directions' outputs (Keras): ``concat``, ``sum``, ``mul`` or ``ave``.
+    ``proj_size`` (lstm, 0 = none) is the size of ``h`` after PyTorch's projection.
+    """
 
     cell: str
     inputs: Matrix  # [T, H_in]
@@ -69,10 +105,38 @@ class Exercise:
     nonlinearity: str = "tanh"
     bias: bool = True
     head: Head | None = None
+    loss: Loss | None = None
     dtype: str = "float64"
     title: str = ""
     source: str = "<config>"
     notes: tuple[str, ...] = field(default=())  # choices made while reading, shown to the user
+    formulation: Formulation = None  # type: ignore[assignment]  # None: PyTorch's, filled in
+    reverse: bool = False
+    merge_mode: str = "concat"
+    proj_size: int = 0
+
+    def __post_init__(self) -> None:
+        if self.formulation is None:
+            form = preset(self.cell)
+            if self.cell == "rnn":
+                form = form.with_options(activations={"hidden": activation(self.nonlinearity)})
+            object.__setattr__(self, "formulation", form)
+
+    @property
+    def state_size(self) -> int:
+        """The size of ``h``: ``proj_size`` when projected, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """The width of the per-position output: ``2*state_size`` only when concatenated."""
+        return self.num_directions * self.state_size if self.merge_mode == "concat" \
+            else self.state_size
+
+    @property
+    def direction(self) -> str:
+        """ONNX's word: ``forward``, ``reverse`` or ``bidirectional``."""
+        return "bidirectional" if self.bidirectional else "reverse" if self.reverse else "forward"
 
     @property
     def input_size(self) -> int:
@@ -88,7 +152,8 @@ class Exercise:
 
     @property
     def directions(self) -> tuple[str, ...]:
-        return DIRECTIONS[: self.num_directions]
+        return ("backward",) if self.reverse and not self.bidirectional \
+            else DIRECTIONS[: self.num_directions]
 
     @property
     def gates(self) -> tuple[str, ...]:

@@ -1,8 +1,10 @@
 """Run an exercise: each cell over time, in each direction, layer on layer; then the head.
 
 PyTorch's semantics: the backward direction runs from the last position to the first; the output
-at position ``t`` is ``[h_forward_t, h_backward_t]``; the next layer reads that concatenation;
-``h_n`` lists the final state of each layer and direction (``layer * D + direction``).
+at position ``t`` is ``[h_forward_t, h_backward_t]`` (or, with Keras's ``merge_mode``, their sum,
+product or average); the next layer reads that output; ``h_n`` lists the final state of each
+layer and direction (``layer * D + direction``). A ``reverse`` net runs its one direction
+backward.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import torch
 from rnncalc.cells import CELLS, Params
 from rnncalc.heads import apply_head
 from rnncalc.model import Exercise, LayerWeights
+from rnncalc.rounding import rounding
 from rnncalc.trace import DirectionTrace, LayerTrace, Trace
 
 __all__ = ["run"]
@@ -23,11 +26,30 @@ def _params(w: LayerWeights, dtype: torch.dtype) -> Params:
     weight_ih = torch.tensor(w.weight_ih, dtype=dtype)
     weight_hh = torch.tensor(w.weight_hh, dtype=dtype)
     zeros = torch.zeros(weight_ih.shape[0], dtype=dtype)
+
+    def optional(m: tuple[tuple[float, ...], ...] | None) -> torch.Tensor | None:
+        return None if m is None else torch.tensor(m, dtype=dtype)
+
     return Params(
         weight_ih, weight_hh,
         zeros if w.bias_ih is None else torch.tensor(w.bias_ih, dtype=dtype),
         zeros if w.bias_hh is None else torch.tensor(w.bias_hh, dtype=dtype),
+        optional(w.weight_hr), optional(w.peephole),
     )
+
+
+def merge(parts: list[torch.Tensor], mode: str) -> torch.Tensor:
+    """Join the directions' outputs (Keras's merge modes); one direction is returned as it is."""
+    if len(parts) == 1:
+        return parts[0]
+    forward, backward = parts
+    if mode == "sum":
+        return forward + backward
+    if mode == "mul":
+        return forward * backward
+    if mode == "ave":
+        return (forward + backward) / 2
+    return torch.cat(parts, dim=-1)
 
 
 def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
@@ -40,7 +62,7 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
     h, c = h0, c0
     outs = []
     for t in positions:
-        out = cell.step(p, xs[t], h, c, ex.nonlinearity)
+        out = cell.step(p, xs[t], h, c, ex.formulation)
         h, c = out.h, out.c
         outs.append(out)
     return DirectionTrace(
@@ -49,13 +71,18 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
         act={g: torch.stack([o.act[g] for o in outs]) for g in cell.GATES},
         h=torch.stack([o.h for o in outs]),
         c=None if c0 is None else torch.stack([o.c for o in outs]),  # type: ignore[misc]
+        extra={k: torch.stack([o.extra[k] for o in outs]) for k in outs[0].extra},
     )
 
 
-def run(ex: Exercise) -> Trace:
-    """Run ``ex`` and return its full :class:`~rnncalc.trace.Trace`."""
+def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
+    """Run ``ex`` and return its full :class:`~rnncalc.trace.Trace`.
+
+    ``round_to=N`` rounds every intermediate to ``N`` decimals before it is used further, as a
+    student's sheet does (:mod:`rnncalc.rounding`).
+    """
     dtype = _DTYPES[ex.dtype]
-    with torch.no_grad():
+    with torch.no_grad(), rounding(round_to):
         xs = torch.tensor(ex.inputs, dtype=dtype)
         h0 = torch.tensor(ex.h0, dtype=dtype)
         c0 = None if ex.c0 is None else torch.tensor(ex.c0, dtype=dtype)
@@ -72,14 +99,14 @@ def run(ex: Exercise) -> Trace:
                     finals_c.append(dirs[direction].c[-1])  # type: ignore[index]
             layers.append(LayerTrace(layer, dirs))
             # by position: the backward blocks were computed last-to-first
-            xs = torch.cat([tr.h if tr.direction == "forward" else tr.h.flip(0)
-                            for tr in dirs.values()], dim=-1)
+            xs = merge([tr.h if tr.direction == "forward" else tr.h.flip(0)
+                        for tr in dirs.values()], ex.merge_mode)
         h_n = torch.stack(finals_h)
         head = None
         if ex.head is not None:
-            final = torch.cat(list(h_n[-ex.num_directions:]))
+            final = merge(list(h_n[-ex.num_directions:]), ex.merge_mode)
             head = apply_head(ex.head, xs, final)
         return Trace(
             exercise=ex, layers=tuple(layers), output=xs, h_n=h_n,
-            c_n=torch.stack(finals_c) if finals_c else None, head=head,
+            c_n=torch.stack(finals_c) if finals_c else None, head=head, round_to=round_to,
         )

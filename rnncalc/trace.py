@@ -7,7 +7,7 @@ backward direction starts at position ``T-1``); :meth:`DirectionTrace.steps` giv
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -33,6 +33,7 @@ class Step:
     act: dict[str, torch.Tensor]
     h: torch.Tensor
     c: torch.Tensor | None
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # e.g. lstm projection "m"
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -44,6 +45,7 @@ class Step:
         }
         if self.c is not None:
             out["c"] = _list(self.c)
+        out.update({k: _list(v) for k, v in self.extra.items()})
         return out
 
 
@@ -61,6 +63,7 @@ class DirectionTrace:
     act: dict[str, torch.Tensor]
     h: torch.Tensor  # [T, H]
     c: torch.Tensor | None
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # symbol -> [T, ...], e.g. "m"
 
     @property
     def h_prev(self) -> torch.Tensor:
@@ -79,6 +82,7 @@ class DirectionTrace:
             c_prev=None if c_prev is None else c_prev[k],
             pre={g: v[k] for g, v in self.pre.items()}, act={g: v[k] for g, v in self.act.items()},
             h=self.h[k], c=None if self.c is None else self.c[k],
+            extra={name: v[k] for name, v in self.extra.items()},
         )
 
     def steps(self) -> Iterator[Step]:
@@ -91,6 +95,7 @@ class DirectionTrace:
         c = None if self.c is None else _list(self.c)
         pre = {g: _list(v) for g, v in self.pre.items()}
         act = {g: _list(v) for g, v in self.act.items()}
+        extra = {name: _list(v) for name, v in self.extra.items()}
         out = []
         for k, t in enumerate(self.positions):
             row: dict[str, Any] = {
@@ -99,6 +104,7 @@ class DirectionTrace:
             }
             if c is not None:
                 row["c"] = c[k]
+            row.update({name: v[k] for name, v in extra.items()})
             out.append(row)
         return out
 
@@ -160,6 +166,7 @@ class Trace:
     h_n: torch.Tensor  # [L*D, H] PyTorch's order
     c_n: torch.Tensor | None
     head: HeadTrace | None
+    round_to: int | None = None  # every intermediate rounded to this many decimals (--round)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (README, "JSON output"): full-precision numbers."""
@@ -171,6 +178,9 @@ class Trace:
                 "input": ex.input_size, "hidden": ex.hidden_size, "layers": ex.num_layers,
                 "directions": ex.num_directions, "steps": ex.steps,
             },
+            "direction": ex.direction,
+            "merge_mode": ex.merge_mode,
+            "formulation": ex.formulation.to_dict(),
             "layers": [
                 {"layer": lt.layer,
                  "directions": {d: tr.to_list() for d, tr in lt.directions.items()}}
@@ -181,6 +191,8 @@ class Trace:
         }
         if self.c_n is not None:
             out["c_n"] = _list(self.c_n)
+        if self.round_to is not None:
+            out["round"] = self.round_to
         if self.head is not None:
             out["head"] = self.head.to_dict()
         return out

@@ -1,8 +1,9 @@
 """One step of each cell, written once for a single step and for a whole block of steps.
 
-Every cell maps ``(params, x, h_prev, c_prev)`` to ``(pre, act, h, c)``: the pre-activations and
-activations of its gates by name, then the new states. ``x`` is ``[..., H_in]`` and the states
-``[..., H]``, so the same equations evaluate one step or many steps at once.
+Every cell maps ``(params, x, h_prev, c_prev, formulation)`` to ``(pre, act, h, c, extra)``: the
+pre-activations and activations of its gates by name, the new states, other intermediates. ``x``
+is ``[..., H_in]`` and the states ``[..., H]``, so the same equations evaluate one step or many
+steps at once.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from typing import Protocol
 
 import torch
 
-from rnncalc.cells import lstm, rnn
+from rnncalc.cells import gru, lstm, rnn
 from rnncalc.cells._types import Params, StepOut
+from rnncalc.formulation import Formulation
 
 __all__ = ["CELLS", "Cell", "Params", "StepOut"]
 
@@ -21,7 +23,7 @@ class Cell(Protocol):
     GATES: tuple[str, ...]
 
     def step(self, p: Params, x: torch.Tensor, h_prev: torch.Tensor,
-             c_prev: torch.Tensor | None, nonlinearity: str) -> StepOut: ...
+             c_prev: torch.Tensor | None, form: Formulation) -> StepOut: ...
 
 
-CELLS: dict[str, Cell] = {"rnn": rnn, "lstm": lstm}  # type: ignore[dict-item]
+CELLS: dict[str, Cell] = {"rnn": rnn, "lstm": lstm, "gru": gru}  # type: ignore[dict-item]

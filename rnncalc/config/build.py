@@ -5,15 +5,19 @@ Every check names the field path and the line, and says what was expected and wh
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
+from dataclasses import replace
 from collections.abc import Iterable
 from typing import Any
 
-from rnncalc.config.schema import check_structure
+from rnncalc.config.layouts import to_canonical
+from rnncalc.config.loss import read_loss
+from rnncalc.config.options import read_direction, read_formulation
+from rnncalc.config.schema import check_structure, did_you_mean
 from rnncalc.config.yamlsafe import Located, Path
 from rnncalc.errors import ConfigError
+from rnncalc.limits import check_run
 from rnncalc.model import GATES, Exercise, Head, LayerWeights, Matrix, Vector, param_name
 
 __all__ = ["build_exercise"]
@@ -29,6 +33,7 @@ def build_exercise(
     task: str | None = None,
     bidirectional: bool | None = None,
     dtype: str | None = None,
+    convention: str | None = None,
 ) -> Exercise:
     """Check ``doc`` and build the exercise; the keyword arguments override the config's values.
 
@@ -36,6 +41,7 @@ def build_exercise(
     the head's task (``"hidden"`` drops the head); ``bidirectional=True`` on a one-direction config
     runs the backward direction with the forward weights, as the seed's exercise does.
     """
+    doc = to_canonical(doc, cell)  # layout: onnx, keras, ... -> PyTorch's names
     check_structure(doc)
     data: dict[str, Any] = doc.data
     own_cell = data.get("cell")
@@ -46,33 +52,53 @@ def build_exercise(
         )
     cell = cell or own_cell
     if cell is None:
-        raise doc.error((), "missing key 'cell' (rnn or lstm); a cell command may omit it")
+        raise doc.error((), "missing key 'cell' (rnn, lstm or gru); a cell command may omit it")
     reader = _Reader(doc)
     inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")
     notes: list[str] = []
-    bidir = data.get("bidirectional", False)
+    form = read_formulation(doc, cell, convention)
+    bidir, reverse = read_direction(doc, None)
     share = data.get("share_directions", False)
     if bidirectional is not None and bidirectional != bidir:
-        bidir = bidirectional
+        bidir, reverse = bidirectional, reverse and not bidirectional
         if bidir and not _has_reverse(data["weights"]):
             share = True
             notes.append("--bidirectional: the backward direction uses the forward weights")
     num_layers = data.get("num_layers", 1)
     dirs = ("forward", "backward") if bidir else ("forward",)
-    layers, hidden, bias = _Weights(reader, cell, data, len(inputs[0]), num_layers, dirs, share).build()
+    _check_size(doc, cell, inputs, num_layers, len(dirs), data.get("hidden_size", 1))  # up front
+    weights = _Weights(reader, cell, data, len(inputs[0]), num_layers, dirs, share)
+    layers, hidden, bias = weights.build()
+    _check_size(doc, cell, inputs, num_layers, len(dirs), hidden)
+    if any(w.peephole is not None for row in layers for w in row):
+        form = form.with_options(peepholes=True)
+        layers = tuple(tuple(w if w.peephole else replace(w, peephole=((0.0,) * hidden,) * 3)
+                             for w in row) for row in layers)
     if bidir and share:
         notes.append("both directions use the same weights (share_directions)")
-    h0 = reader.states("h", data, num_layers * len(dirs), hidden)
+    h0 = reader.states("h", data, num_layers * len(dirs), weights.state)
     c0 = reader.states("c", data, num_layers * len(dirs), hidden) if cell == "lstm" else None
     if cell != "lstm" and "c" in data.get("initial", {}):
         raise doc.error(("initial", "c"), f"only an lstm has a cell state c; this is an {cell}")
-    head = reader.head(data.get("head"), len(dirs) * hidden, task)
+    head = reader.head(data.get("head"), weights.out_width, task)
+    # a --task override changes the head the loss was written for: the forward commands skip it
+    loss = None if task else read_loss(doc, head, len(inputs), weights.out_width)
     return Exercise(
         cell=cell, inputs=inputs, hidden_size=hidden, num_layers=num_layers, bidirectional=bidir,
         weights=layers, h0=h0, c0=c0, nonlinearity=data.get("nonlinearity", "tanh"), bias=bias,
-        head=head, dtype=dtype or data.get("dtype", "float64"), title=data.get("title", ""),
-        source=doc.source, notes=tuple(notes),
+        head=head, loss=loss, dtype=dtype or data.get("dtype", "float64"),
+        title=data.get("title", ""),
+        source=doc.source, notes=tuple(notes), formulation=form, reverse=reverse,
+        merge_mode=data.get("merge_mode", "concat"), proj_size=data.get("proj_size", 0),
     )
+
+
+def _check_size(doc: Located, cell: str, inputs: Matrix, layers: int, dirs: int, hidden: int) -> None:
+    """Refuse a run that would record more numbers than ``RNNCALC_MAX_VALUES`` (limits.py)."""
+    over = check_run(steps=len(inputs), layers=layers, directions=dirs, gates=len(GATES[cell]),
+                     hidden=hidden, input_size=len(inputs[0]))
+    if over:
+        raise doc.error((over[0],), over[1])
 
 
 def _has_reverse(weights: dict[str, Any]) -> bool:
@@ -98,19 +124,19 @@ class _Reader:
 
     def number(self, path: Path, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(path, f"expected a number, got {value!r}")
+            raise self.error(path, f"expected a number, got {_show(value)}")
         if not math.isfinite(value):
-            raise self.error(path, f"expected a finite number, got {value!r}")
+            raise self.error(path, f"expected a finite number, got {_show(value)}")
         return float(value)
 
     def vector(self, path: Path, value: Any, what: str = "a vector") -> Vector:
         if not isinstance(value, list) or not value:
-            raise self.error(path, f"expected {what} (a non-empty list of numbers), got {value!r}")
+            raise self.error(path, f"expected {what} (a non-empty list of numbers), got {_show(value)}")
         return tuple(self.number((*path, i), v) for i, v in enumerate(value))
 
     def matrix(self, path: Path, value: Any, what: str = "a matrix") -> Matrix:
         if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
-            raise self.error(path, f"expected {what}: a list of rows of numbers, got {value!r}")
+            raise self.error(path, f"expected {what}: a list of rows of numbers, got {_show(value)}")
         rows = tuple(self.vector((*path, i), row) for i, row in enumerate(value))
         for i, row in enumerate(rows):
             if len(row) != len(rows[0]):
@@ -199,6 +225,18 @@ class _Weights:
         self.gates = GATES[cell]
         self.input_size, self.num_layers, self.dirs, self.share = input_size, num_layers, dirs, share
         self.raw: dict[str, Any] = data["weights"]
+        self.proj: int = data.get("proj_size", 0)
+        self.concat = data.get("merge_mode", "concat") == "concat"
+
+    @property
+    def state(self) -> int:
+        """The size of h: the projection's when there is one."""
+        return self.proj or self.hidden
+
+    @property
+    def out_width(self) -> int:
+        """The width of a layer's per-position output: what the next layer and the head read."""
+        return len(self.dirs) * self.state if self.concat else self.state
 
     def build(self) -> tuple[tuple[tuple[LayerWeights, ...], ...], int, bool]:
         keys = [str(k) for k in self.raw]
@@ -222,7 +260,7 @@ class _Weights:
         self.bias_on = bias
         layers = []
         for layer in range(self.num_layers):
-            in_size = self.input_size if layer == 0 else len(self.dirs) * self.hidden
+            in_size = self.input_size if layer == 0 else self.out_width
             row = []
             for d in self.dirs:
                 key = (layer, d)
@@ -253,12 +291,13 @@ class _Weights:
     def _state_dict_groups(self) -> dict[tuple[int, str], tuple[Path, dict[str, Any]]]:
         """Regroup ``weight_ih_l0_reverse``-style names by layer and direction."""
         groups: dict[tuple[int, str], tuple[Path, dict[str, Any]]] = {}
-        pattern = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
+        pattern = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d+)(_reverse)?$")
         for key, value in self.raw.items():
             m = pattern.match(str(key))
             if not m:
                 known = [param_name(k, l, d) for l in range(self.num_layers) for d in self.dirs
-                         for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                         for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                         + (("weight_hr",) if self.proj else ())]
                 raise self.r.error(("weights", key), _unknown(key, known, "PyTorch state_dict"))
             where = (int(m[2]), "backward" if m[3] else "forward")
             groups.setdefault(where, (("weights",), {}))[1][m[1]] = value
@@ -273,7 +312,7 @@ class _Weights:
                                    "...; put every per-gate matrix inside its group")
             if not isinstance(value, dict):
                 raise self.r.error(("weights", key), f"expected a mapping of per-gate matrices "
-                                   f"(W_i?, W_h?, b_i?, b_h?), got {value!r}")
+                                   f"(W_i?, W_h?, b_i?, b_h?), got {_show(value)}")
             groups[(int(m[1]), "backward" if m[2] else "forward")] = (("weights", key), value)
         return groups
 
@@ -284,9 +323,12 @@ class _Weights:
         path, group = groups.get((0, "forward"), next(iter(groups.values())))
         G = len(self.gates)
         for name, per in (("weight_hh", G), (f"W_h{self.gates[0]}", 1)):
-            value = group.get(name)
-            if isinstance(value, list) and len(value) % per == 0:
-                return len(value) // per
+            if name in group:
+                rows = len(self.r.matrix((*path, name), group[name]))
+                if rows % per:
+                    raise self.r.error((*path, name), f"expected {per}*hidden rows (gates "
+                                       f"{'|'.join(self.gates)} stacked), got {rows}")
+                return rows // per
         raise self.r.error(path, "cannot tell the hidden size from the weights; give hidden_size")
 
     def _layer(self, path: Path, group: dict[str, Any], in_size: int) -> LayerWeights:
@@ -294,13 +336,17 @@ class _Weights:
         if "weight_ih" in group or "weight_hh" in group:
             return self._stacked(path, group, in_size)
         names = {f"{p}{g}": None for p in ("W_i", "W_h", "b_i", "b_h") for g in gates}
+        if self.cell == "lstm":
+            names.update(dict.fromkeys(("p_i", "p_f", "p_o") + (("W_hr",) if self.proj else ())))
         for key in group:
             if key not in names:
                 raise self.r.error((*path, key), _unknown(key, list(names), f"{self.cell} per-gate"))
         blocks: dict[str, list[Vector]] = {"W_i": [], "W_h": [], "b_i": [], "b_h": []}
         for g in gates:
             for prefix, cols, meaning in (("W_i", in_size, "hidden x input"),
-                                          ("W_h", H, "hidden x hidden")):
+                                          ("W_h", self.state, "hidden x hidden")
+                                          if not self.proj else ("W_h", self.state,
+                                                                 "hidden x proj_size")):
                 name = f"{prefix}{g}"
                 if name not in group:
                     raise self.r.error(path, f"missing weight {name} (expected shape [{H}, {cols}])")
@@ -308,17 +354,36 @@ class _Weights:
             for prefix in ("b_i", "b_h"):
                 blocks[prefix].append(self._bias(path, group, f"{prefix}{g}", H))
         del G
+        peephole = None
+        if any(p in group for p in ("p_i", "p_f", "p_o")):
+            peephole = tuple(self.r.vector((*path, p), group[p]) if p in group else (0.0,) * H
+                             for p in ("p_i", "p_f", "p_o"))
+            for p, row in zip(("p_i", "p_f", "p_o"), peephole, strict=True):
+                if len(row) != H:
+                    raise self.r.error((*path, p), f"expected {H} numbers (one per hidden unit), "
+                                       f"got {len(row)}")
         return LayerWeights(
             weight_ih=tuple(blocks["W_i"]), weight_hh=tuple(blocks["W_h"]),
             bias_ih=_concat(blocks["b_i"]) if self.bias_on else None,
             bias_hh=_concat(blocks["b_h"]) if self.bias_on else None,
+            weight_hr=self._projection(path, group, "W_hr"), peephole=peephole,
         )
+
+    def _projection(self, path: Path, group: dict[str, Any], name: str) -> Matrix | None:
+        if not self.proj:
+            return None
+        if name not in group:
+            raise self.r.error(path, f"missing {name}, the projection (proj_size is {self.proj}): "
+                               f"expected shape [{self.proj}, {self.hidden}]")
+        return self.r.shaped_matrix((*path, name), group[name], self.proj, self.hidden,
+                                    "proj_size x hidden")
 
     def _stacked(self, path: Path, group: dict[str, Any], in_size: int) -> LayerWeights:
         H, G = self.hidden, len(self.gates)
         order = "|".join(self.gates)
         mats = {}
-        for name, cols, meaning in (("weight_ih", in_size, "input"), ("weight_hh", H, "hidden")):
+        for name, cols, meaning in (("weight_ih", in_size, "input"),
+                                    ("weight_hh", self.state, "proj_size" if self.proj else "hidden")):
             if name not in group:
                 raise self.r.error(path, f"missing {name} (expected shape [{G * H}, {cols}])")
             mats[name] = self.r.shaped_matrix(
@@ -329,6 +394,7 @@ class _Weights:
             weight_ih=mats["weight_ih"], weight_hh=mats["weight_hh"],
             bias_ih=self._bias(path, group, "bias_ih", G * H) if self.bias_on else None,
             bias_hh=self._bias(path, group, "bias_hh", G * H) if self.bias_on else None,
+            weight_hr=self._projection(path, group, "weight_hr"),
         )
 
     def _bias(self, path: Path, group: dict[str, Any], name: str, size: int) -> Vector:
@@ -337,6 +403,12 @@ class _Weights:
         if not self.bias_on:
             raise self.r.error((*path, name), "a bias is given but bias is false")
         return self.r.bias((*path, name), group[name], size, "one per hidden unit")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A value as a message shows it: its repr, cut short so that the message stays one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def _is_bias(name: str) -> bool:
@@ -348,6 +420,6 @@ def _concat(parts: Iterable[Vector]) -> Vector:
 
 
 def _unknown(key: Any, known: list[str], form: str) -> str:
-    near = difflib.get_close_matches(str(key).strip(), known, n=1, cutoff=0.6)
-    hint = f"did you mean {near[0]!r}? " if near else ""
+    near = did_you_mean(key, known)
+    hint = f"did you mean {near!r}? " if near else ""
     return f"unknown {form} weight name {key!r}; {hint}expected one of {', '.join(known)}"

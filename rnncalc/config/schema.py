@@ -10,11 +10,13 @@ import difflib
 from functools import cache
 from typing import Any
 
+from rnncalc.config.layouts import PROPERTIES as _LAYOUT_PROPERTIES
+from rnncalc.config.options import PROPERTIES as _FORMULATION_PROPERTIES
 from rnncalc.config.yamlsafe import Located
 
-__all__ = ["CELLS", "SCHEMA", "TASKS", "check_structure"]
+__all__ = ["CELLS", "SCHEMA", "TASKS", "check_structure", "did_you_mean"]
 
-CELLS = ("rnn", "lstm")
+CELLS = ("rnn", "lstm", "gru")
 TASKS = ("regression", "classification", "labeling")
 
 _NUMBER = {"type": "number"}
@@ -31,6 +33,8 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "title": {"type": "string", "description": "A name for the exercise, shown in the output."},
+        **_FORMULATION_PROPERTIES,
+        **_LAYOUT_PROPERTIES,
         "description": {"type": "string"},
         "cell": {"enum": list(CELLS), "description": "Which cell; may be omitted when the "
                  "command names it (rnncalc rnn, rnncalc lstm)."},
@@ -65,6 +69,21 @@ SCHEMA: dict[str, Any] = {
                 "labels": {"type": "array", "items": {"type": ["string", "number"]}},
             },
         },
+        "loss": {
+            "type": "object",
+            "description": "What `rnncalc grad` differentiates, on the head's output: `target` for "
+            "the head on the final state, `targets` one per position.",
+            "additionalProperties": False,
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": ["mse", "half_sse", "cross_entropy", "bce"]},
+                "reduction": {"enum": ["mean", "sum"]},  # no "default": half_sse has none
+                "target": {"type": ["number", "array"]},
+                "targets": {"type": "array", "minItems": 1},
+            },
+        },
+        "upstream": {**_MATRIX, "description": "Instead of a loss: dL/d output_t of the top "
+                     "layer, one vector per position (both directions joined)."},
     },
     "required": ["inputs", "weights"],
 }
@@ -113,24 +132,55 @@ def check_structure(doc: Located) -> None:
     try:
         _validator()(doc.data)
     except fastjsonschema.JsonSchemaValueException as exc:
-        path = tuple(_parse_index(p) for p in (exc.path or ["data"])[1:])
+        path = _data_path(doc.data, (exc.path or ["data"])[1:])
+        # An unknown key is reported on its own line, and before a "missing" key it may be
+        # the misspelling of (fastjsonschema checks required keys first).
+        unknown = _unknown_keys(exc.value, path) if exc.rule in _KEY_RULES else []
+        if unknown:
+            raise doc.error((*path, unknown[0]), _unknown_message(unknown, path)) from None
         raise doc.error(path, _message(exc, path)) from None
 
 
-def _parse_index(part: str) -> str | int:
-    return int(part[1:-1]) if part.startswith("[") and part.endswith("]") else part
+_KEY_RULES = ("required", "additionalProperties")
+
+
+def _data_path(data: Any, parts: list[str]) -> tuple[str | int, ...]:
+    """fastjsonschema's ``["inputs", "0", "1"]`` -> ``("inputs", 0, 1)``: an index where a list is."""
+    path: list[str | int] = []
+    for part in parts:
+        key: str | int = int(part) if isinstance(data, list) else part
+        path.append(key)
+        data = data[key] if isinstance(data, list | dict) else None
+    return tuple(path)
+
+
+def did_you_mean(key: Any, known: list[str]) -> str | None:
+    """The known name ``key`` most likely meant: ``"wieghts"`` -> ``"weights"``, ``"W_fh"`` ->
+    ``"W_hf"`` (same letters, swapped), ``"W_hf "`` -> ``"W_hf"``."""
+    word = str(key).strip()
+    for name in known:
+        if word.lower() == name.lower() or sorted(word) == sorted(name):
+            return name
+    near = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+def _unknown_keys(value: Any, path: tuple[str | int, ...]) -> list[str]:
+    allowed = _schema_at(path).get("properties", {})
+    return [k for k in value if k not in allowed] if isinstance(value, dict) else []
+
+
+def _unknown_message(keys: list[str], path: tuple[str | int, ...]) -> str:
+    allowed = sorted(_schema_at(path).get("properties", {}))
+    words = []
+    for key in keys:
+        near = did_you_mean(key, allowed)
+        words.append(f"unknown key {key!r}" + (f" (did you mean {near!r}?)" if near else ""))
+    return "; ".join(words) + f"; allowed: {', '.join(allowed)}"
 
 
 def _message(exc: Any, path: tuple[str | int, ...]) -> str:
     rule, definition, value = exc.rule, exc.rule_definition, exc.value
-    if rule == "additionalProperties":
-        allowed = sorted(_schema_at(path).get("properties", {}))
-        words = []
-        for key in value:
-            near = difflib.get_close_matches(str(key).strip(), allowed, n=1, cutoff=0.6)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            words.append(f"unknown key {key!r}{hint}")
-        return "; ".join(words) + f"; allowed: {', '.join(allowed)}"
     if rule == "required":
         missing = [k for k in definition if k not in value]
         return f"missing required key {missing[0]!r}"
