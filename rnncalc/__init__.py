@@ -25,11 +25,12 @@ __all__ = ["ConfigError", "Exercise", "ExitCode", "RnncalcError", "Trace", "load
 __version__ = "0.1.0"
 
 
-def run(exercise: Exercise) -> Trace:
-    """Run an exercise; see :func:`rnncalc.sequence.run`."""
+def run(exercise: Exercise, *, round_to: int | None = None) -> Trace:
+    """Run an exercise (``round_to=N``: as a student rounding to N decimals); see
+    :func:`rnncalc.sequence.run`."""
     from rnncalc.sequence import run as _run
 
-    return _run(exercise)
+    return _run(exercise, round_to=round_to)
 
 
 def __getattr__(name: str) -> Any:
