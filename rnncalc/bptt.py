@@ -1,0 +1,427 @@
+r"""Backpropagation through time, step by step, from hand-derived equations (no autograd).
+
+The backward recursion visits the steps of each layer and direction in the reverse of the order
+they were computed (a forward direction from ``t = T-1`` down to 0, a backward direction from 0 up).
+At each step
+
+.. math::
+    \delta h_t = \delta h^{out}_t + \delta h^{fut}_t
+    (\delta h^{out}_t: from the head, or from the layer above; \delta h^{fut}_t: from step t+1)
+
+then one cell's backward step gives the gradient of every gate's pre-activation ``\delta a``, and
+
+.. math::
+    \Delta W_{ih} = \delta a \otimes x_t          \Delta W_{hh} = \delta a^{h} \otimes h_{t-1}
+    \Delta b_{ih} = \delta a                      \Delta b_{hh} = \delta a^{h}
+    \delta x_t = W_{ih}^\top \delta a             \delta h^{fut}_{t-1} = W_{hh}^\top \delta a^{h}
+
+are this step's contributions (``\delta a^{h} = \delta a`` except where a cell treats the hidden
+side apart: GRU's ``n``). The totals are the sums of the contributions, per layer and direction.
+
+**RNN** (``h_t = \phi(a_t)``):
+
+.. math::
+    \delta a_t = \delta h_t \odot \phi'(a_t)      \phi' = 1 - h_t^2 (tanh), [a_t > 0] (relu)
+
+**LSTM** (``c_t = f_t c_{t-1} + i_t g_t``, ``h_t = o_t \tanh c_t``):
+
+.. math::
+    \delta c_t = \delta h_t \odot o_t \odot (1 - \tanh^2 c_t) + \delta c^{fut}_t
+    \delta a^o_t = \delta h_t \odot \tanh c_t \odot o_t (1 - o_t)
+    \delta a^i_t = \delta c_t \odot g_t \odot i_t (1 - i_t)
+    \delta a^f_t = \delta c_t \odot c_{t-1} \odot f_t (1 - f_t)
+    \delta a^g_t = \delta c_t \odot i_t \odot (1 - g_t^2)
+    \delta c^{fut}_{t-1} = \delta c_t \odot f_t
+
+**Truncation** (``truncate=K``): each layer and direction differentiates only its last ``K`` steps
+computed; the state entering them, and everything before, is a constant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+
+from rnncalc.cells import Params
+from rnncalc.cells.activations import apply
+from rnncalc.errors import RnncalcError
+from rnncalc.formulation import Activation, Formulation
+from rnncalc.loss import LossGrad, loss_grad
+from rnncalc.model import Exercise, Loss, param_name
+from rnncalc.sequence import _params
+from rnncalc.trace import DirectionTrace, Step, Trace
+
+__all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_names"]
+
+PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class CellGrad(NamedTuple):
+    """One cell's backward step: every quantity is for this step only."""
+
+    dpre: dict[str, torch.Tensor]  # gate -> dL/d(pre-activation) [H]
+    dc: torch.Tensor | None  # dL/dc_t (lstm)
+    weight_ih: torch.Tensor  # [G*H, H_in] this step's contribution, PyTorch's layout
+    weight_hh: torch.Tensor  # [G*H, H]
+    bias_ih: torch.Tensor  # [G*H]
+    bias_hh: torch.Tensor  # [G*H]
+    dx: torch.Tensor  # dL/dx_t [H_in]
+    dh_prev: torch.Tensor  # dL/dh_{t-1} through this step
+    dc_prev: torch.Tensor | None  # dL/dc_{t-1} through this step (lstm)
+
+
+def slope(act: Activation, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``act'(a)``, from the pre-activation ``a`` and the value ``y = act(a)``; at a kink, the
+    one-sided slope torch's autograd takes."""
+    alpha, beta = act.alpha or 0.0, act.beta or 0.0
+    one = torch.ones_like(a)
+    if act.name == "sigmoid":
+        return y * (1 - y)
+    if act.name == "tanh":
+        return 1 - y**2
+    if act.name == "relu":
+        return (a > 0).to(a.dtype)
+    if act.name == "identity":
+        return one
+    if act.name == "affine":
+        return alpha * one
+    if act.name == "hard_sigmoid":
+        return alpha * ((alpha * a + beta >= 0) & (alpha * a + beta <= 1)).to(a.dtype)
+    if act.name == "leaky_relu":
+        return torch.where(a >= 0, one, alpha * one)
+    if act.name == "thresholded_relu":
+        return (a > alpha).to(a.dtype)
+    if act.name == "elu":
+        return torch.where(a >= 0, one, y + alpha)
+    if act.name == "scaled_tanh":
+        return alpha * beta * (1 - torch.tanh(beta * a) ** 2)
+    if act.name == "softsign":
+        return 1 / (1 + a.abs()) ** 2
+    if act.name == "softplus":
+        return torch.sigmoid(a)
+    raise RnncalcError(f"rnncalc grad has no derivative for the activation {act.name!r} yet")
+
+
+def _finish(p: Params, s: Step, dpre: dict[str, torch.Tensor], dc: torch.Tensor | None,
+            dc_prev: torch.Tensor | None) -> CellGrad:
+    """The contributions when every gate reads ``W_i? x_t + W_h? h_{t-1}`` (rnn, lstm)."""
+    da = torch.cat(list(dpre.values()))
+    return CellGrad(dpre, dc, torch.outer(da, s.x), torch.outer(da, s.h_prev), da, da,
+                    p.weight_ih.T @ da, p.weight_hh.T @ da, dc_prev)
+
+
+def rnn_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
+                 form: Formulation) -> CellGrad:
+    r"""``\delta a_t = \delta h_t \odot \phi'(a_t)``."""
+    (phi,) = form.activations
+    return _finish(p, s, {"h": dh * slope(phi, s.pre["h"], s.h)}, None, None)
+
+
+def lstm_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
+                  form: Formulation) -> CellGrad:
+    r"""The LSTM equations of the module docstring (gate order i, f, g, o), with any activation
+    per role: ``\sigma`` (gates), the cell input's (``g``) and the cell output's (``\tanh c``)."""
+    assert s.c is not None and s.c_prev is not None and dc_future is not None
+    sigma, g_act, h_act = form.activations
+    i, f, g, o = (s.act[k] for k in ("i", "f", "g", "o"))
+    out_c = apply(h_act, s.c)
+    dc = dh * o * slope(h_act, s.c, out_c) + dc_future
+    dpre = {
+        "i": dc * g * slope(sigma, s.pre["i"], i),
+        "f": dc * s.c_prev * slope(sigma, s.pre["f"], f),
+        "g": dc * i * slope(g_act, s.pre["g"], g),
+        "o": dh * out_c * slope(sigma, s.pre["o"], o),
+    }
+    return _finish(p, s, dpre, dc, dc * f)
+
+
+def gru_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
+                 form: Formulation) -> CellGrad:
+    r"""GRU, both candidate forms (see :mod:`rnncalc.cells.gru`).
+
+    .. math::
+        \delta n = \delta h \odot (1 - z)      \delta z = \delta h \odot (h_{t-1} - n)
+        (z weighting the candidate: \delta n = \delta h \odot z, \delta z = \delta h (n - h_{t-1}))
+        \delta a^n = \delta n \odot \phi'(a^n)      \delta a^z = \delta z \odot \sigma'(a^z)
+        reset after:  \delta a^r = \delta a^n \odot (W_{hn} h_{t-1} + b_{hn}) \odot \sigma'(a^r),
+                      hidden side of n: \delta a^n \odot r, read from h_{t-1}
+        reset before: \delta a^r = (W_{hn}^\top \delta a^n) \odot h_{t-1} \odot \sigma'(a^r),
+                      hidden side of n: \delta a^n, read from r \odot h_{t-1}
+        \delta h^{fut}_{t-1} = \delta h \odot z (or 1 - z) + W_{hr}^\top \delta a^r
+                               + W_{hz}^\top \delta a^z + (hidden side of n, back to h_{t-1})
+    """
+    sigma, n_act = form.activations
+    r, z, n = s.act["r"], s.act["z"], s.act["n"]
+    W_hr, W_hz, W_hn = p.weight_hh.chunk(3, dim=0)
+    b_hn = p.bias_hh.chunk(3)[2]
+    previous = form.z_weights == "previous"
+    dn, dz = (dh * (1 - z), dh * (s.h_prev - n)) if previous else (dh * z, dh * (n - s.h_prev))
+    direct = dh * (z if previous else 1 - z)
+    da_n = dn * slope(n_act, s.pre["n"], n)
+    da_z = dz * slope(sigma, s.pre["z"], z)
+    if form.reset_after:
+        da_r = da_n * (W_hn @ s.h_prev + b_hn) * slope(sigma, s.pre["r"], r)
+        da_hn, n_reads, back_n = da_n * r, s.h_prev, W_hn.T @ (da_n * r)
+    else:
+        da_r = (W_hn.T @ da_n) * s.h_prev * slope(sigma, s.pre["r"], r)
+        da_hn, n_reads, back_n = da_n, r * s.h_prev, r * (W_hn.T @ da_n)
+    da = torch.cat([da_r, da_z, da_n])
+    weight_hh = torch.cat([torch.outer(da_r, s.h_prev), torch.outer(da_z, s.h_prev),
+                           torch.outer(da_hn, n_reads)])
+    dh_prev = direct + W_hr.T @ da_r + W_hz.T @ da_z + back_n
+    return CellGrad({"r": da_r, "z": da_z, "n": da_n}, None, torch.outer(da, s.x), weight_hh,
+                    da, torch.cat([da_r, da_z, da_hn]), p.weight_ih.T @ da, dh_prev, None)
+
+
+BACKWARD: dict[str, Callable[..., CellGrad]] = {
+    "rnn": rnn_backward, "lstm": lstm_backward, "gru": gru_backward,
+}
+
+
+def gate_weight_names(gate: str) -> tuple[str, str, str, str]:
+    """The per-gate names of the forward weights: ``"f"`` -> ``W_if, W_hf, b_if, b_hf``; rnn's
+    one gate ``"h"`` -> ``W_ih, W_hh, b_ih, b_hh``."""
+    return f"W_i{gate}", f"W_h{gate}", f"b_i{gate}", f"b_h{gate}"
+
+
+def _list(t: torch.Tensor | None) -> Any:
+    return None if t is None else t.tolist()
+
+
+@dataclass(frozen=True)
+class DirectionGrad:
+    """The backward recursion through one layer and direction; blocks ``[K, ...]`` in the order
+    computed by the recursion (the reverse of the forward order)."""
+
+    layer: int
+    direction: str
+    gates: tuple[str, ...]
+    positions: tuple[int, ...]  # t of each row
+    dh_out: torch.Tensor  # [K, H] from the output (head or layer above)
+    dh_future: torch.Tensor  # [K, H] from step t+1 (t-1 for a backward direction)
+    dh: torch.Tensor  # [K, H] their sum
+    dc_future: torch.Tensor | None  # [K, H] lstm
+    dc: torch.Tensor | None  # [K, H] lstm
+    dpre: dict[str, torch.Tensor]  # gate -> [K, H]
+    contrib: dict[str, torch.Tensor]  # weight_ih [K, G*H, H_in], weight_hh, bias_ih, bias_hh
+    dx: torch.Tensor  # [K, H_in]
+    dh0: torch.Tensor | None  # dL/d(initial h), when the recursion reached the first step
+    dc0: torch.Tensor | None
+    totals: dict[str, torch.Tensor]  # PyTorch names (weight_ih_l0, ...) -> sum of contributions
+
+    def gate_blocks(self, kind: str, k: int) -> dict[str, torch.Tensor]:
+        """Row ``k``'s contribution to ``kind`` (``weight_ih``, ...) cut into per-gate blocks,
+        named like the forward weights: ``{"W_ii": ..., "W_if": ...}``."""
+        blocks = self.contrib[kind][k].chunk(len(self.gates), dim=0)
+        index = PARAMS.index(kind)
+        return {gate_weight_names(g)[index]: b for g, b in zip(self.gates, blocks, strict=True)}
+
+    def to_list(self, bias: bool) -> list[dict[str, Any]]:
+        kinds = PARAMS if bias else PARAMS[:2]
+        rows = []
+        for k, t in enumerate(self.positions):
+            row: dict[str, Any] = {
+                "t": t, "dh_out": _list(self.dh_out[k]), "dh_future": _list(self.dh_future[k]),
+                "dh": _list(self.dh[k]),
+            }
+            if self.dc is not None and self.dc_future is not None:
+                row["dc_future"], row["dc"] = _list(self.dc_future[k]), _list(self.dc[k])
+            row["dpre"] = {g: _list(v[k]) for g, v in self.dpre.items()}
+            row["dW"] = {n: _list(b) for kind in kinds[:2]
+                         for n, b in self.gate_blocks(kind, k).items()}
+            if bias:
+                row["db"] = {n: _list(b) for kind in kinds[2:]
+                             for n, b in self.gate_blocks(kind, k).items()}
+            row["dx"] = _list(self.dx[k])
+            rows.append(row)
+        return rows
+
+
+@dataclass(frozen=True)
+class GradTrace:
+    """Everything ``rnncalc grad`` shows: the loss, the head's gradients, every step, the totals."""
+
+    loss: Loss
+    value: float | None  # the loss (None with upstream)
+    at: str | None  # "final" (the head on the final state) | "steps" | None (upstream)
+    z: torch.Tensor | None  # [n, d_out] the head's outputs the loss reads
+    target: torch.Tensor | None
+    dz: torch.Tensor | None  # [n, d_out] dL/dz
+    dh_head: torch.Tensor  # [n, width] dL/d(what the head reads); the upstream given: [T, width]
+    layers: tuple[dict[str, DirectionGrad], ...]  # [layer][direction]
+    params: dict[str, torch.Tensor]  # PyTorch names, then head.W, head.b
+    truncate: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``grad`` object of the JSON output (README, "rnncalc grad")."""
+        out: dict[str, Any] = {"loss_type": self.loss.type}
+        if self.value is not None:
+            out["loss"] = self.value
+            out["reduction"] = self.loss.reduction
+            out["head"] = {"at": self.at, "z": _list(self.z), "target": _list(self.target),
+                           "dz": _list(self.dz), "dh": _list(self.dh_head)}
+        else:
+            out["upstream"] = _list(self.dh_head)
+        if self.truncate is not None:
+            out["truncate"] = self.truncate
+        bias = any(name.startswith("bias_") for name in self.params)
+        out["steps"] = [
+            {"layer": k, "directions": {d: g.to_list(bias) for d, g in dirs.items()}}
+            for k, dirs in enumerate(self.layers)
+        ]
+        grads = [g for dirs in self.layers for g in dirs.values()]  # PyTorch's h_0 order
+        if all(g.dh0 is not None for g in grads):
+            out["initial"] = {"h": [_list(g.dh0) for g in grads]}
+            if grads[0].dc0 is not None:
+                out["initial"]["c"] = [_list(g.dc0) for g in grads]
+        out["params"] = {name: _list(v) for name, v in self.params.items()}
+        return out
+
+
+def _check_supported(ex: Exercise) -> None:
+    """Refuse, rather than guess, what has no backward formula here yet."""
+    form = ex.formulation
+    missing = [name for name, on in (
+        ("peepholes", form.peepholes), ("clip", form.clip is not None),
+        ("proj_size (projection)", form.projection), ("input_forget", form.input_forget),
+    ) if on]
+    if ex.cell not in BACKWARD:
+        missing.append(f"the {ex.cell} cell")
+    if missing:
+        raise RnncalcError(f"{ex.source}: rnncalc grad has no backward formulas for "
+                           f"{', '.join(missing)} yet; the forward commands compute it")
+    for act in form.activations:
+        slope(act, torch.zeros(1), torch.zeros(1))  # raises for an activation it cannot derive
+    if ex.loss is None:
+        raise RnncalcError(f"{ex.source}: rnncalc grad needs a loss (loss: {{type, target}} on a "
+                           "head) or upstream gradients (upstream: one dL/d output_t per position)")
+
+
+def unmerge(d: torch.Tensor, parts: list[torch.Tensor], mode: str) -> list[torch.Tensor]:
+    """The gradient reaching each direction's ``h`` from ``d``, the gradient of their merge:
+    concat: its slices; sum: ``d``; ave: ``d / 2``; mul: ``d`` times the other direction's ``h``."""
+    if len(parts) == 1:
+        return [d]
+    if mode == "concat":
+        return list(d.split([p.shape[-1] for p in parts], dim=-1))
+    if mode == "mul":
+        return [d * parts[1], d * parts[0]]
+    return [d / 2, d / 2] if mode == "ave" else [d, d]
+
+
+def backprop(trace: Trace, truncate: int | None = None) -> GradTrace:
+    """Backpropagate ``trace.exercise.loss`` through the head, then every layer, top down."""
+    ex = trace.exercise
+    _check_supported(ex)
+    assert ex.loss is not None
+    if truncate is not None and truncate < 1:
+        raise RnncalcError(f"--truncate: expected a number of steps >= 1, got {truncate}")
+    dtype = trace.output.dtype
+    with torch.no_grad():
+        lg, at, z, head_params, dh_head, d_dirs = _head_backward(trace, ex.loss)
+        layers: list[dict[str, DirectionGrad]] = []
+        for layer in reversed(range(ex.num_layers)):
+            lt = trace.layers[layer]
+            dirs = {}
+            d_input = torch.zeros(ex.steps, len(lt.directions[ex.directions[0]].x[0]), dtype=dtype)
+            for d, direction in enumerate(ex.directions):
+                tr = lt.directions[direction]
+                p = _params(ex.weights[layer][d], dtype)
+                g = _direction(ex, p, tr, d_dirs[d], truncate)
+                dirs[direction] = g
+                d_input[list(g.positions)] += g.dx
+            layers.insert(0, dirs)
+            if layer:
+                below = trace.layers[layer - 1].directions
+                d_dirs = unmerge(d_input, [_by_position(below[d]) for d in ex.directions],
+                                 ex.merge_mode)
+        totals = {name: v for dirs in layers for g in dirs.values() for name, v in g.totals.items()
+                  if ex.bias or not name.startswith("bias_")}
+        return GradTrace(
+            loss=ex.loss, value=None if lg is None else lg.value, at=at, z=z,
+            target=None if lg is None else lg.target, dz=None if lg is None else lg.dz,
+            dh_head=dh_head, layers=tuple(layers), params={**totals, **head_params},
+            truncate=truncate,
+        )
+
+
+def _by_position(tr: DirectionTrace) -> torch.Tensor:
+    return tr.h if tr.direction == "forward" else tr.h.flip(0)
+
+
+def _head_backward(trace: Trace, loss: Loss) -> tuple[
+        LossGrad | None, str | None, torch.Tensor | None, dict[str, torch.Tensor], torch.Tensor,
+        list[torch.Tensor]]:
+    r"""The loss at the head, and back through it (``z = W h + b``):
+
+    .. math::
+        \partial L/\partial W = \sum_n \delta z_n \otimes h_n      \partial L/\partial b =
+        \sum_n \delta z_n      \partial L/\partial h_n = W^\top \delta z_n
+
+    ``h_n`` is the top layer's output at each position, or its final state (``h_{T-1}`` forward
+    and, in a bidirectional net, the backward state at position 0). Returns the loss, where the
+    head was read, its outputs, the head's parameter gradients, ``dL/dh_n``, and the gradient
+    reaching each direction's ``h`` by position ``[T, H]``.
+    """
+    ex = trace.exercise
+    dtype = trace.output.dtype
+    top = [trace.layers[-1].directions[d] for d in ex.directions]
+    by_pos = [_by_position(tr) for tr in top]
+    if loss.type == "upstream":
+        assert loss.upstream is not None
+        up = torch.tensor(loss.upstream, dtype=dtype)
+        return None, None, None, {}, up, unmerge(up, by_pos, ex.merge_mode)
+    head = trace.head
+    assert head is not None and ex.head is not None
+    at = "steps" if loss.targets is not None else "final"
+    h = trace.output if at == "steps" else head.final_input[None]
+    z = head.logits_t if at == "steps" else head.logits[None]
+    lg = loss_grad(loss, z)
+    W = torch.tensor(ex.head.W, dtype=dtype)
+    params = {"head.W": lg.dz.T @ h, "head.b": lg.dz.sum(0)}
+    dh = lg.dz @ W
+    if at == "steps":
+        return lg, at, z, params, dh, unmerge(dh, by_pos, ex.merge_mode)
+    finals = [tr.h[-1] for tr in top]  # forward: position T-1; backward: position 0
+    d_dirs = []
+    for tr, d_final in zip(top, unmerge(dh[0], finals, ex.merge_mode), strict=True):
+        d = torch.zeros_like(tr.h)
+        d[tr.positions[-1]] = d_final
+        d_dirs.append(d)
+    return lg, at, z, params, dh, d_dirs
+
+
+def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch.Tensor,
+               truncate: int | None) -> DirectionGrad:
+    """The recursion through one layer and direction, last step computed first."""
+    backward = BACKWARD[ex.cell]
+    T = len(tr.positions)
+    first = 0 if truncate is None else max(0, T - truncate)
+    H = tr.h.shape[-1]
+    dh_future = torch.zeros(H, dtype=tr.h.dtype)
+    dc_future = None if tr.c is None else torch.zeros(H, dtype=tr.h.dtype)
+    rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, CellGrad]] = []
+    for k in range(T - 1, first - 1, -1):
+        s = tr.step(k)
+        dh_out = dh_out_by_pos[s.t]
+        cg = backward(p, s, dh_out + dh_future, dc_future, ex.formulation)
+        rows.append((dh_out, dh_future, dc_future, cg))
+        dh_future, dc_future = cg.dh_prev, cg.dc_prev
+    cgs = [r[3] for r in rows]
+    contrib = {kind: torch.stack([getattr(cg, kind) for cg in cgs]) for kind in PARAMS}
+    lstm = tr.c is not None
+    return DirectionGrad(
+        layer=tr.layer, direction=tr.direction, gates=tuple(tr.pre),
+        positions=tuple(tr.positions[k] for k in range(T - 1, first - 1, -1)),
+        dh_out=torch.stack([r[0] for r in rows]), dh_future=torch.stack([r[1] for r in rows]),
+        dh=torch.stack([r[0] + r[1] for r in rows]),
+        dc_future=torch.stack([r[2] for r in rows]) if lstm else None,  # type: ignore[misc]
+        dc=torch.stack([cg.dc for cg in cgs]) if lstm else None,  # type: ignore[misc]
+        dpre={g: torch.stack([cg.dpre[g] for cg in cgs]) for g in tr.pre},
+        contrib=contrib, dx=torch.stack([cg.dx for cg in cgs]),
+        dh0=dh_future if first == 0 else None, dc0=dc_future if first == 0 else None,
+        totals={param_name(kind, tr.layer, tr.direction): v.sum(0) for kind, v in contrib.items()},
+    )

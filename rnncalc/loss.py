@@ -1,0 +1,53 @@
+r"""Losses on the head's output, and their gradient there, derived by hand.
+
+``z`` is the head's output (regression ``y = z``), at the final state (``target``: one term) or at
+every position (``targets``: ``T`` terms); ``N`` the number of terms averaged by ``reduction: mean``
+(elements for mse and bce, positions for cross_entropy; 1 for ``sum``).
+
+.. math::
+    mse:       L = \frac{1}{N} \sum (z - y)^2                dL/dz = \frac{2}{N} (z - y)
+    half_sse:  L = \frac{1}{2} \sum (z - y)^2                dL/dz = z - y
+    cross_entropy:
+               L = \frac{1}{N} \sum_t (\log \sum_j e^{z_{tj}} - z_{t,k_t})
+                                                             dL/dz_t = \frac{1}{N} (p_t - e_{k_t})
+    bce:       L = \frac{1}{N} \sum (\log(1 + e^z) - y z)    dL/dz = \frac{1}{N} (\sigma(z) - y)
+
+``p_t = softmax(z_t)``, ``e_k`` the one-hot vector of class ``k``. mse and cross_entropy are
+``torch.nn.MSELoss`` and ``torch.nn.CrossEntropyLoss``, bce is ``torch.nn.BCEWithLogitsLoss``, with
+the same reduction; the tests hold the formulas to them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from rnncalc.model import Loss
+
+__all__ = ["LossGrad", "loss_grad"]
+
+
+class LossGrad(NamedTuple):
+    value: float
+    target: torch.Tensor  # [n, d_out] (class indices as [n, 1])
+    dz: torch.Tensor  # [n, d_out] dL/dz, n = 1 (final state) or T (every position)
+
+
+def loss_grad(loss: Loss, z: torch.Tensor) -> LossGrad:
+    """The loss and dL/dz of the head outputs ``z`` ``[n, d_out]`` (one row per term)."""
+    rows = loss.targets if loss.targets is not None else (loss.target,)
+    y = torch.tensor(rows, dtype=z.dtype)
+    if loss.type == "cross_entropy":
+        k = y[:, 0].long()
+        n = len(z) if loss.reduction == "mean" else 1
+        p = torch.softmax(z, dim=-1)
+        value = (torch.logsumexp(z, dim=-1) - z.gather(1, k[:, None])[:, 0]).sum() / n
+        return LossGrad(float(value), y, (p - torch.eye(z.shape[-1], dtype=z.dtype)[k]) / n)
+    n = z.numel() if loss.reduction == "mean" else 1
+    if loss.type == "bce":
+        value = (torch.nn.functional.softplus(z) - y * z).sum() / n
+        return LossGrad(float(value), y, (torch.sigmoid(z) - y) / n)
+    scale = 0.5 if loss.type == "half_sse" else 1.0 / n
+    value = scale * ((z - y) ** 2).sum()
+    return LossGrad(float(value), y, 2 * scale * (z - y))
