@@ -1,0 +1,665 @@
+"""Weights in every framework's layout (``layout:``), read into PyTorch's and written back out.
+
+A config's ``layout`` says how its ``weights`` are written; :func:`to_canonical` rewrites such a
+config into the default form (PyTorch ``state_dict`` names, rnncalc's own keys for the equations)
+before the exercise is built, and :func:`write_weights` writes an exercise's weights in a layout
+(``rnncalc convert``). Every reader checks its own shapes, so every error names the user's own
+field path and line. The gate orders and orientations come from
+:data:`rnncalc.formulation.PACKINGS`.
+
+======================  ==================================================================
+layout                  ``weights`` holds (per layer ``l0``, ``l1``, ... when stacked)
+======================  ==================================================================
+``pytorch``             ``weight_ih_l0`` ``[G*H, H_in]``, ``weight_hh_l0``, ``bias_ih_l0``, ...
+``per-gate``            ``W_ii`` ``[H, H_in]``, ``W_hi`` ``[H, H]``, ``b_ii``, ``b_hi``, ...
+``onnx``                ``W`` ``[D, G*H, H_in]``, ``R`` ``[D, G*H, H]``, ``B`` ``[D, 2*G*H]``,
+                        ``P`` ``[D, 3*H]``; gates lstm i, o, f, c; gru z, r, h
+``keras``               ``kernel`` ``[H_in, G*H]``, ``recurrent_kernel`` ``[H, G*H]``, ``bias``
+                        (``[2, G*H]`` for a reset_after GRU); gates lstm i, f, c, o; gru z, r, h;
+                        ``forward_layer``/``backward_layer`` for a Bidirectional layer
+``concat``              ``W_f`` ``[H, H + H_in]`` on ``[h_{t-1}; x_t]`` (order: ``concat:``),
+                        one bias ``b_f`` per gate
+======================  ==================================================================
+
+``orientation: columns`` (``per-gate`` and ``concat``) states that each matrix is written
+transposed, for a row vector on its left (``x_t W``): ``W_ii`` ``[H_in, H]``, ``W_f``
+``[H + H_in, H]``. It is never guessed from the shapes (a square matrix fits both).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rnncalc.config.yamlsafe import Located, Path
+from rnncalc.errors import ConfigError
+from rnncalc.formulation import ACTIVATIONS, PACKINGS
+from rnncalc.model import DIRECTIONS, GATES, Exercise, LayerWeights, param_name
+
+__all__ = ["LAYOUTS", "ONNX_ATTRIBUTES", "PROPERTIES", "to_canonical", "write_weights"]
+
+LAYOUTS = ("pytorch", "per-gate", "onnx", "keras", "concat")
+#: Top-level keys that only a ``layout: onnx`` config takes (the node's own attribute names).
+ONNX_ATTRIBUTES = ("activation_alpha", "activation_beta", "linear_before_reset")
+#: Top-level keys of the per-gate forms.
+PER_GATE_KEYS = ("orientation", "concat")
+
+#: Schema properties of these keys, merged into :data:`rnncalc.config.schema.SCHEMA` (a layout's
+#: config is checked again once rewritten into the default layout).
+PROPERTIES: dict[str, Any] = {
+    "layout": {"enum": list(LAYOUTS), "description": "How weights are "
+               "written: pytorch (state_dict names or per-gate names), per-gate, onnx (W, R, B, "
+               "P), keras (kernel, recurrent_kernel, bias), concat (W_f on [h; x])."},
+    "orientation": {"enum": ["rows", "columns"], "description": "per-gate, "
+                    "concat: rows (default) (W x, [out, in]) or columns (x W, [in, out])."},
+    "concat": {"type": "array", "items": {"enum": ["h", "x"]}, "description": "concat: the "
+               "order of the concatenation W_? multiplies, [h, x] or [x, h]."},
+    "activation_alpha": {"type": "array", "items": {"type": "number"}, "description": "onnx: "
+                         "the node attribute."},
+    "activation_beta": {"type": "array", "items": {"type": "number"}, "description": "onnx: "
+                        "the node attribute."},
+    "linear_before_reset": {"enum": [0, 1], "description": "onnx gru: 1 applies the reset gate "
+                            "after the recurrent product (reset_after)."},
+}
+
+_GROUP = re.compile(r"^l(\d+)$")
+_ROLE_COUNT = {"rnn": 1, "lstm": 3, "gru": 2}
+_ONNX_NAMES = {spec.onnx.lower(): name for name, spec in ACTIVATIONS.items() if spec.onnx}
+
+
+@dataclass
+class _Params:
+    """One layer in one direction, PyTorch's layout, as plain nested lists of floats."""
+
+    weight_ih: list[list[float]]
+    weight_hh: list[list[float]]
+    bias_ih: list[float] | None = None
+    bias_hh: list[float] | None = None
+    peephole: list[list[float]] | None = None  # rows p_i, p_f, p_o
+
+
+# ---- gate blocks, shared by readers and writers -------------------------------------------------
+
+
+def _split(rows: list[Any], order: tuple[str, ...]) -> dict[str, list[Any]]:
+    """Cut ``rows`` (a stacked matrix or vector) into equal gate blocks named by ``order``."""
+    n = len(rows) // len(order)
+    return {g: rows[i * n:(i + 1) * n] for i, g in enumerate(order)}
+
+
+def _reorder(rows: list[Any], source: tuple[str, ...], target: tuple[str, ...]) -> list[Any]:
+    """Restack the gate blocks of ``rows`` from order ``source`` into order ``target``."""
+    blocks = _split(rows, source)
+    return [row for g in target for row in blocks[g]]
+
+
+def _t(matrix: list[list[float]]) -> list[list[float]]:
+    return [list(col) for col in zip(*matrix, strict=True)]
+
+
+def _order(layout: str, cell: str) -> tuple[str, ...]:
+    return PACKINGS[layout].gate_order[cell]
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+def _shape(value: Any) -> list[int]:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return shape
+
+
+class _Reader:
+    """Checks a layout's arrays against the shapes it expects; errors name the user's own paths."""
+
+    def __init__(self, doc: Located, cell: str) -> None:
+        self.doc, self.cell, self.data = doc, cell, doc.data
+        self.gates = GATES[cell]
+        self.G = len(self.gates)
+
+    def error(self, path: Path, message: str) -> ConfigError:
+        return self.doc.error(path, message)
+
+    def array(self, path: Path, value: Any, shape: tuple[int, ...], meaning: str) -> Any:
+        """``value`` as nested lists of floats of exactly ``shape``."""
+        if _shape(value) != list(shape):
+            raise self.error(path, f"expected shape {list(shape)} ({meaning}), got "
+                             f"{_shape(value) if isinstance(value, list) else repr(value)}")
+        return self._numbers(path, value, shape)
+
+    def _numbers(self, path: Path, value: Any, shape: tuple[int, ...]) -> Any:
+        if not shape:
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not math.isfinite(value):
+                raise self.error(path, f"expected a finite number, got {value!r}")
+            return float(value)
+        if not isinstance(value, list) or len(value) != shape[0]:
+            raise self.error(path, f"expected a list of {shape[0]} (every row of the same "
+                             f"length), got {_shape(value) or repr(value)}")
+        return [self._numbers((*path, i), v, shape[1:]) for i, v in enumerate(value)]
+
+    def flag(self, key: str, default: bool) -> bool:
+        """An ONNX integer attribute (0 or 1) or a boolean."""
+        value = self.data.get(key, default)
+        if value not in (0, 1):  # True == 1, False == 0
+            raise self.error((key,), f"expected 0 or 1 (or true/false), got {value!r}")
+        return bool(value)
+
+    def hidden(self, default: int | None, where: Path) -> int:
+        if "hidden_size" in self.data:
+            value = self.data["hidden_size"]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise self.error(("hidden_size",), f"expected a whole number >= 1, got {value!r}")
+            return value
+        if default is None:
+            raise self.error(where, "cannot tell the hidden size from the weights; give "
+                             "hidden_size")
+        return default
+
+    def input_size(self, layer: int, state: int, dirs: int) -> int | None:
+        """What layer ``layer`` reads: the inputs' width, or the layer below's joined output."""
+        if layer > 0:
+            return state * (dirs if self.data.get("merge_mode", "concat") == "concat" else 1)
+        inputs = self.data.get("inputs")
+        if isinstance(inputs, list) and inputs and isinstance(inputs[0], list):
+            return len(inputs[0])
+        return None
+
+    def groups(self, names: tuple[str, ...]) -> list[tuple[Path, dict[str, Any]]]:
+        """The per-layer groups of ``weights``: ``l0``, ``l1``, ... or the names directly."""
+        weights = self.data.get("weights")
+        if not isinstance(weights, dict):
+            raise self.error(("weights",), f"expected a mapping, got {weights!r}")
+        layers = self.data.get("num_layers", 1)
+        if not any(_GROUP.match(str(k)) for k in weights):
+            if layers != 1:
+                raise self.error(("weights",), f"{', '.join(names)} directly under weights "
+                                 f"describe one layer; for {layers} layers group them under "
+                                 "l0, l1, ...")
+            return [(("weights",), weights)]
+        found: dict[int, tuple[Path, dict[str, Any]]] = {}
+        for key, group in weights.items():
+            m = _GROUP.match(str(key))
+            if not m:
+                raise self.error(("weights", key), f"expected groups l0, l1, ... (one per layer), "
+                                 f"got {key!r} beside them")
+            if not isinstance(group, dict):
+                raise self.error(("weights", key), f"expected a mapping of {', '.join(names)}, "
+                                 f"got {group!r}")
+            found[int(m[1])] = (("weights", key), group)
+        for k in range(max(layers, max(found) + 1)):
+            if k not in found:
+                raise self.error(("weights",), f"no weights for layer {k}: expected l{k}")
+            if k >= layers:
+                raise self.error(found[k][0], f"weights for layer {k} given, but num_layers is "
+                                 f"{layers}")
+        return [found[k] for k in range(layers)]
+
+    def known(self, path: Path, group: dict[str, Any], names: tuple[str, ...], form: str) -> None:
+        for key in group:
+            if key not in names:
+                from rnncalc.config.schema import did_you_mean
+
+                near = did_you_mean(key, list(names))
+                hint = f"did you mean {near!r}? " if near else ""
+                raise self.error((*path, key), f"unknown {form} weight name {key!r}; {hint}"
+                                 f"expected one of {', '.join(names)}")
+
+
+def _directions(data: dict[str, Any]) -> int:
+    return 2 if data.get("direction") == "bidirectional" or data.get("bidirectional") else 1
+
+
+def _read_onnx(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
+    """ONNX RNN/LSTM/GRU: ``W``, ``R``, ``B``, ``P`` with the num_directions axis first."""
+    cell, G, D = r.cell, r.G, _directions(r.data)
+    order = _order("onnx", cell)
+    gates = "|".join({"g": "c", "n": "h"}.get(g, g) for g in order)
+    names = ("W", "R", "B", "P") if cell == "lstm" else ("W", "R", "B")
+    layers = []
+    H: int | None = None
+    for k, (path, group) in enumerate(r.groups(names)):
+        r.known(path, group, names, f"onnx {cell}")
+        for name in ("W", "R"):
+            if name not in group:
+                raise r.error(path, f"missing {name} (the operator's {name} input)")
+        R = group["R"]
+        shape = _shape(R)
+        H = r.hidden(shape[2] if len(shape) == 3 else None, (*path, "R"))
+        in_size = r.input_size(k, H, D) or [*_shape(group["W"]), 0, 0, 0][2]
+        W = r.array((*path, "W"), group["W"], (D, G * H, in_size),
+                    f"[num_directions, {G}*hidden, input], gates {gates}" if G > 1
+                    else "[num_directions, hidden, input]")
+        R = r.array((*path, "R"), R, (D, G * H, H), f"[num_directions, {G}*hidden, hidden]")
+        B = r.array((*path, "B"), group["B"], (D, 2 * G * H),
+                    f"[num_directions, 2*{G}*hidden] = [Wb, Rb]") if "B" in group else None
+        P = r.array((*path, "P"), group["P"], (D, 3 * H),
+                    "[num_directions, 3*hidden] = [Pi, Po, Pf]") if "P" in group else None
+        row = []
+        for d in range(D):
+            p = _Params(_reorder(W[d], order, r.gates), _reorder(R[d], order, r.gates))
+            if B is not None:
+                p.bias_ih = _reorder(B[d][:G * H], order, r.gates)
+                p.bias_hh = _reorder(B[d][G * H:], order, r.gates)
+            if P is not None:
+                pi, po, pf = (P[d][j * H:(j + 1) * H] for j in range(3))
+                p.peephole = [pi, pf, po]
+            row.append(p)
+        layers.append(row)
+    return layers, _onnx_attributes(r, D)
+
+
+def _onnx_attributes(r: _Reader, D: int) -> dict[str, Any]:
+    """ONNX's node attributes as rnncalc's own keys (``activations`` by role, ``reset_after``)."""
+    from rnncalc.formulation import ROLES
+
+    out: dict[str, Any] = {}
+    if r.cell == "gru":
+        out["reset_after"] = r.flag("linear_before_reset", False)
+    elif "linear_before_reset" in r.data:
+        raise r.error(("linear_before_reset",), f"only a GRU has linear_before_reset; this is "
+                      f"an {r.cell}")
+    if "input_forget" in r.data:
+        out["input_forget"] = r.flag("input_forget", False)
+    names = r.data.get("activations")
+    if names is None:
+        for key in ("activation_alpha", "activation_beta"):
+            if key in r.data:
+                raise r.error((key,), f"{key} is given but activations is not")
+        return out
+    n = _ROLE_COUNT[r.cell]
+    if not isinstance(names, list) or len(names) != n * D or not all(
+            isinstance(a, str) for a in names):
+        raise r.error(("activations",), f"expected {n * D} names ({n} per direction: "
+                      f"{', '.join(ROLES[r.cell])}), got {names!r}")
+    params = {key: list(r.data.get(f"activation_{key}", [])) for key in ("alpha", "beta")}
+    acts = []
+    for i, name in enumerate(names):
+        canonical = _ONNX_NAMES.get(name.lower())
+        if canonical is None:
+            spellings = ", ".join(ACTIVATIONS[a].onnx for a in ACTIVATIONS if ACTIVATIONS[a].onnx)
+            raise r.error(("activations", i), f"unknown ONNX activation {name!r}; expected one "
+                          f"of {spellings}")
+        act: dict[str, Any] = {"name": canonical}
+        spec = ACTIVATIONS[canonical]
+        # ONNX: alphas (betas) are consumed in order by the functions that take one
+        for key, default in (("alpha", spec.alpha), ("beta", spec.beta)):
+            if default is not None and params[key]:
+                act[key] = params[key].pop(0)
+        acts.append(act)
+    for key, left in params.items():
+        if left:
+            raise r.error((f"activation_{key}",), f"{len(left)} value(s) more than the "
+                          f"activations that take {key} use")
+    if D == 2 and acts[:n] != acts[n:]:
+        raise r.error(("activations",), f"the two directions' activations differ ({acts[:n]} "
+                      f"vs {acts[n:]}); rnncalc runs both directions with one set")
+    out["activations"] = dict(zip(ROLES[r.cell], acts[:n], strict=True))
+    return out
+
+
+def _read_keras(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
+    """Keras: ``kernel``, ``recurrent_kernel``, ``bias``; Bidirectional's two sublayers."""
+    cell, G, D = r.cell, r.G, _directions(r.data)
+    order = _order("keras", cell)
+    gates = "|".join({"g": "c", "n": "h"}.get(g, g) for g in order)
+    reset_after = bool(r.data.get("reset_after", True))
+    two_rows = cell == "gru" and reset_after
+    names = ("kernel", "recurrent_kernel", "bias")
+    subs = ("forward_layer", "backward_layer")[:D] if D == 2 else ()
+    layers = []
+    for k, (path, group) in enumerate(r.groups(subs or names)):
+        parts = [(path, group)]
+        if D == 2:
+            r.known(path, group, subs, "keras Bidirectional")
+            parts = []
+            for sub in subs:
+                if not isinstance(group.get(sub), dict):
+                    raise r.error((*path, sub), f"expected a mapping of {', '.join(names)} "
+                                  f"(Bidirectional's {sub}), got {group.get(sub)!r}")
+                parts.append(((*path, sub), group[sub]))
+        row = []
+        for p_path, part in parts:
+            r.known(p_path, part, names, f"keras {cell}")
+            for name in ("kernel", "recurrent_kernel"):
+                if name not in part:
+                    raise r.error(p_path, f"missing {name}")
+            H = r.hidden(len(part["recurrent_kernel"]) if isinstance(
+                part["recurrent_kernel"], list) else None, (*p_path, "recurrent_kernel"))
+            in_size = r.input_size(k, H, D) or len(part["kernel"])
+            wide = f"{G}*units, gates {gates}" if G > 1 else "units"
+            kernel = r.array((*p_path, "kernel"), part["kernel"], (in_size, G * H),
+                             f"[input, {wide}]")
+            rk = r.array((*p_path, "recurrent_kernel"), part["recurrent_kernel"], (H, G * H),
+                         f"[units, {wide}]")
+            p = _Params(_reorder(_t(kernel), order, r.gates), _reorder(_t(rk), order, r.gates))
+            if "bias" in part:
+                if two_rows:
+                    bias = r.array((*p_path, "bias"), part["bias"], (2, G * H),
+                                   f"[2, {G}*units]: input bias row, recurrent bias row, as a "
+                                   "reset_after GRU keeps them")
+                    p.bias_ih, p.bias_hh = (_reorder(b, order, r.gates) for b in bias)
+                else:
+                    bias = r.array((*p_path, "bias"), part["bias"], (G * H,), f"[{wide}]" + (
+                        "; a reset_after: false GRU has one bias" if cell == "gru" else ""))
+                    p.bias_ih, p.bias_hh = _reorder(bias, order, r.gates), [0.0] * (G * H)
+            row.append(p)
+        layers.append(row)
+    return layers, {}
+
+
+def _read_concat(r: _Reader, columns: bool) -> tuple[list[list[_Params]], dict[str, Any]]:
+    """Per-gate ``W_f`` on the concatenation ``[h_{t-1}; x_t]`` (or ``[x_t; h_{t-1}]``)."""
+    order = r.data.get("concat")
+    if order not in (["h", "x"], ["x", "h"]):
+        raise r.error(("concat",), f"expected [h, x] or [x, h] (the order of the concatenation "
+                      f"W_? multiplies; both occur, so it is never assumed), got {order!r}")
+    D = _directions(r.data)
+    names = tuple(f"{p}_{g}" for g in r.gates for p in ("W", "b"))
+    layers = []
+    for k, group in enumerate(_direction_groups(r, names)):
+        row = []
+        for g_path, part in group:
+            r.known(g_path, part, names, f"concat {r.cell}")
+            first = part.get(f"W_{r.gates[0]}")
+            if first is None:
+                raise r.error(g_path, f"missing W_{r.gates[0]}")
+            guess = (len(first[0]) if columns else len(first)) if isinstance(first, list) \
+                and first and isinstance(first[0], list) else None
+            H = r.hidden(guess, (*g_path, f"W_{r.gates[0]}"))
+            in_size = r.input_size(k, H, D) or (
+                (len(first) if columns else len(first[0])) - H)
+            width = H + in_size
+            what = f"[{'h' if order[0] == 'h' else 'x'}; {'x' if order[0] == 'h' else 'h'}]"
+            ih: list[list[float]] = []
+            hh: list[list[float]] = []
+            bias: list[float] = []
+            for g in r.gates:
+                name = f"W_{g}"
+                if name not in part:
+                    raise r.error(g_path, f"missing {name}")
+                shape = (width, H) if columns else (H, width)
+                meaning = "(hidden + input) x hidden" if columns else "hidden x (hidden + input)"
+                W = r.array((*g_path, name), part[name], shape, f"{meaning} on {what}")
+                W = _t(W) if columns else W
+                h_cols = slice(0, H) if order[0] == "h" else slice(in_size, width)
+                x_cols = slice(H, width) if order[0] == "h" else slice(0, in_size)
+                hh += [row_[h_cols] for row_ in W]
+                ih += [row_[x_cols] for row_ in W]
+                b = part.get(f"b_{g}")
+                bias += [0.0] * H if b is None else r.array(
+                    (*g_path, f"b_{g}"), b if isinstance(b, list) else [b] * H, (H,),
+                    "one per hidden unit")
+            has_bias = any(f"b_{g}" in part for g in r.gates)
+            row.append(_Params(ih, hh, bias if has_bias else None,
+                               [0.0] * len(bias) if has_bias else None))
+        layers.append(row)
+    return layers, {}
+
+
+def _direction_groups(r: _Reader, names: tuple[str, ...]) -> list[list[tuple[Path, Any]]]:
+    """Per layer, the forward (and ``reverse``) groups of a per-gate form."""
+    weights = r.data.get("weights")
+    D = _directions(r.data)
+    if not isinstance(weights, dict):
+        raise r.error(("weights",), f"expected a mapping, got {weights!r}")
+    if not any(re.match(r"^l\d+(_reverse)?$", str(k)) for k in weights):
+        if D == 2 or r.data.get("num_layers", 1) != 1:
+            raise r.error(("weights",), f"{', '.join(names[:2])}, ... directly under weights "
+                          "describe one layer in one direction; group them under l0, "
+                          "l0_reverse, l1, ...")
+        return [[(("weights",), weights)]]
+    out = []
+    for k in range(r.data.get("num_layers", 1)):
+        row = []
+        for suffix in ("", "_reverse")[:D]:
+            key = f"l{k}{suffix}"
+            if not isinstance(weights.get(key), dict):
+                raise r.error(("weights",), f"expected a group {key} (a mapping of "
+                              f"{', '.join(names[:2])}, ...)")
+            path: Path = ("weights", key)
+            row.append((path, weights[key]))
+        out.append(row)
+    extra = [k for k in weights if k not in {key for row in out for (_, key), _ in row}]
+    if extra:
+        raise r.error(("weights", extra[0]), f"unexpected group {extra[0]!r} for this net")
+    return out
+
+
+def _transpose_per_gate(r: _Reader) -> dict[str, Any]:
+    """``orientation: columns`` on the per-gate names: every ``W_??`` written ``[in, out]``."""
+    weights = r.data.get("weights")
+    if not isinstance(weights, dict):
+        raise r.error(("weights",), f"expected a mapping, got {weights!r}")
+
+    def flip(path: Path, group: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in group.items():
+            if isinstance(value, dict):
+                out[key] = flip((*path, key), value)
+            elif str(key).startswith("W_") and isinstance(value, list):
+                shape = _shape(value)
+                if len(shape) != 2:
+                    raise r.error((*path, key), f"expected a matrix [input, hidden] (orientation:"
+                                  f" columns, x W), got shape {shape}")
+                out[key] = _t(r.array((*path, key), value, tuple(shape), "every row the same "
+                                      "length"))
+            else:
+                out[key] = value
+        return out
+
+    return flip(("weights",), weights)
+
+
+# ---- the canonical config ----------------------------------------------------------------------
+
+
+def to_canonical(doc: Located, cell: str | None = None) -> Located:
+    """``doc`` with its ``layout`` read: weights under PyTorch's ``state_dict`` names.
+
+    A config without ``layout`` (or with ``pytorch``) is returned as it is.
+    """
+    data = doc.data
+    if not isinstance(data, dict) or (data.get("layout", "pytorch") == "pytorch" and not any(
+            k in data for k in ONNX_ATTRIBUTES + PER_GATE_KEYS)):
+        return doc
+    layout = data.get("layout", "pytorch")
+    if layout not in LAYOUTS:
+        raise doc.error(("layout",), f"expected one of {', '.join(LAYOUTS)}; got {layout!r}")
+    for key in ONNX_ATTRIBUTES:
+        if key in data and layout != "onnx":
+            raise doc.error((key,), f"{key} is an ONNX attribute: it needs layout: onnx")
+    for key in PER_GATE_KEYS:
+        if key in data and layout not in ("per-gate", "concat"):
+            raise doc.error((key,), f"{key} applies to the per-gate layouts (per-gate, concat), "
+                            f"not to layout: {layout}")
+    if "concat" in data and layout != "concat":
+        raise doc.error(("concat",), "concat states the order of layout: concat")
+    cell = data.get("cell") or cell  # a disagreement with the command is reported by the builder
+    if cell not in GATES:
+        raise doc.error(("cell",), f"expected the cell ({', '.join(GATES)}) to read layout: "
+                        f"{layout}, got {cell!r}")
+    r = _Reader(doc, cell)
+    orientation = data.get("orientation", "rows")
+    if orientation not in ("rows", "columns"):
+        raise doc.error(("orientation",), f"expected rows (W x, [out, in]) or columns (x W, "
+                        f"[in, out]), got {orientation!r}")
+    drop = ("layout", *ONNX_ATTRIBUTES, *PER_GATE_KEYS) + (("activations",) if layout == "onnx"
+                                                          else ())
+    new = {k: v for k, v in data.items() if k not in drop}
+    lines = {p: line for p, line in doc.lines.items() if not p or p[0] != "weights"}
+    lines[("weights",)] = doc.lines.get(("weights",), 0)
+    if layout == "per-gate":
+        new["weights"] = _transpose_per_gate(r) if orientation == "columns" else data["weights"]
+        lines.update(doc.lines)
+        return Located(new, lines, doc.source)
+    reader = {"onnx": _read_onnx, "keras": _read_keras,
+              "concat": lambda r: _read_concat(r, orientation == "columns")}[layout]
+    layers, attributes = reader(r)
+    for key, value in attributes.items():
+        if key in data and key not in (*ONNX_ATTRIBUTES, "activations", "input_forget"):
+            raise doc.error((key,), f"{key} is set by the ONNX attribute; give one of them")
+        new[key] = value
+        line_of = doc.lines.get((key,), doc.lines.get(("activations",)))
+        if line_of is not None:
+            lines[(key,)] = line_of
+    # rnncalc's per-gate groups (l0, l0_reverse, ...): the one form that also holds peepholes
+    new["weights"] = weights = {}
+    line = doc.lines.get(("weights",), 0)
+    for k, row in enumerate(layers):
+        for d, p in enumerate(row):
+            name = f"l{k}" + ("_reverse" if d else "")
+            weights[name] = _per_gate(p, r.gates)
+            lines.update({("weights", name, key): line for key in weights[name]})
+            lines[("weights", name)] = line
+    return Located(new, lines, doc.source)
+
+
+def _per_gate(p: _Params, gates: tuple[str, ...]) -> dict[str, Any]:
+    """``p`` under rnncalc's per-gate names: ``W_ii``, ``W_hi``, ``b_ii``, ``b_hi``, ``p_i``, ..."""
+    out: dict[str, Any] = {}
+    blocks = {"W_i": _split(p.weight_ih, gates), "W_h": _split(p.weight_hh, gates)}
+    if p.bias_ih is not None:
+        blocks["b_i"] = _split(p.bias_ih, gates)
+    if p.bias_hh is not None:
+        blocks["b_h"] = _split(p.bias_hh, gates)
+    for g in gates:
+        out.update({f"{prefix}{g}": block[g] for prefix, block in blocks.items()})
+    if p.peephole is not None:
+        out.update(zip(("p_i", "p_f", "p_o"), p.peephole, strict=True))
+    return out
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+
+def _params(w: LayerWeights, G: int, H: int) -> _Params:
+    zeros = [0.0] * (G * H)
+    return _Params(
+        [list(r) for r in w.weight_ih], [list(r) for r in w.weight_hh],
+        list(w.bias_ih) if w.bias_ih is not None else zeros,
+        list(w.bias_hh) if w.bias_hh is not None else zeros,
+        [list(r) for r in w.peephole] if w.peephole is not None else None,
+    )
+
+
+def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
+                  concat: tuple[str, str] = ("h", "x")) -> tuple[dict[str, Any], list[str]]:
+    """``ex``'s weights written in ``layout``, and notes on what the writing changed.
+
+    Raises :class:`ConfigError` where the layout cannot hold the exercise (a Keras LSTM with
+    peepholes, a one-bias layout for a GRU whose recurrent bias sits inside ``r * (...)``).
+    """
+    cell, G, H = ex.cell, len(GATES[ex.cell]), ex.hidden_size
+    gates = GATES[cell]
+    if any(w.weight_hr is not None for row in ex.weights for w in row) and layout != "pytorch":
+        raise ConfigError(f"a projection (proj_size) has no place in layout {layout}; "
+                          "convert to pytorch", source=ex.source)
+    rows = [[_params(w, G, H) for w in row] for row in ex.weights]
+    notes: list[str] = []
+    # a reverse-only net keeps its weights under the forward names (l0, weight_ih_l0)
+    suffixes = ["", "_reverse"][:ex.num_directions]
+    if layout == "pytorch":
+        if ex.formulation.peepholes:
+            raise ConfigError("PyTorch's LSTM has no peephole weights; convert to onnx or "
+                              "per-gate", source=ex.source)
+        out: dict[str, Any] = {}
+        for k, given in enumerate(ex.weights):
+            for d, w in zip(DIRECTIONS, given, strict=False):
+                for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
+                    value = getattr(w, kind)
+                    if value is not None:
+                        out[param_name(kind, k, d)] = _plain(value)
+        return out, notes
+    if layout == "onnx":
+        order = _order("onnx", cell)
+        groups = []
+        for row in rows:
+            group: dict[str, Any] = {
+                "W": [_reorder(p.weight_ih, gates, order) for p in row],
+                "R": [_reorder(p.weight_hh, gates, order) for p in row],
+            }
+            if ex.bias:
+                group["B"] = [_reorder(p.bias_ih or [], gates, order)
+                              + _reorder(p.bias_hh or [], gates, order) for p in row]
+            if any(p.peephole is not None for p in row):
+                group["P"] = [[*pi, *po, *pf] for pi, pf, po in
+                              (p.peephole or [[0.0] * H] * 3 for p in row)]
+            groups.append(group)
+        return _layers(groups), notes
+    one_bias = not (layout == "keras" and cell == "gru" and ex.formulation.reset_after)
+    if ex.bias and one_bias:
+        if cell == "gru" and ex.formulation.reset_after:
+            n = slice(2 * H, 3 * H)
+            if any(v for row in rows for p in row for v in (p.bias_hh or [])[n]):
+                raise ConfigError(f"layout {layout} has one bias per gate, but this GRU's b_hn "
+                                  "sits inside r * (W_hn h + b_hn) and cannot join b_in; "
+                                  "convert to per-gate, pytorch or onnx", source=ex.source)
+        if any(v for row in rows for p in row for v in (p.bias_hh or [])):
+            notes.append(f"layout {layout} keeps one bias per gate: b = b_ih + b_hh (the trace "
+                         "agrees to rounding)")
+    if any(p.peephole is not None for row in rows for p in row) and layout != "per-gate":
+        raise ConfigError(f"layout {layout} has no peephole weights; convert to onnx, per-gate or "
+                          "pytorch", source=ex.source)
+
+    def summed(p: _Params) -> list[float]:
+        return [a + b for a, b in zip(p.bias_ih or [], p.bias_hh or [], strict=True)]
+
+    if layout == "keras":
+        order = _order("keras", cell)
+        groups = []
+        for row in rows:
+            parts = []
+            for p in row:
+                part: dict[str, Any] = {
+                    "kernel": _t(_reorder(p.weight_ih, gates, order)),
+                    "recurrent_kernel": _t(_reorder(p.weight_hh, gates, order)),
+                }
+                if ex.bias:
+                    part["bias"] = _reorder(summed(p), gates, order) if one_bias else [
+                        _reorder(p.bias_ih or [], gates, order),
+                        _reorder(p.bias_hh or [], gates, order)]
+                parts.append(part)
+            groups.append(dict(zip(("forward_layer", "backward_layer"), parts, strict=False))
+                          if ex.bidirectional else parts[0])
+        return _layers(groups), notes
+    per_dir = []
+    for row in rows:
+        for p, suffix in zip(row, suffixes, strict=True):
+            ih, hh = _split(p.weight_ih, gates), _split(p.weight_hh, gates)
+            bi, bh = _split(p.bias_ih or [], gates), _split(p.bias_hh or [], gates)
+            group = {}
+            for g in gates:
+                if layout == "concat":
+                    halves = (hh[g], ih[g]) if concat[0] == "h" else (ih[g], hh[g])
+                    W = [a + b for a, b in zip(*halves, strict=True)]
+                    group[f"W_{g}"] = _t(W) if orientation == "columns" else W
+                    if ex.bias:
+                        group[f"b_{g}"] = [a + b for a, b in zip(bi[g], bh[g], strict=True)]
+                else:
+                    for name, m in ((f"W_i{g}", ih[g]), (f"W_h{g}", hh[g])):
+                        group[name] = _t(m) if orientation == "columns" else m
+                    if ex.bias:
+                        group[f"b_i{g}"] = bi[g]
+                        if any(bh[g]):
+                            group[f"b_h{g}"] = bh[g]
+            if p.peephole is not None:
+                group.update(zip(("p_i", "p_f", "p_o"), p.peephole, strict=True))
+            per_dir.append((suffix, group))
+    if len(per_dir) == 1 and not suffixes[0]:
+        return per_dir[0][1], notes
+    return {f"l{i // len(suffixes)}{suffix}": group
+            for i, (suffix, group) in enumerate(per_dir)}, notes
+
+
+def _layers(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    return groups[0] if len(groups) == 1 else {f"l{k}": g for k, g in enumerate(groups)}
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, tuple | list) else value
