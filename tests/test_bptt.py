@@ -19,6 +19,7 @@ import rnncalc
 from rnncalc.bptt import backprop
 from rnncalc.cells import CELLS
 from rnncalc.sequence import _params
+from tests.conftest import CONFIGS
 
 TOL = 1e-10
 F64 = torch.float64
@@ -284,3 +285,120 @@ def _final_loss(spec, z, target):
     if kind == "cross_entropy":
         return torch.nn.CrossEntropyLoss(reduction=spec["reduction"])(z, target)
     return torch.nn.BCEWithLogitsLoss(reduction=spec["reduction"])(z, target)
+
+
+# --- finite differences, independent of both ------------------------------------------------
+
+
+def _loss_value(config):
+    return backprop(rnncalc.run(rnncalc.load(config))).value
+
+
+@pytest.mark.parametrize("spec", [
+    dict(cell="rnn", nonlinearity="tanh", num_layers=2, bidirectional=True, loss="cross_entropy",
+         per_position=True, outputs=3, reduction="mean"),
+    dict(cell="lstm", num_layers=1, bidirectional=False, loss="mse", per_position=False,
+         outputs=2, reduction="sum"),
+    dict(cell="gru", num_layers=2, bidirectional=False, loss="bce", per_position=False,
+         outputs=1, reduction="mean"),
+])
+def test_finite_differences(spec):
+    spec = {"input_size": 2, "hidden_size": 2, "bias": True, "steps": 3, "initial": True,
+            "nonlinearity": "tanh", "seed": 7, **spec}
+    config, _, _ = build(spec)
+    grad = backprop(rnncalc.run(rnncalc.load(config)))
+    eps = 1e-6
+    for name, values in config["weights"].items():
+        flat = torch.tensor(values, dtype=F64).flatten()
+        numeric = torch.zeros_like(flat)
+        for i in range(len(flat)):
+            bumped = []
+            for sign in (1, -1):
+                w = flat.clone()
+                w[i] += sign * eps
+                shape = torch.tensor(values).shape
+                bumped.append(_loss_value({**config, "weights": {
+                    **config["weights"], name: w.reshape(shape).tolist()}}))
+            numeric[i] = (bumped[0] - bumped[1]) / (2 * eps)
+        ours = grad.params[name].flatten()
+        assert torch.allclose(ours, numeric, atol=1e-7, rtol=1e-6), (name, ours, numeric)
+
+
+# --- truncated BPTT against autograd with the state detached at the boundary -----------------
+
+
+@given(exercises(), st.integers(1, 4))
+def test_truncation_matches_autograd_with_detach(spec, K):
+    config, module, (x, h0, c0, W, b, target) = build(spec)
+    grad = backprop(rnncalc.run(rnncalc.load(config)), truncate=K)
+    cells = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}
+    D = 2 if spec["bidirectional"] else 1
+    leaves = dict(module.named_parameters())
+    xs = x
+    finals = []
+    for layer in range(spec["num_layers"]):
+        outs = []
+        for d in range(D):
+            suffix = f"_l{layer}" + ("_reverse" if d else "")
+            cell = cells[spec["cell"]](xs.shape[-1], spec["hidden_size"], bias=spec["bias"],
+                                       dtype=F64, **({"nonlinearity": spec["nonlinearity"]}
+                                                     if spec["cell"] == "rnn" else {}))
+            names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if spec["bias"] else [])
+            T = len(xs)
+            order = list(range(T)) if d == 0 else list(reversed(range(T)))
+            state = (h0[layer * D + d], c0[layer * D + d]) if spec["cell"] == "lstm" \
+                else h0[layer * D + d]
+            hs = {}
+            for k, t in enumerate(order):
+                inside = k >= T - K
+                if k == T - K:  # the boundary: the state entering the window is a constant
+                    state = tuple(s.detach() for s in state) if isinstance(state, tuple) \
+                        else state.detach()
+                # outside the window, the weights and the inputs are constants too
+                weights = {n: leaves[n + suffix] if inside else leaves[n + suffix].detach()
+                           for n in names}
+                inp = xs[t] if inside else xs[t].detach()
+                state = torch.func.functional_call(cell, weights, (inp, state))
+                hs[t] = state[0] if isinstance(state, tuple) else state
+            outs.append(torch.stack([hs[t] for t in range(T)]))
+            finals.append(hs[order[-1]])
+        xs = torch.cat(outs, -1)
+    h_n = torch.stack(finals)
+    W.requires_grad_(True)
+    b.requires_grad_(True)
+    reference_loss(spec, xs, h_n, W, b, target).backward()
+    for name, p in leaves.items():
+        expected = p.grad if p.grad is not None else torch.zeros_like(p)
+        assert_close(grad.params[name], expected, name)
+
+
+# --- a published hand-worked LSTM backward pass -----------------------------------------------
+
+
+def test_gomez_numerical_lstm_example():
+    """Aidan Gomez, "Backpropogating an LSTM: A Numerical Example" (blog, 17 Apr 2016,
+    https://blog.aidangomez.ca/2016/04/17/Backpropogating-an-LSTM-A-Numerical-Example/): one
+    unit, x = [1, 2], [0.5, 3], labels 0.5, 1.25, loss sum_t 1/2 (out_t - label_t)^2, then one SGD
+    step with learning rate 0.1. The figures below are those printed by a published run of the
+    sheet's equations (github.com/ThomasH88/home_made_RNN, LSTM_numerical_example.ipynb): out_t,
+    and the weights after the step, rows in the sheet's gate order a, i, f, o (ours g, i, f, o).
+    """
+    ex = rnncalc.load(CONFIGS / "lstm_grad_gomez.yaml")
+    trace = rnncalc.run(ex)
+    assert trace.output[:, 0].tolist() == pytest.approx([0.5363133978820118, 0.7719811057588907],
+                                                        abs=1e-15)
+    grad = backprop(trace)
+    order = [2, 0, 1, 3]  # sheet row a, i, f, o -> our blocks g, i, f, o
+    W = torch.tensor([[0.45, 0.25], [0.95, 0.8], [0.7, 0.45], [0.6, 0.4]], dtype=F64)
+    U = torch.tensor([0.15, 0.8, 0.1, 0.25], dtype=F64)
+    b = torch.tensor([0.2, 0.65, 0.15, 0.1], dtype=F64)
+    new_W = [[0.45267162, 0.25922011], [0.95022037, 0.80066386], [0.70031533, 0.45189196],
+             [0.60259241, 0.41626039]]
+    new_U = [0.15103961, 0.80005983, 0.10033823, 0.25296999]
+    new_b = [0.20364084, 0.65027615, 0.15063065, 0.1053613]
+    step = {name: grad.params[name][order] for name in grad.params if name.endswith("_l0")}
+    assert (W - 0.1 * step["weight_ih_l0"]).tolist() == [pytest.approx(r, abs=1e-8) for r in new_W]
+    assert (U - 0.1 * step["weight_hh_l0"][:, 0]).tolist() == pytest.approx(new_U, abs=1e-8)
+    # the sheet has one bias per gate; ours are b_ih + b_hh, each receiving the whole gradient
+    assert (b - 0.1 * step["bias_ih_l0"]).tolist() == pytest.approx(new_b, abs=1e-8)
+    assert torch.equal(step["bias_ih_l0"], step["bias_hh_l0"])
