@@ -1,0 +1,225 @@
+"""A student's answers file: read each number as written (its digits matter), or write a blank one.
+
+An answers file is the JSON output's shape in YAML (README, "Checking answers"): any subset of it,
+steps named by their ``t``, layers by their ``layer``; ``~`` (null) or an absent key is not
+answered. A number keeps the text it was written in, so ``0.9860`` is read to four decimals.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+from rnncalc.config.yamlsafe import Located, load_yaml
+from rnncalc.config.yamlsafe import Path as DocPath
+from rnncalc.errors import ConfigError
+
+__all__ = ["META_KEYS", "Answers", "Given", "Key", "lookup", "read_answers", "template"]
+
+#: A quantity's place in the JSON output: keys, list indices, ``"t=1"`` (the step whose ``t`` is 1)
+#: and ``"layer=0"``.
+Key = tuple[str | int, ...]
+
+#: Keys of the JSON output that are not answers; an answers file may carry them (it may be a JSON
+#: output), they are not checked.
+META_KEYS = {"cell", "dtype", "sizes", "direction", "merge_mode", "formulation", "round",
+             "explain", "x", "task", "title", "t", "layer"}
+
+
+_MAX_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Given:
+    """One answered number (or label), where it is in the file, and how it was written."""
+
+    key: Key
+    value: float | int | str
+    text: str  # as written: "0.9860"
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What :func:`read_answers` returns: the answers and the file's own ``tolerance``."""
+
+    given: tuple[Given, ...]
+    tolerance: float | None
+    source: str
+
+
+def lookup(doc: Any, key: Key) -> Any:
+    """The value at ``key`` in a JSON output (``Trace.to_dict()``), or ``None`` when absent."""
+    node = doc
+    for part in key:
+        if isinstance(part, str) and "=" in part:
+            name, _, value = part.partition("=")
+            node = next((e for e in node if isinstance(e, dict) and str(e.get(name)) == value),
+                        None)
+        elif isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    return node
+
+
+def _raw_texts(text: str) -> dict[DocPath, str]:
+    """Every scalar's text as written, by its path in the document (the loader keeps values)."""
+    out: dict[DocPath, str] = {}
+
+    def walk(node: yaml.Node, path: DocPath) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                walk(v, (*path, str(k.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, i))
+        else:
+            out[path] = str(node.value)
+
+    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+def read_answers(source: str | os.PathLike[str], expected: dict[str, Any]) -> Answers:
+    """Read ``source`` against ``expected`` (the run's JSON output): every answer must name a
+    quantity the run has; a wrong name, a non-number or a list too long is a located error."""
+    name = str(source)
+    text = _text(name)
+    doc = load_yaml(text, name)
+    if not isinstance(doc.data, dict):
+        raise ConfigError("expected a mapping of answers (see rnncalc answers-template)",
+                          source=doc.source, line=doc.line_of(()))
+    raw = _raw_texts(text)
+    tolerance = doc.data.get("tolerance")
+    if tolerance is not None and (isinstance(tolerance, bool)
+                                  or not isinstance(tolerance, (int, float)) or tolerance < 0):
+        raise doc.error(("tolerance",), f"expected a number >= 0, got {tolerance!r}")
+    given: list[Given] = []
+    data = {k: v for k, v in doc.data.items() if k != "tolerance"}
+    _walk(doc, raw, data, expected, (), (), given)
+    return Answers(tuple(given), None if tolerance is None else float(tolerance), doc.source)
+
+
+def _text(name: str) -> str:
+    """The file's text (``-``: stdin); a missing or unreadable file is a one-line error."""
+    import sys
+    from pathlib import Path
+
+    try:
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except IsADirectoryError:
+        raise ConfigError("is a directory; expected an answers YAML file", source=name) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source=name) from None
+    if len(raw) > _MAX_BYTES:
+        raise ConfigError(f"larger than {_MAX_BYTES} bytes, far more than any answers file",
+                          source=name)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (offset {exc.start})", source=name) from None
+
+
+def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path: DocPath,
+          key: Key, out: list[Given]) -> None:
+    if node is None:
+        return
+    if isinstance(expected, dict):
+        if not isinstance(node, dict):
+            raise doc.error(path, f"expected a mapping with keys {', '.join(map(str, expected))}, "
+                            f"got {type(node).__name__}")
+        for k, v in node.items():
+            if k in META_KEYS:
+                continue
+            if k not in expected:
+                names = ", ".join(str(n) for n in expected if n not in META_KEYS)
+                raise doc.error((*path, k), f"no such quantity in this exercise; expected one of "
+                                f"{names}")
+            _walk(doc, raw, v, expected[k], (*path, k), (*key, k), out)
+        return
+    if isinstance(expected, list):
+        if not isinstance(node, list):
+            raise doc.error(path, f"expected a list of {len(expected)}, got {node!r}")
+        named = next((n for n in ("t", "layer") if expected and isinstance(expected[0], dict)
+                      and n in expected[0]), None)
+        for i, item in enumerate(node):
+            if named is None:
+                if i >= len(expected):
+                    raise doc.error(path, f"expected at most {len(expected)} values, got "
+                                    f"{len(node)}")
+                _walk(doc, raw, item, expected[i], (*path, i), (*key, i), out)
+                continue
+            if not isinstance(item, dict) or named not in item:
+                raise doc.error((*path, i), f"expected a mapping naming its {named} "
+                                f"({named}: 0, ...), got {item!r}")
+            part = f"{named}={item[named]}"
+            target = lookup(expected, (part,))
+            if target is None:
+                have = ", ".join(str(e[named]) for e in expected)
+                raise doc.error((*path, i, named), f"no {named} {item[named]!r} here; expected "
+                                f"one of {have}")
+            _walk(doc, raw, item, target, (*path, i), (*key, part), out)
+        return
+    if isinstance(expected, str):  # a class name
+        out.append(Given(key, str(node), str(node), doc.line_of(path)))
+        return
+    if isinstance(node, bool) or not isinstance(node, (int, float, str)):
+        raise doc.error(path, f"expected a number, got {node!r}")
+    text = raw.get(path, str(node)).strip()
+    try:
+        Decimal(text)
+    except InvalidOperation:
+        raise doc.error(path, f"expected a number, got {text!r}") from None
+    value: float | int = int(text) if isinstance(expected, int) and text.lstrip("-").isdigit() \
+        else float(text)
+    out.append(Given(key, value, text, doc.line_of(path)))
+
+
+def template(expected: dict[str, Any], title: str = "") -> str:
+    """A blank answers file for a run: every step's gates (before and after the activation), the
+    states, and the head, each number ``~`` to be filled in."""
+    layers = []
+    for layer in expected["layers"]:
+        directions = {}
+        for name, steps in layer["directions"].items():
+            rows = []
+            for s in steps:
+                row: dict[str, Any] = {"t": s["t"], "pre": _blank(s["pre"])}
+                if set(s["act"]) != {"h"}:  # an rnn's activation is h itself
+                    row["act"] = _blank(s["act"])
+                for state in ("c", "m", "h"):
+                    if state in s:
+                        row[state] = _blank(s[state])
+                rows.append(row)
+            directions[name] = rows
+        layers.append({"layer": layer["layer"], "directions": directions})
+    doc: dict[str, Any] = {"layers": layers}
+    if "head" in expected:
+        doc["head"] = {k: _blank(v) for k, v in expected["head"].items() if k != "task"}
+    body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
+    body = body.replace("null", "~")  # the only scalars are the blanks (keys are fixed names)
+    header = [
+        f"# Answers{': ' + title if title else ''} (rnncalc answers-template).",
+        "# Replace a ~ by your number; leave ~ (or delete the key) for what you did not work out.",
+        "# A number is checked at the precision you write it: 0.9866 is right when the true",
+        "# value rounds to 0.9866. Or uncomment tolerance to allow a fixed distance instead.",
+        "# tolerance: 0.001",
+    ]
+    return "\n".join(header) + "\n" + body
+
+
+def _blank(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (v if k == "t" else _blank(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blank(v) for v in value]
+    return None

@@ -1,0 +1,481 @@
+"""Check a student's answers against a run: each number at the precision written; why it is wrong.
+
+Marks, in the order tried:
+
+- ``right``: the true value, rounded half away from zero to the decimals written, is the number
+  written (``0.9866`` for 0.986614); with a ``tolerance``, within it.
+- ``rounding`` (counted right): it is what a sheet gets that rounds every intermediate to the
+  decimals written (``rnncalc ... --round N``); only when not checking at an explicit ``--round``.
+- ``carried`` (counted wrong, told apart): wrong, but what the student's own earlier answers give:
+  the step recomputed from their ``h_{t-1}`` (and ``c_{t-1}``), an activation of their own
+  pre-activation, ``c_t``/``h_t`` from their own gates, the head from their own ``h_t``.
+- ``wrong``: a new mistake; where a known slip explains the number, ``note`` names it (two gates
+  swapped, h and c swapped, a square weight block transposed, GRU's reset gate on the other side
+  or z and 1 - z swapped, the biases left out, truncated instead of rounded).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Any
+
+import torch
+
+from rnncalc.answers import Answers, Given, Key, lookup
+from rnncalc.explain import Line, Where, explain
+from rnncalc.model import Exercise, LayerWeights
+from rnncalc.trace import Trace
+
+__all__ = ["Item", "Report", "agrees", "check", "decimals"]
+
+MARKS = ("right", "rounding", "carried", "wrong")
+
+
+def decimals(text: str) -> int:
+    """Digits after the point as written: ``decimals("0.9860") == 4``, ``decimals("2.4e-4") == 5``.
+    """
+    exponent = Decimal(text).as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _true(value: float) -> Decimal:
+    # 12 significant digits: float64 noise gone (0.98655 is stored as 0.98654999...), digits kept
+    return Decimal(f"{value:.12g}")
+
+
+def agrees(given: Given, value: Any, tolerance: float | None = None) -> bool:
+    """Is ``given`` right for the true ``value``, at its written precision or within ``tolerance``?
+
+    >>> g = Given(("h",), 0.9866, "0.9866", None)
+    >>> agrees(g, 0.986614), agrees(g, 0.98655), agrees(g, 0.986549)
+    (True, True, False)
+    """
+    if isinstance(given.value, str) or isinstance(value, str):
+        return str(given.value) == str(value)
+    if value is None or not math.isfinite(float(value)):
+        return False
+    if tolerance is not None:
+        return abs(float(value) - float(given.value)) <= tolerance + 1e-12
+    step = Decimal(1).scaleb(-decimals(given.text))
+    return _true(float(value)).quantize(step, ROUND_HALF_UP) == Decimal(given.text)
+
+
+def _truncated(given: Given, value: float) -> bool:
+    step = Decimal(1).scaleb(-decimals(given.text))
+    return _true(value).quantize(step, ROUND_DOWN) == Decimal(given.text)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One answered number, checked."""
+
+    name: str  # as a sheet writes it: "pre f_0[1]", "h_2[1]", "p_1[2]"
+    key: Key
+    given: Given
+    expected: Any
+    mark: str  # right | rounding | carried | wrong
+    note: str
+    where: Where | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": _path(self.key), "line": self.given.line,
+                "given": self.given.text, "expected": self.expected, "mark": self.mark,
+                "note": self.note}
+
+
+@dataclass(frozen=True)
+class Report:
+    items: tuple[Item, ...]
+    explain: tuple[Line, ...]  # the arithmetic of the first new mistake
+    source: str
+    round_to: int | None
+    tolerance: float | None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {mark: sum(item.mark == mark for item in self.items) for mark in MARKS}
+
+    @property
+    def first_wrong(self) -> Item | None:
+        return next((i for i in self.items if i.mark == "wrong"), None) or \
+            next((i for i in self.items if i.mark == "carried"), None)
+
+    @property
+    def all_right(self) -> bool:
+        return all(i.mark in ("right", "rounding") for i in self.items)
+
+    def to_dict(self, precision: int = 4) -> dict[str, Any]:
+        from rnncalc.explain import line_text
+
+        first = self.first_wrong
+        return {
+            "answers": self.source, "round": self.round_to, "tolerance": self.tolerance,
+            "summary": {"items": len(self.items), **self.counts, "all_right": self.all_right},
+            "items": [i.to_dict() for i in self.items],
+            "first_wrong": None if first is None else {
+                **first.to_dict(), "explain": [line_text(ln, precision) for ln in self.explain]},
+        }
+
+
+def _path(key: Key) -> str:
+    out = ""
+    for part in key:
+        if isinstance(part, int) or "=" in part:
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def _t(part: str | int) -> int:
+    return int(str(part).partition("=")[2])
+
+
+def describe(key: Key, ex: Exercise) -> tuple[str, Where | None]:
+    """A key's name as a sheet writes it, and the explain line that computes it."""
+    k = list(key)
+    if k[0] == "layers":
+        layer, direction, t, field = _t(k[1]), str(k[3]), _t(k[4]), str(k[5])
+        one = ex.num_layers == 1 and len(ex.directions) == 1
+        prefix = "" if one else f"layer {layer} {direction}: "
+        if field in ("pre", "act"):
+            gate, j = str(k[6]), int(k[7])
+            symbol = f"{gate}_{t}[{j + 1}]" if t >= 0 else f"{gate}_{{{t}}}[{j + 1}]"
+            return (prefix + ("pre " if field == "pre" else "") + symbol,
+                    Where(gate, t, j + 1, layer, direction))
+        j = int(k[6])
+        return prefix + f"{field}_{t}[{j + 1}]", Where(field, t, j + 1, layer, direction)
+    if k[0] == "head":
+        symbols = {"y": "y", "logits": "z", "probs": "p", "label": "label", "name": "name"}
+        if k[1] == "steps":
+            t, field = _t(k[2]), str(k[3])
+            unit = int(k[4]) + 1 if len(k) > 4 else None
+            q = symbols[field]
+            name = f"{q}_{t}" + (f"[{unit}]" if unit else "")
+            return name, Where(q if q != "name" else "label", t, unit)
+        field = str(k[1])
+        unit = int(k[2]) + 1 if len(k) > 2 else None
+        q = symbols[field]
+        return q + (f"[{unit}]" if unit else ""), Where(q if q != "name" else "label", None, unit)
+    return _path(key), None
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
+          tolerance: float | None = None) -> Report:
+    """Check ``answers`` against ``ex`` run exactly (or rounding every intermediate to
+    ``round_to`` decimals); ``tolerance`` overrides the file's own."""
+    from rnncalc.sequence import run
+
+    tol = tolerance if tolerance is not None else answers.tolerance
+    trace = run(ex, round_to=round_to)
+    doc = trace.to_dict()
+    rounded: dict[int, dict[str, Any]] = {}
+    given_at = {g.key: g for g in answers.given}
+    own = _Own(ex, trace, doc, given_at)
+    slips = _Slips(ex, doc, round_to)
+    items = []
+    for g in answers.given:
+        expected = lookup(doc, g.key)
+        name, where = describe(g.key, ex)
+        mark, note = "wrong", ""
+        if agrees(g, expected, tol):
+            mark = "right"
+        elif round_to is None and tol is None and _by_rounding(ex, g, rounded):
+            mark, note = "rounding", (f"right when every intermediate is rounded to "
+                                      f"{decimals(g.text)} decimals (--round {decimals(g.text)})")
+        else:
+            carried = own.value(g.key)
+            if carried is not None and agrees(g, carried, tol):
+                mark, note = "carried", (f"follows from your earlier answers (from them: "
+                                         f"{_show(carried, g)})")
+            else:
+                note = slips.explain(g, tol)
+        items.append(Item(name, g.key, g, expected, mark, note, where))
+    report = Report(tuple(items), (), answers.source, round_to, tol)
+    first = report.first_wrong
+    lines: tuple[Line, ...] = ()
+    if first is not None and first.where is not None:
+        lines = tuple(ln for ln in explain(trace) if ln.where == first.where)
+    return replace(report, explain=lines)
+
+
+def _show(value: Any, g: Given) -> str:
+    if isinstance(value, (int, str)):
+        return str(value)
+    return f"{float(value):.{max(decimals(g.text), 4)}f}"
+
+
+def _by_rounding(ex: Exercise, g: Given, cache: dict[int, dict[str, Any]]) -> bool:
+    if isinstance(g.value, str):
+        return False
+    d = decimals(g.text)
+    if d == 0:
+        return False
+    if d not in cache:
+        from rnncalc.sequence import run
+
+        cache[d] = run(ex, round_to=d).to_dict()
+    return agrees(g, lookup(cache[d], g.key))
+
+
+# ----------------------------------------------------------------------------- carried
+
+
+class _Own:
+    """What the student's own earlier answers give for a quantity (None: nothing to recompute)."""
+
+    def __init__(self, ex: Exercise, trace: Trace, doc: dict[str, Any],
+                 given: dict[Key, Given]) -> None:
+        self.ex, self.trace, self.doc, self.given = ex, trace, doc, given
+        self.steps: dict[Key, dict[Key, float]] = {}
+
+    def _mine(self, key: Key, fallback: float) -> float:
+        g = self.given.get(key)
+        return float(g.value) if g is not None and not isinstance(g.value, str) else fallback
+
+    def value(self, key: Key) -> Any:
+        if key[0] == "layers":
+            values = self._step(key[:5])
+            return values.get(key[5:])
+        if key[0] == "head":
+            return self._head(key)
+        return None
+
+    def _step(self, base: Key) -> dict[Key, float]:
+        """Every quantity of the step at ``base`` from the student's own values (see module)."""
+        if base in self.steps:
+            return self.steps[base]
+        from rnncalc.cells import CELLS
+        from rnncalc.cells.activations import apply
+        from rnncalc.sequence import _params
+
+        ex, form = self.ex, self.ex.formulation
+        layer, direction, t = _t(base[1]), str(base[3]), _t(base[4])
+        tr = self.trace.layers[layer].directions[direction]
+        k = tr.positions.index(t)
+        before = (*base[:4], f"t={tr.positions[k - 1]}") if k > 0 else None
+
+        def prev(state: str, start: torch.Tensor | None) -> torch.Tensor | None:
+            exact = (tr.h if state == "h" else tr.c)
+            if exact is None or start is None:
+                return None
+            block = start if before is None else exact[k - 1]
+            if before is None:
+                return block
+            return torch.tensor([self._mine((*before, state, j), float(v))
+                                 for j, v in enumerate(block.tolist())], dtype=torch.float64)
+
+        h_prev, c_prev = prev("h", tr.h0), prev("c", tr.c0)
+        assert h_prev is not None
+        w = ex.weights[layer][ex.directions.index(direction)]
+        p = _params(w, torch.float64)
+        with torch.no_grad():
+            out = CELLS[ex.cell].step(p, tr.x[k].to(torch.float64), h_prev, c_prev, form)
+        cross: dict[Key, float] = {}
+        for field, blocks in (("pre", out.pre), ("act", out.act)):
+            for gate, v in blocks.items():
+                cross.update({(field, gate, j): x for j, x in enumerate(v.tolist())})
+        for state, block in (("h", out.h), ("c", out.c), ("m", out.extra.get("m"))):
+            if block is not None:
+                cross.update({(state, j): x for j, x in enumerate(block.tolist())})
+
+        def mine(*q: str | int) -> float:
+            return self._mine((*base, *q), cross[q])
+
+        fn = _gate_activations(ex)
+        values = dict(cross)
+        for q in [q for q in cross if q[0] == "act"]:
+            gate, j = str(q[1]), int(q[2])
+            if gate in fn and not (ex.cell == "lstm" and gate == "f" and form.input_forget):
+                pre = torch.tensor([mine("pre", gate, j)], dtype=torch.float64)
+                values[q] = float(apply(fn[gate], pre)[0])
+        H = ex.hidden_size
+        if ex.cell == "lstm" and c_prev is not None and not form.peepholes:
+            for j in range(H):
+                f, i, g = (mine("act", gate, j) for gate in ("f", "i", "g"))
+                values[("c", j)] = f * float(c_prev[j]) + i * g
+                if not form.projection:
+                    squash = float(apply(form.activations[2], torch.tensor([mine("c", j)],
+                                                                          dtype=torch.float64))[0])
+                    values[("h", j)] = mine("act", "o", j) * squash
+        if ex.cell == "gru":
+            for j in range(H):
+                z, n, hp = mine("act", "z", j), mine("act", "n", j), float(h_prev[j])
+                values[("h", j)] = ((1 - z) * n + z * hp if form.z_weights == "previous"
+                                    else z * n + (1 - z) * hp)
+        if ex.cell == "rnn":
+            for j in range(H):
+                values[("h", j)] = values[("act", "h", j)]
+        self.steps[base] = values
+        return values
+
+    def _head(self, key: Key) -> Any:
+        ex, head = self.ex, self.ex.head
+        if head is None or ex.merge_mode != "concat" or ex.reverse:
+            return None
+        top = len(self.trace.layers) - 1
+        if key[1] == "steps":
+            t, field = _t(key[2]), str(key[3])
+            here: Key = ("head", "steps", f"t={t}")
+            inp = self._own_output(top, t)
+        else:
+            field, here = str(key[1]), ("head",)
+            inp = self._own_final(top)
+        z_key = "y" if head.task == "regression" else "logits"
+        exact_z = lookup(self.doc, (*here, z_key))
+        z = [self._mine((*here, z_key, k), float(v)) if field != z_key else
+             sum(wk * x for wk, x in zip(row, inp, strict=True)) + head.b[k]
+             for k, (row, v) in enumerate(zip(head.W, exact_z, strict=True))]
+        if field == z_key:
+            return z[int(key[-1])]
+        if len(z) == 1:
+            p = [1 / (1 + math.exp(-z[0]))]
+        else:
+            top_z = max(z)
+            e = [math.exp(v - top_z) for v in z]
+            p = [v / sum(e) for v in e]
+        if field == "probs":
+            return p[int(key[-1])]
+        exact_p = lookup(self.doc, (*here, "probs"))
+        p = [self._mine((*here, "probs", k), float(v)) for k, v in enumerate(exact_p)]
+        label = int(p[0] >= 0.5) if len(p) == 1 else max(range(len(p)), key=p.__getitem__)
+        if field == "name":
+            return head.labels[label] if head.labels else None
+        return label
+
+    def _own_output(self, layer: int, t: int) -> list[float]:
+        """The head's input at position ``t``: ``[h_forward_t, h_backward_t]``, the student's."""
+        return [v for d in self.trace.layers[layer].directions for v in self._own_h(layer, d, t)]
+
+    def _own_final(self, layer: int) -> list[float]:
+        """The head's final input: each direction's last state computed, the student's."""
+        return [v for d, tr in self.trace.layers[layer].directions.items()
+                for v in self._own_h(layer, d, tr.positions[-1])]
+
+    def _own_h(self, layer: int, direction: str, t: int) -> list[float]:
+        tr = self.trace.layers[layer].directions[direction]
+        base = ("layers", f"layer={layer}", "directions", direction, f"t={t}", "h")
+        exact = tr.h[tr.positions.index(t)].tolist()
+        return [self._mine((*base, j), v) for j, v in enumerate(exact)]
+
+
+def _gate_activations(ex: Exercise) -> dict[str, Any]:
+    acts = ex.formulation.activations
+    if ex.cell == "rnn":
+        return {"h": acts[0]}
+    if ex.cell == "lstm":
+        return {"i": acts[0], "f": acts[0], "g": acts[1], "o": acts[0]}
+    return {"r": acts[0], "z": acts[0], "n": acts[1]}
+
+
+# ----------------------------------------------------------------------------- slips
+
+
+class _Slips:
+    """Known slips, each a way to get a wrong number: another quantity of the same run, or a run
+    of a slightly wrong exercise (a weight block transposed, ...). Runs are made on first need."""
+
+    def __init__(self, ex: Exercise, doc: dict[str, Any], round_to: int | None) -> None:
+        self.ex, self.doc, self.round_to = ex, doc, round_to
+        self._variants: list[tuple[str, dict[str, Any]]] | None = None
+
+    def explain(self, g: Given, tol: float | None) -> str:
+        key = g.key
+        if isinstance(g.value, str) or (tol is None and decimals(g.text) < 2):
+            return ""  # a number of one decimal matches too much to name a slip
+        expected = lookup(self.doc, key)
+        for note, value in self._neighbours(key):
+            if agrees(g, value, tol):
+                return note
+        for note, doc in self.variants():
+            if agrees(g, lookup(doc, key), tol):
+                return f"matches what you get with {note}"
+        if tol is None and isinstance(expected, float) and _truncated(g, expected):
+            return f"truncated, not rounded: {expected:.{decimals(g.text) + 2}f} rounds to " \
+                f"{_true(expected).quantize(Decimal(1).scaleb(-decimals(g.text)), ROUND_HALF_UP)}"
+        return ""
+
+    def _neighbours(self, key: Key) -> list[tuple[str, Any]]:
+        """Other quantities of the same step and unit a slip would write here."""
+        if key[0] != "layers":
+            return []
+        base, field = key[:5], key[5]
+        t = _t(key[4])
+        out: list[tuple[str, Any]] = []
+        if field in ("pre", "act"):
+            gate, j = str(key[6]), int(key[7])
+            for other in self.ex.gates:
+                if other != gate:
+                    pre = "pre " if field == "pre" else ""
+                    out.append((f"matches {pre}{other}_{t}[{j + 1}], the "
+                                f"{_GATE_NAMES.get(other, other)}: gates swapped?",
+                                lookup(self.doc, (*base, field, other, j))))
+        elif field in ("h", "c"):
+            j, other = int(key[6]), "c" if field == "h" else "h"
+            if lookup(self.doc, (*base, other)) is not None:
+                out.append((f"matches {other}_{t}[{j + 1}]: h and c swapped?",
+                            lookup(self.doc, (*base, other, j))))
+        return out
+
+    def variants(self) -> list[tuple[str, dict[str, Any]]]:
+        if self._variants is None:
+            from rnncalc.sequence import run
+
+            self._variants = [(note, run(ex, round_to=self.round_to).to_dict())
+                              for note, ex in _variants(self.ex)]
+        return self._variants
+
+
+_GATE_NAMES = {"i": "input gate", "f": "forget gate", "g": "cell candidate", "o": "output gate",
+               "r": "reset gate", "z": "update gate", "n": "candidate"}
+
+
+def _variants(ex: Exercise) -> list[tuple[str, Exercise]]:
+    """Exercises a known slip computes instead of ``ex``, with what the slip is."""
+    out: list[tuple[str, Exercise]] = []
+    H = ex.hidden_size
+    many = ex.num_layers > 1 or ex.bidirectional
+    for layer, row in enumerate(ex.weights):
+        for d, w in enumerate(row):
+            where = f" (layer {layer} {ex.directions[d]})" if many else ""
+            for kind in ("ih", "hh"):
+                matrix = w.weight_ih if kind == "ih" else w.weight_hh
+                if len(matrix[0]) != H:
+                    continue
+                for gi, gate in enumerate(ex.gates):
+                    block = matrix[gi * H:(gi + 1) * H]
+                    flipped = tuple(zip(*block, strict=True))
+                    if flipped == block:
+                        continue
+                    new = matrix[:gi * H] + flipped + matrix[(gi + 1) * H:]
+                    changed = replace(w, **{f"weight_{kind}": new})
+                    name = f"W_{kind}" if ex.cell == "rnn" else f"W_{kind[0]}{gate}"
+                    out.append((f"{name} transposed{where}", _with_weights(ex, layer, d, changed)))
+    if ex.cell == "gru":
+        form = ex.formulation
+        side = "before" if form.reset_after else "after"
+        out.append((f"the reset gate applied {side} the product W_hn h (the other convention)",
+                    replace(ex, formulation=form.with_options(reset_after=not form.reset_after))))
+        other = "candidate" if form.z_weights == "previous" else "previous"
+        out.append(("z and 1 - z swapped in h_t",
+                    replace(ex, formulation=form.with_options(z_weights=other))))
+    if ex.bias and any(any(w.bias_ih or ()) or any(w.bias_hh or ()) for r in ex.weights for w in r):
+        weights = tuple(tuple(replace(w, bias_ih=None, bias_hh=None) for w in r)
+                        for r in ex.weights)
+        out.append(("the biases left out", replace(ex, weights=weights, bias=False)))
+    return out
+
+
+def _with_weights(ex: Exercise, layer: int, d: int, w: LayerWeights) -> Exercise:
+    rows = [list(r) for r in ex.weights]
+    rows[layer][d] = w
+    return replace(ex, weights=tuple(tuple(r) for r in rows))
+
