@@ -9,15 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from rnncalc.config.build import build_exercise
+from rnncalc.config.weightfile import read_weights
 from rnncalc.config.yamlsafe import Located, load_yaml
 from rnncalc.errors import ConfigError
+from rnncalc.limits import max_config_bytes
 from rnncalc.model import Exercise
 
-__all__ = ["MAX_CONFIG_BYTES", "default_name", "load", "read_document", "seed_text"]
-
-#: Larger config files are refused before parsing; raise it with RNNCALC_MAX_CONFIG_BYTES.
-MAX_CONFIG_BYTES = int(os.environ.get("RNNCALC_MAX_CONFIG_BYTES", 4 * 1024 * 1024))
-
+__all__ = ["default_name", "load", "read_document", "seed_text"]
 
 def default_name(cell: str, task: str | None = None, bidirectional: bool | None = None) -> str:
     """Which embedded seed exercise a cell command runs when given no config."""
@@ -39,7 +37,7 @@ def read_document(source: str | os.PathLike[str] | dict[str, Any]) -> Located:
         return Located(source, {}, "<dict>")
     name = str(source)
     if name == "-":
-        text = _decode(sys.stdin.buffer.read(MAX_CONFIG_BYTES + 1), "<stdin>")
+        text = _decode(sys.stdin.buffer.read(max_config_bytes() + 1), "<stdin>")
         if not text.strip():
             raise ConfigError("nothing on stdin; expected a YAML config", source="<stdin>")
         return load_yaml(text, "<stdin>")
@@ -50,17 +48,18 @@ def read_document(source: str | os.PathLike[str] | dict[str, Any]) -> Located:
         raise ConfigError("is a directory; expected a YAML config file", source=name)
     try:
         with path.open("rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
+            raw = f.read(max_config_bytes() + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source=name) from None
     return load_yaml(_decode(raw, name), name)
 
 
 def _decode(raw: bytes, name: str) -> str:
-    if len(raw) > MAX_CONFIG_BYTES:
+    limit = max_config_bytes()  # refused before parsing: PyYAML reads ~30k numbers a second
+    if len(raw) > limit:
         raise ConfigError(
-            f"larger than {MAX_CONFIG_BYTES} bytes, far more than any exercise; "
-            "set RNNCALC_MAX_CONFIG_BYTES to raise the limit", source=name
+            f"larger than the limit of {limit:,} bytes, far more than any exercise; "
+            "set RNNCALC_MAX_CONFIG_BYTES to raise it", source=name
         )
     try:
         return raw.decode("utf-8")
@@ -78,8 +77,14 @@ def load(
     task: str | None = None,
     bidirectional: bool | None = None,
     dtype: str | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    convention: str | None = None,
 ) -> Exercise:
     """Load an exercise from a YAML file, ``"-"`` (stdin), a dict, or (``None``) the seed default.
+
+    ``weights`` names a PyTorch ``state_dict`` file (``.pt``) whose tensors replace the config's
+    ``weights`` (see :mod:`rnncalc.config.weightfile`); errors in them name that file.
+    ``convention`` replaces the config's (``rnncalc.formulation.CONVENTIONS``).
 
     >>> ex = load(cell="lstm")
     >>> ex.cell, ex.hidden_size, ex.steps
@@ -92,4 +97,22 @@ def load(
         doc = load_yaml(seed_text(name), f"<seed {name}>")
     else:
         doc = read_document(source)
-    return build_exercise(doc, cell=cell, task=task, bidirectional=bidirectional, dtype=dtype)
+    if weights is None:
+        return build_exercise(doc, cell=cell, task=task, bidirectional=bidirectional, dtype=dtype,
+                              convention=convention)
+    doc = _with_weights(doc, read_weights(weights))
+    try:
+        return build_exercise(doc, cell=cell, task=task, bidirectional=bidirectional, dtype=dtype,
+                              convention=convention)
+    except ConfigError as exc:
+        if exc.path != "weights" and not exc.path.startswith(("weights.", "weights[")):
+            raise
+        raise ConfigError(exc.message, source=str(weights), path=exc.path) from None
+
+
+def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
+    """``doc`` with its ``weights`` replaced by those of a weight file."""
+    if not isinstance(doc.data, dict):
+        return doc  # the builder says what is wrong with it
+    lines = {path: line for path, line in doc.lines.items() if path[:1] != ("weights",)}
+    return Located({**doc.data, "weights": weights}, lines, doc.source)

@@ -85,7 +85,8 @@ def build_exercise(
     loss = None if task else read_loss(doc, head, len(inputs), weights.out_width)
     return Exercise(
         cell=cell, inputs=inputs, hidden_size=hidden, num_layers=num_layers, bidirectional=bidir,
-        weights=layers, h0=h0, c0=c0, nonlinearity=data.get("nonlinearity", "tanh"), bias=bias,
+        weights=layers, h0=h0, c0=c0, bias=bias,
+        nonlinearity=form.activations[0].name if cell == "rnn" else "tanh",
         head=head, loss=loss, dtype=dtype or data.get("dtype", "float64"),
         title=data.get("title", ""),
         source=doc.source, notes=tuple(notes), formulation=form, reverse=reverse,
@@ -93,7 +94,8 @@ def build_exercise(
     )
 
 
-def _check_size(doc: Located, cell: str, inputs: Matrix, layers: int, dirs: int, hidden: int) -> None:
+def _check_size(doc: Located, cell: str, inputs: Matrix, layers: int, dirs: int,
+                hidden: int) -> None:
     """Refuse a run that would record more numbers than ``RNNCALC_MAX_VALUES`` (limits.py)."""
     over = check_run(steps=len(inputs), layers=layers, directions=dirs, gates=len(GATES[cell]),
                      hidden=hidden, input_size=len(inputs[0]))
@@ -131,12 +133,14 @@ class _Reader:
 
     def vector(self, path: Path, value: Any, what: str = "a vector") -> Vector:
         if not isinstance(value, list) or not value:
-            raise self.error(path, f"expected {what} (a non-empty list of numbers), got {_show(value)}")
+            raise self.error(path, f"expected {what} (a non-empty list of numbers), "
+                             f"got {_show(value)}")
         return tuple(self.number((*path, i), v) for i, v in enumerate(value))
 
     def matrix(self, path: Path, value: Any, what: str = "a matrix") -> Matrix:
         if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
-            raise self.error(path, f"expected {what}: a list of rows of numbers, got {_show(value)}")
+            raise self.error(path, f"expected {what}: a list of rows of numbers, "
+                             f"got {_show(value)}")
         rows = tuple(self.vector((*path, i), row) for i, row in enumerate(value))
         for i, row in enumerate(rows):
             if len(row) != len(rows[0]):
@@ -227,6 +231,7 @@ class _Weights:
         self.raw: dict[str, Any] = data["weights"]
         self.proj: int = data.get("proj_size", 0)
         self.concat = data.get("merge_mode", "concat") == "concat"
+        self.suffix = ""  # of the state_dict names of the layer being read
 
     @property
     def state(self) -> int:
@@ -269,6 +274,8 @@ class _Weights:
                 if key not in groups:
                     raise self.r.error(("weights",), self._missing_group(layer, d))
                 path, group = groups[key]
+                # state_dict names come regrouped: show them whole (weight_ih_l1_reverse)
+                self.suffix = param_name("", *key) if path == ("weights",) else ""
                 row.append(self._layer(path, group, in_size))
             layers.append(tuple(row))
         extra = [k for k in groups if k[0] >= self.num_layers or k[1] not in self.dirs]
@@ -385,24 +392,28 @@ class _Weights:
         for name, cols, meaning in (("weight_ih", in_size, "input"),
                                     ("weight_hh", self.state, "proj_size" if self.proj else "hidden")):
             if name not in group:
-                raise self.r.error(path, f"missing {name} (expected shape [{G * H}, {cols}])")
+                raise self.r.error(path, f"missing {name}{self.suffix} (expected shape "
+                                   f"[{G * H}, {cols}])")
             mats[name] = self.r.shaped_matrix(
-                (*path, name), group[name], G * H, cols,
+                (*path, name + self.suffix), group[name], G * H, cols,
                 f"{G}*hidden x {meaning}, gates {order} stacked" if G > 1 else f"hidden x {meaning}",
             )
         return LayerWeights(
             weight_ih=mats["weight_ih"], weight_hh=mats["weight_hh"],
-            bias_ih=self._bias(path, group, "bias_ih", G * H) if self.bias_on else None,
-            bias_hh=self._bias(path, group, "bias_hh", G * H) if self.bias_on else None,
+            bias_ih=self._bias(path, group, "bias_ih", G * H, self.suffix) if self.bias_on
+            else None,
+            bias_hh=self._bias(path, group, "bias_hh", G * H, self.suffix) if self.bias_on
+            else None,
             weight_hr=self._projection(path, group, "weight_hr"),
         )
 
-    def _bias(self, path: Path, group: dict[str, Any], name: str, size: int) -> Vector:
+    def _bias(self, path: Path, group: dict[str, Any], name: str, size: int,
+              suffix: str = "") -> Vector:
         if name not in group:
             return (0.0,) * size
         if not self.bias_on:
-            raise self.r.error((*path, name), "a bias is given but bias is false")
-        return self.r.bias((*path, name), group[name], size, "one per hidden unit")
+            raise self.r.error((*path, name + suffix), "a bias is given but bias is false")
+        return self.r.bias((*path, name + suffix), group[name], size, "one per hidden unit")
 
 
 def _show(value: Any, limit: int = 60) -> str:

@@ -145,7 +145,7 @@ _KEY_RULES = ("required", "additionalProperties")
 
 
 def _data_path(data: Any, parts: list[str]) -> tuple[str | int, ...]:
-    """fastjsonschema's ``["inputs", "0", "1"]`` -> ``("inputs", 0, 1)``: an index where a list is."""
+    """fastjsonschema's ``["inputs", "0", "1"]`` -> ``("inputs", 0, 1)``: indices into lists."""
     path: list[str | int] = []
     for part in parts:
         key: str | int = int(part) if isinstance(data, list) else part

@@ -6,11 +6,13 @@ with the safe loader, then builds the data itself so that it can
 
 - record the line of every key and value (``Located.lines``, keyed by field path);
 - refuse duplicate keys (naming both lines), any tag outside the plain JSON-like core, and merge keys;
-- refuse more than a handful of aliases before expanding them (a "billion laughs" stays small).
+- refuse more than a handful of aliases, and aliases that expand to more than a few thousand
+  values, before expanding them further (a "billion laughs" stays small, in time and memory).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,15 +20,19 @@ import yaml
 
 from rnncalc.errors import ConfigError
 
-__all__ = ["MAX_ALIASES", "Located", "Path", "format_path", "load_yaml"]
+__all__ = ["MAX_ALIASES", "MAX_ALIAS_VALUES", "Located", "Path", "format_path", "load_yaml"]
 
 MAX_ALIASES = 64
+#: Values built by expanding aliases, all aliases together: a config shares a few small blocks.
+MAX_ALIAS_VALUES = 10_000
 
 Path = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
 _PLAIN_SCALARS = {_CORE + name for name in ("str", "int", "float", "bool", "null")}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# YAML 1.1 (PyYAML) reads 1e-3 and 1.0e5 as strings; YAML 1.2, and every student, as numbers
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def format_path(path: Path) -> str:
@@ -84,6 +90,8 @@ class _Builder:
         self.lines: dict[Path, int] = {}
         self.seen: set[int] = set()
         self.aliases = 0
+        self.expanding = 0  # > 0 while building the copy an alias stands for
+        self.expanded = 0  # values built in such copies
         self.scalars = yaml.constructor.SafeConstructor()
 
     def fail(self, node: yaml.Node, path: Path, message: str) -> ConfigError:
@@ -97,6 +105,21 @@ class _Builder:
             if self.aliases > MAX_ALIASES:
                 raise self.fail(
                     node, path, f"more than {MAX_ALIASES} aliases (*name); "
+                    "refused so that a small file cannot expand into a huge one"
+                )
+            self.expanding += 1
+            try:
+                return self._build(node, path)
+            finally:
+                self.expanding -= 1
+        return self._build(node, path)
+
+    def _build(self, node: yaml.Node, path: Path) -> Any:
+        if self.expanding:
+            self.expanded += 1
+            if self.expanded > MAX_ALIAS_VALUES:
+                raise self.fail(
+                    node, path, f"aliases (*name) expand to more than {MAX_ALIAS_VALUES} values; "
                     "refused so that a small file cannot expand into a huge one"
                 )
         if not isinstance(node, yaml.ScalarNode):
@@ -113,6 +136,9 @@ class _Builder:
                 node, path, f"tag {node.tag!r} is not allowed; only plain numbers, strings, "
                 "booleans and null"
             )
+        plain = not node.style  # unquoted: None in PyYAML's composer, "" in libyaml's
+        if node.tag == _CORE + "str" and plain and _EXPONENT.fullmatch(node.value):
+            return float(node.value)
         return self.scalars.construct_object(node)
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:

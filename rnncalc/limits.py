@@ -1,0 +1,79 @@
+"""Limits that keep a bad input from costing minutes or gigabytes; each names how to raise it.
+
+Exercises are tiny (a few steps, a hidden size of 2), so the defaults are a thousand times larger
+than any exercise and still small for a laptop. Real large runs raise them with an environment
+variable, read when a config is loaded:
+
+- ``RNNCALC_MAX_CONFIG_BYTES`` (default 1 MiB): a larger config file is refused before parsing.
+- ``RNNCALC_MAX_VALUES`` (default 1,000,000): a run that would record more numbers (see
+  :func:`run_values`) is refused before anything is computed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rnncalc.errors import RnncalcError
+
+__all__ = ["check_run", "max_config_bytes", "max_values", "run_values"]
+
+DEFAULT_CONFIG_BYTES = 1024 * 1024
+DEFAULT_VALUES = 1_000_000
+
+
+def _limit(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise RnncalcError(f"{name}: expected a whole number of at least 1, got {raw!r}")
+    return value
+
+
+def max_config_bytes() -> int:
+    """The largest config file read, in bytes (``RNNCALC_MAX_CONFIG_BYTES``)."""
+    return _limit("RNNCALC_MAX_CONFIG_BYTES", DEFAULT_CONFIG_BYTES)
+
+
+def max_values() -> int:
+    """The most numbers a run may record (``RNNCALC_MAX_VALUES``)."""
+    return _limit("RNNCALC_MAX_VALUES", DEFAULT_VALUES)
+
+
+def run_values(*, steps: int, layers: int, directions: int, gates: int, hidden: int,
+               input_size: int) -> int:
+    """How many numbers a run records: every layer and direction keeps, at every step, what it
+    read (``input_size`` or ``directions * hidden``), ``2 * gates * hidden`` pre-activations and
+    activations, ``h`` and ``c``; and its weights, ``gates * hidden * (read + hidden + 2)``.
+
+    >>> run_values(steps=3, layers=1, directions=1, gates=4, hidden=2, input_size=3)
+    125
+    """
+    read = max(input_size, directions * hidden)
+    per_step = read + (2 * gates + 2) * hidden
+    weights = gates * hidden * (read + hidden + 2)
+    return layers * directions * (steps * per_step + weights)
+
+
+def check_run(*, steps: int, layers: int, directions: int, gates: int, hidden: int,
+              input_size: int) -> tuple[str, str] | None:
+    """``None``, or the config key most to blame and the message when a run is over the limit.
+
+    >>> check_run(steps=10**9, layers=1, directions=1, gates=1, hidden=2, input_size=3)[0]
+    'inputs'
+    """
+    count = run_values(steps=steps, layers=layers, directions=directions, gates=gates,
+                       hidden=hidden, input_size=input_size)
+    limit = max_values()
+    if count <= limit:
+        return None
+    key = max((steps, "inputs"), (layers, "num_layers"), (hidden, "hidden_size"))[1]
+    return key, (
+        f"this run would record {count:,} numbers ({steps:,} steps x {layers:,} layers x "
+        f"{directions} directions, hidden size {hidden:,}, {gates} gates), more than the limit "
+        f"of {limit:,}; set RNNCALC_MAX_VALUES to raise it"
+    )

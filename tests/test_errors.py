@@ -1,0 +1,303 @@
+"""Every class of bad input in issue 7 ends in one line on stderr, exit code 3, no traceback.
+
+Each message names the file, the line and the field, and says what was expected and what was
+found, with the values. The configs are the shipped ones with one thing broken, so a message's
+line number can be read off the file in ``configs/``.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+import rnncalc
+from rnncalc.config.yamlsafe import MAX_ALIAS_VALUES, MAX_ALIASES, load_yaml
+from rnncalc.errors import ConfigError, ExitCode
+from tests.conftest import CONFIGS
+
+RNN = (CONFIGS / "rnn_regression.yaml").read_text()  # inputs on lines 7-9, W_hh on 12, head.W 17
+LSTM = (CONFIGS / "lstm.yaml").read_text()  # W_hf on line 14
+BIDIR = (CONFIGS / "rnn_bidirectional.yaml").read_text()
+LABELING = (CONFIGS / "rnn_labeling.yaml").read_text()
+
+
+def one_line(result) -> str:
+    """The error of a failed run, after checking it is one line, exit 3, and nothing else."""
+    assert result.exit_code == ExitCode.INVALID_INPUT == 3, (result.exit_code, result.stderr)
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n"), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    return result.stderr.strip()
+
+
+def replaced(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, old  # the test's own edit must hit, or the test tests nothing
+    return text.replace(old, new)
+
+
+@pytest.fixture
+def run_file(cli, tmp_path):
+    """``run_file(text, cmd="rnn")`` -> (error line, file name): the text saved and run."""
+
+    def run(text: str | bytes, cmd: str = "rnn", *args: str) -> tuple[str, str]:
+        path = tmp_path / "ex.yaml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return one_line(cli(cmd, "--config", str(path), *args)), str(path)
+
+    return run
+
+
+# (id, command, config text, "line: field: start of message", further words the message holds)
+CASES = [
+    ("yaml-syntax", "rnn", "inputs: [[1, 2]\nweights: {}\n",
+     "2: not valid YAML, column 1:", ["expected ',' or ']'"]),
+    ("duplicate-key", "lstm", replaced(LSTM, "  W_ho:", "  W_hf: [[1, 1], [1, 1]]\n  W_ho:"),
+     "18: weights.W_hf: duplicate key 'W_hf' (lines 14 and 18)", []),
+    ("unknown-key-misspelt", "rnn", replaced(RNN, "weights:", "wieghts:"),
+     "10: wieghts: unknown key 'wieghts' (did you mean 'weights'?)", ["allowed: "]),
+    ("unknown-key-near-miss", "rnn", replaced(RNN, "nonlinearity:", "nonlinarity:"),
+     "5: nonlinarity: unknown key 'nonlinarity' (did you mean 'nonlinearity'?)", []),
+    ("unknown-weight-trailing-space", "lstm", replaced(LSTM, "W_hf:", '"W_hf ":'),
+     "14: weights.W_hf : unknown lstm per-gate weight name 'W_hf '; did you mean 'W_hf'?", []),
+    ("unknown-weight-swapped", "lstm", replaced(LSTM, "W_hf:", "W_fh:"),
+     "14: weights.W_fh: unknown lstm per-gate weight name 'W_fh'; did you mean 'W_hf'?", []),
+    ("not-a-number-string", "rnn", replaced(RNN, "[4, 5, 6]", '[4, "abc", 6]'),
+     "8: inputs[1][1]: expected a number, got 'abc'", []),
+    ("not-a-number-bool", "rnn", replaced(RNN, "[4, 5, 6]", "[4, true, 6]"),
+     "8: inputs[1][1]: expected a number, got true", []),
+    ("not-a-number-null", "rnn", replaced(RNN, "[4, 5, 6]", "[4, null, 6]"),
+     "8: inputs[1][1]: expected a number, got null", []),
+    ("nan", "rnn", replaced(RNN, "[4, 5, 6]", "[4, .nan, 6]"),
+     "8: inputs[1][1]: expected a finite number, got nan", []),
+    ("inf", "rnn", replaced(RNN, "[4, 5, 6]", "[4, -.inf, 6]"),
+     "8: inputs[1][1]: expected a finite number, got -inf", []),
+    ("overflow", "rnn", replaced(RNN, "[4, 5, 6]", "[4, 1.0e999, 6]"),
+     "8: inputs[1][1]: expected a finite number, got inf", []),
+    ("overflow-no-point", "rnn", replaced(RNN, "[4, 5, 6]", "[4, 1e999, 6]"),  # YAML 1.1: text
+     "8: inputs[1][1]: expected a finite number, got inf", []),
+    ("weight-not-a-number", "rnn", replaced(RNN, "[[0, -1], [0, -1]]", "[[0, -1], [0, x]]"),
+     "12: weights.W_hh[1][1]: expected a number, got 'x'", []),
+    ("ragged-inputs", "rnn", replaced(RNN, "[4, 5, 6]", "[4, 5]"),
+     "8: inputs[1]: row 1 has 2 numbers but row 0 has 3", []),
+    ("ragged-weights", "rnn", replaced(RNN, "[[0, -1], [0, -1]]", "[[0, -1], [0]]"),
+     "12: weights.W_hh[1]: row 1 has 1 numbers but row 0 has 2", []),
+    ("empty-inputs", "rnn", replaced(RNN, "inputs:\n", "inputs: []\nx:\n"),
+     "6: inputs: expected a non-empty list, got an empty list", []),
+    ("empty-matrix", "rnn", replaced(RNN, "[[0, -1], [0, -1]]", "[]"),
+     "12: weights.W_hh: expected a matrix: a list of rows of numbers, got []", []),
+    ("empty-matrix-row", "rnn", replaced(RNN, "[[0, -1], [0, -1]]", "[[]]"),
+     "12: weights.W_hh[0]: expected a vector (a non-empty list of numbers), got []", []),
+    ("wrong-shape", "lstm",
+     replaced(LSTM, "W_hf: [[0, 1], [0, -1]]", "W_hf: [[0, 1, 2], [3, 4, 5]]"),
+     "14: weights.W_hf: expected shape [2, 2] (hidden x hidden), got [2, 3]", []),
+    ("input-wrong-length-at-step-7", "rnn",
+     replaced(RNN, "  - [7, 8, 9]   # x_2\n", "".join(f"  - [{t}, 1, 1]\n" for t in range(2, 7))
+              + "  - [7, 1, 1, 1]\n"),
+     "14: inputs[7]: row 7 has 4 numbers but row 0 has 3", []),
+    ("negative-size", "rnn", RNN + "hidden_size: -2\n",
+     "19: hidden_size: expected at least 1, got -2", []),
+    ("zero-layers", "rnn", RNN + "num_layers: 0\n",
+     "19: num_layers: expected at least 1, got 0", []),
+    ("fractional-size", "rnn", RNN + "hidden_size: 2.5\n",
+     "19: hidden_size: expected a whole number, got 2.5", []),
+    ("size-disagrees-with-weights", "rnn", RNN + "hidden_size: 3\n",
+     "11: weights.W_ih: expected shape [3, 3] (hidden x input), got [2, 3]", []),
+    ("head-width", "rnn", replaced(RNN, "W: [[0, 1]]", "W: [[0, 1, 2]]"),
+     "17: head.W: expected 2 columns (the top layer's output width), got shape [1, 3]", []),
+    ("head-width-bidirectional", "rnn", replaced(BIDIR, "W: [[1, 1, 1, 1]]", "W: [[1, 1]]"),
+     "19: head.W: expected 4 columns (the top layer's output width), got shape [1, 2]", []),
+    ("labels-count", "rnn", replaced(LABELING, "  b: 0", "  b: 0\n  labels: [neg, pos, odd]"),
+     "19: head.labels: expected 2 labels (one per class), got 3", []),
+    ("initial-shape", "rnn", RNN + "initial: {h: [0, 0, 0]}\n",
+     "19: initial.h: expected vectors of 2 numbers (hidden size), got 3", []),
+    ("initial-count", "rnn", BIDIR + "initial:\n  h: [[0, 0], [0, 0], [0, 0]]\n",
+     "22: initial.h: expected 2 vectors (one per layer and direction), got 3", []),
+    ("initial-one-for-two", "rnn", BIDIR + "initial: {h: [0, 0]}\n",
+     "21: initial.h: one vector given, but this net has 2 initial states", []),
+    ("initial-c-missing-shape", "lstm", LSTM + "initial: {h: [0, 0], c: [1]}\n",
+     "19: initial.c: expected vectors of 2 numbers (hidden size), got 1", []),
+    ("config-is-a-list", "rnn", "- inputs: [[1]]\n- weights: {}\n",
+     "1: expected a mapping of config keys, got a list", []),
+    ("config-is-a-scalar", "rnn", "42\n", "1: expected a mapping of config keys, got 42", []),
+    ("config-is-null", "rnn", "null\n", "1: expected a mapping of config keys, got null", []),
+]
+
+
+@pytest.mark.parametrize(("cmd", "text", "where", "words"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_bad_config_is_one_line_naming_file_line_and_field(run_file, cmd, text, where, words):
+    message, name = run_file(text, cmd)
+    assert message.startswith(f"{name}:{where}"), message
+    for word in words:
+        assert word in message
+
+
+@pytest.mark.parametrize("tag", [
+    "!!python/object/apply:os.system ['touch {marker}']",
+    "!!python/object/new:os.system ['touch {marker}']",
+    "!!python/name:os.system",
+    "!!python/module:os",
+])
+def test_object_constructing_tags_are_refused_and_nothing_runs(run_file, tmp_path, tag):
+    marker = tmp_path / "MARKER"
+    text = replaced(RNN, 'title: "Seed RNN, task 2: regression"',
+                    "title: " + tag.format(marker=marker))
+    message, name = run_file(text)
+    assert message.startswith(f"{name}:3: title: tag 'tag:yaml.org,2002:python/")
+    assert "is not allowed" in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(("value", "tag"), [
+    ("!!binary aGVsbG8=", "tag:yaml.org,2002:binary"),
+    ("!!timestamp 2001-12-14", "tag:yaml.org,2002:timestamp"),
+    ("!!set {a, b}", "tag:yaml.org,2002:set"),
+    ("!!omap [a: 1]", "tag:yaml.org,2002:omap"),
+    ("!local 1", "!local"),
+    ("!<tag:example.com,2000:x> 1", "tag:example.com,2000:x"),
+])
+def test_other_non_plain_tags_are_refused(run_file, value, tag):
+    message, name = run_file(replaced(RNN, '"Seed RNN, task 2: regression"', value))
+    assert message.startswith(f"{name}:3: title: tag {tag!r} is not allowed"), message
+
+
+def test_an_unquoted_date_is_refused_not_turned_into_a_date_object(cli, tmp_path):
+    """YAML 1.1 reads an unquoted date as a timestamp, an object: refused like any other tag."""
+    path = tmp_path / "ex.yaml"
+    path.write_text(replaced(RNN, '"Seed RNN, task 2: regression"', "2001-12-14"))
+    message = one_line(cli("rnn", "-c", str(path)))
+    assert message.startswith(f"{path}:3: title: tag 'tag:yaml.org,2002:timestamp'")
+
+
+def _billion_laughs(levels: int = 9, width: int = 9) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * width) + "]"]
+    for k in range(1, levels):
+        lines.append(f"a{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    (_billion_laughs(), f"more than {MAX_ALIASES} aliases"),  # 9**9 values if expanded
+    # few aliases, each to a large block: 64 x 5,000 values if expanded
+    ("a: &a [" + ", ".join(["1"] * 5000) + "]\nb: [" + ", ".join(["*a"] * 60) + "]\n",
+     f"aliases (*name) expand to more than {MAX_ALIAS_VALUES} values"),
+])
+def test_alias_bombs_are_refused_in_a_few_megabytes(text, words):
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError) as err:
+            load_yaml(text, "bomb.yaml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert words in str(err.value) and "refused" in str(err.value)
+    assert str(err.value).startswith("bomb.yaml:")
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_exponents_without_a_point_are_numbers_as_in_yaml_1_2():
+    data = load_yaml('a: [1e-3, 2E+2, .5e1, "1e3", 1e, 1_0e3]', "ex.yaml").data
+    assert data["a"] == [0.001, 200.0, 5.0, "1e3", "1e", "1_0e3"]
+
+
+def test_a_handful_of_aliases_is_fine():
+    aliased = load_yaml("weights:\n  l0: &fw {W_ih: [[1, 2]], W_hh: [[3]]}\n  l0_reverse: *fw\n",
+                        "ex.yaml")
+    assert aliased.data["weights"]["l0_reverse"] == {"W_ih": [[1, 2]], "W_hh": [[3]]}
+
+
+def test_config_file_larger_than_the_limit_is_refused_unread(cli, tmp_path, monkeypatch):
+    path = tmp_path / "huge.yaml"
+    path.write_text(RNN + "description: " + "x" * 2 * 2**20 + "\n")  # 2 MiB: over the default
+    message = one_line(cli("rnn", "-c", str(path)))
+    assert message == (f"{path}: larger than the limit of 1,048,576 bytes, far more than any "
+                       "exercise; set RNNCALC_MAX_CONFIG_BYTES to raise it")
+    monkeypatch.setenv("RNNCALC_MAX_CONFIG_BYTES", str(3 * 2**20))  # the documented way out
+    assert cli("rnn", "-c", str(path)).exit_code == 0
+
+
+def test_bad_limit_setting_is_one_line(cli, monkeypatch):
+    monkeypatch.setenv("RNNCALC_MAX_VALUES", "lots")
+    assert one_line(cli("rnn", "-c", str(CONFIGS / "rnn_regression.yaml"))) == (
+        "RNNCALC_MAX_VALUES: expected a whole number of at least 1, got 'lots'")
+
+
+@pytest.mark.parametrize(("extra", "line", "field", "words"), [
+    ("hidden_size: 1000000\n", 19, "hidden_size", "1,000,000"),
+    ("num_layers: 1000000000\n", 19, "num_layers", "1,000,000,000 layers"),
+])
+def test_sizes_needing_gigabytes_are_refused_up_front(run_file, extra, line, field, words):
+    message, name = run_file(RNN + extra)
+    assert message.startswith(f"{name}:{line}: {field}: this run would record "), message
+    assert words in message
+    assert message.endswith("more than the limit of 1,000,000; set RNNCALC_MAX_VALUES to raise it")
+
+
+def test_many_steps_are_refused_over_the_limit_and_run_when_it_is_raised(cli, tmp_path,
+                                                                        monkeypatch):
+    path = tmp_path / "long.yaml"
+    path.write_text(replaced(RNN, "  - [7, 8, 9]   # x_2\n", "  - [7, 8, 9]\n" * 2000)
+                    + "hidden_size: 2\n")
+    monkeypatch.setenv("RNNCALC_MAX_VALUES", "10000")
+    message = one_line(cli("rnn", "-c", str(path)))
+    # limits.run_values, by hand: 2002 steps x (3 read + (2 + 2) x 2 pre, act, h, c)
+    # + weights 1 gate x 2 x (3 + 2 + 2) = 22,022 + 14
+    assert message.startswith(f"{path}:6: inputs: this run would record 22,036 numbers "
+                              "(2,002 steps x 1 layers x 1 directions"), message
+    monkeypatch.setenv("RNNCALC_MAX_VALUES", "22036")
+    assert cli("rnn", "-c", str(path), "-f", "json").exit_code == 0
+
+
+def test_empty_file(cli, tmp_path):
+    for text in ("", "# only a comment\n", "\n\n"):
+        path = tmp_path / "empty.yaml"
+        path.write_text(text)
+        assert one_line(cli("rnn", "-c", str(path))) == (
+            f"{path}: the file is empty; expected a mapping of config keys")
+
+
+def test_not_utf8(run_file):
+    at = RNN.index("regression") + 1
+    message, name = run_file(RNN.encode()[:at] + b"\xe9" + RNN.encode()[at + 1:])
+    line = RNN[:at].count("\n") + 1
+    assert message == f"{name}:{line}: not UTF-8 text (byte 0xe9 at offset {at})"
+
+
+def test_missing_path_and_directory(cli, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    assert one_line(cli("rnn", "-c", str(missing))) == f"{missing}: no such file"
+    assert one_line(cli("rnn", "-c", str(tmp_path))) == (
+        f"{tmp_path}: is a directory; expected a YAML config file")
+
+
+@pytest.mark.parametrize("stdin", ["", "  \n\n"])
+def test_config_dash_with_nothing_on_stdin(cli, stdin):
+    assert one_line(cli("rnn", "--config", "-", input=stdin)) == (
+        "<stdin>: nothing on stdin; expected a YAML config")
+
+
+def test_stdin_errors_name_stdin_and_line(cli):
+    assert one_line(cli("rnn", "-c", "-", input=replaced(RNN, "[4, 5, 6]", "[4, 5]"))).startswith(
+        "<stdin>:8: inputs[1]: row 1 has 2 numbers")
+
+
+def test_api_raises_the_same_error(tmp_path):
+    path = tmp_path / "ex.yaml"
+    path.write_text(replaced(RNN, "weights:", "wieghts:"))
+    with pytest.raises(ConfigError, match=r"ex\.yaml:10: wieghts: unknown key 'wieghts'"):
+        rnncalc.load(path)
+
+
+def test_error_quotes_long_values_shortly(run_file):
+    long_row = "[" + ", ".join(["[1, 2]"] * 500) + "]"
+    message, _ = run_file(replaced(RNN, "[[0, -1], [0, -1]]", f"{{a: {long_row}}}"))
+    assert "expected a matrix" in message and len(message) < 300 and message.endswith("...")
+
+
+def test_traceback_flag_keeps_the_exit_code(cli, tmp_path):
+    path = Path(tmp_path / "ex.yaml")
+    path.write_text(replaced(RNN, "[4, 5, 6]", "[4, 5]"))
+    result = cli("rnn", "-c", str(path), "--traceback")
+    assert result.exit_code == 3 and "Traceback" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"{path}:8: inputs[1]: row 1")
