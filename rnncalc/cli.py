@@ -180,6 +180,54 @@ for _cell, (_help, _example) in _CELL_HELP.items():
                 epilog=f"Examples:  {_example}")(_cell_command(_cell))
 
 
+@app.command(epilog="Examples:  rnncalc grad -c configs/rnn_grad.yaml  ·  rnncalc grad -c "
+             "configs/rnn_grad.yaml --truncate 2  ·  rnncalc grad -c configs/lstm_grad_gomez.yaml"
+             " --explain --element 'weight_ih_l0[2,1]' -f json")
+def grad(
+    config: Annotated[Path, typer.Option(
+        "--config", "-c", help="YAML exercise with a head and a loss (or upstream gradients); "
+        "'-' for stdin.", show_default=False)],
+    truncate: Annotated[int | None, typer.Option(
+        min=1, help="Truncated BPTT: differentiate only the last K steps of each layer and "
+        "direction.", show_default=False)] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", "-e", help="Write the chain rule for one element (--element) with "
+        "numbers.")] = False,
+    element: Annotated[str | None, typer.Option(
+        help="With --explain: PARAMETER[row,col] or PARAMETER[i], e.g. weight_hh_l0[0,1], "
+        "bias_ih_l1_reverse[2], head.W[0,1] (indices from 0). Default: the element of "
+        "weight_hh_l0 with the largest gradient.", show_default=False)] = None,
+    step_by_step: StepOpt = False,
+    format: FormatOpt = Format.table,
+    precision: PrecisionOpt = 4,
+    dtype: DTypeOpt = None,
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Backpropagation through time, step by step: the loss, the head's gradients, every step's
+    dL/dh, dL/dc, gate pre-activation gradients and weight contributions, and the totals."""
+    if format.value == "csv":
+        raise typer.BadParameter("grad writes table, json, markdown or latex",
+                                 param_hint="--format")
+    with _errors(traceback):
+        import rnncalc
+        from rnncalc.bptt import backprop
+        from rnncalc.render.grad import render as render_grad
+
+        exercise = rnncalc.load(str(config), dtype=dtype.value if dtype else None)
+        trace = _compute(exercise)
+        result = backprop(trace, truncate)
+        lines = None
+        if explain or element:
+            from rnncalc.bptt_explain import default_element, explain_element
+
+            element = element or default_element(result)
+            lines = explain_element(trace, result, element)
+        _emit(render_grad(trace, result, format.value, precision=precision,
+                          step_by_step=step_by_step, explain=lines, element=element or ""),
+              output)
+
+
 def main() -> None:
     """Console entry point."""
     try:

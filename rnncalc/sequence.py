@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from rnncalc import fast
 from rnncalc.cells import CELLS, Params
 from rnncalc.heads import apply_head
 from rnncalc.model import Exercise, LayerWeights
@@ -87,11 +88,14 @@ def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
         h0 = torch.tensor(ex.h0, dtype=dtype)
         c0 = None if ex.c0 is None else torch.tensor(ex.c0, dtype=dtype)
         layers, finals_h, finals_c = [], [], []
+        # a long sequence in PyTorch's formulation: every step at once (rnncalc.fast)
+        use_fast = round_to is None and ex.steps >= fast.MIN_STEPS and fast.applies(ex)
+        run_dir = fast.run_direction if use_fast else run_direction
         for layer, row in enumerate(ex.weights):
             dirs = {}
             for d, (direction, w) in enumerate(zip(ex.directions, row, strict=True)):
                 k = layer * ex.num_directions + d
-                dirs[direction] = run_direction(
+                dirs[direction] = run_dir(
                     ex, _params(w, dtype), xs, h0[k], None if c0 is None else c0[k], layer, direction
                 )
                 finals_h.append(dirs[direction].h[-1])

@@ -1,0 +1,130 @@
+"""The fast path (rnncalc.fast) gives the step-by-step loop's trace, to 1e-12 in float64.
+
+Relative and absolute: a relu net can grow its states to 1e4 and beyond in a few steps.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import rnncalc
+from rnncalc import fast, sequence
+from rnncalc.trace import Trace
+
+GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> dict:
+    """A random exercise in PyTorch's formulation, as a config dict (state_dict names)."""
+    cell = draw(st.sampled_from(["rnn", "lstm", "gru"]))
+    steps, n_in, hidden = draw(st.integers(1, 40)), draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    layers, bidir = draw(st.integers(1, 2)), draw(st.booleans())
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**32 - 1)))
+    scale = draw(st.sampled_from([0.5, 1.0, 3.0]))  # 3.0 drives gates into saturation
+
+    def rand(*shape: int) -> list:
+        return (scale * torch.randn(*shape, generator=g, dtype=torch.float64)).tolist()
+
+    weights = {}
+    dirs = ["", "_reverse"] if bidir else [""]
+    for k in range(layers):
+        width = n_in if k == 0 else hidden * len(dirs)
+        for suffix in dirs:
+            rows = GATE_BLOCKS[cell] * hidden
+            weights[f"weight_ih_l{k}{suffix}"] = rand(rows, width)
+            weights[f"weight_hh_l{k}{suffix}"] = rand(rows, hidden)
+            weights[f"bias_ih_l{k}{suffix}"] = rand(rows)
+            weights[f"bias_hh_l{k}{suffix}"] = rand(rows)
+    config: dict = {"cell": cell, "inputs": rand(steps, n_in), "num_layers": layers,
+                    "bidirectional": bidir, "weights": weights}
+    states = layers * len(dirs)
+    if draw(st.booleans()):
+        config["initial"] = {"h": rand(states, hidden)}
+        if cell == "lstm":
+            config["initial"]["c"] = rand(states, hidden)
+    if cell == "rnn":
+        config["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    return config
+
+
+def _both(ex: rnncalc.Exercise, monkeypatch: pytest.MonkeyPatch) -> tuple[Trace, Trace]:
+    with monkeypatch.context() as m:
+        m.setattr(fast, "MIN_STEPS", 0)
+        quick = sequence.run(ex)
+    with monkeypatch.context() as m:
+        m.setattr(fast, "MIN_STEPS", 10**9)
+        slow = sequence.run(ex)
+    return quick, slow
+
+
+def _close(a: torch.Tensor | None, b: torch.Tensor | None, what: str) -> None:
+    assert (a is None) == (b is None), what
+    if a is not None and b is not None:
+        assert a.shape == b.shape, what
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=lambda m: f"{what}: {m}")
+
+
+@given(configs())
+def test_fast_path_equals_step_loop(config: dict) -> None:
+    ex = rnncalc.load(config)
+    assert fast.applies(ex)
+    with pytest.MonkeyPatch.context() as mp:
+        quick, slow = _both(ex, mp)
+    for lq, ls in zip(quick.layers, slow.layers, strict=True):
+        for d, tq in lq.directions.items():
+            ts = ls.directions[d]
+            assert tq.positions == ts.positions
+            for name in ("x", "h", "c", "h_prev", "c_prev"):
+                _close(getattr(tq, name), getattr(ts, name), f"layer {lq.layer} {d} {name}")
+            assert tq.pre.keys() == ts.pre.keys() and tq.act.keys() == ts.act.keys()
+            for g in tq.pre:
+                _close(tq.pre[g], ts.pre[g], f"layer {lq.layer} {d} pre {g}")
+                _close(tq.act[g], ts.act[g], f"layer {lq.layer} {d} act {g}")
+    for name in ("output", "h_n", "c_n"):
+        _close(getattr(quick, name), getattr(slow, name), name)
+
+
+def test_long_lstm_against_torch_module() -> None:
+    """An independent check: the fast path's states are torch.nn.LSTM's on a long sequence."""
+    torch.manual_seed(1)
+    module = torch.nn.LSTM(3, 4, dtype=torch.float64)
+    sd = {k: v.tolist() for k, v in module.state_dict().items()}
+    x = torch.randn(300, 3, dtype=torch.float64)
+    ex = rnncalc.load({"cell": "lstm", "inputs": x.tolist(), "weights": sd})
+    trace = rnncalc.run(ex)
+    out, (h_n, c_n) = module(x)
+    _close(trace.output, out.detach(), "output")
+    _close(trace.c_n, c_n.detach(), "c_n")
+    direction = trace.layers[0].directions["forward"]
+    # c_t at every step: h_t = o_t tanh(c_t) holds, with c_t from the scan
+    _close(direction.act["o"] * torch.tanh(direction.c), direction.h, "h = o tanh(c)")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("cell", "extra"), [
+    ("rnn", {"clip": 5.0}),
+    ("gru", {"convention": "onnx"}),  # reset gate before W_hn h
+    ("lstm", {"activations": {"gate": "hard_sigmoid"}}),
+    ("lstm", {"forget_bias": 1.0}),
+])
+def test_other_formulations_take_the_step_loop(cell: str, extra: dict) -> None:
+    rows = GATE_BLOCKS[cell] * 2
+    config = {"cell": cell, "inputs": [[0.5]] * 20, "weights": {
+        "weight_ih_l0": [[0.1]] * rows, "weight_hh_l0": [[0.2, -0.1]] * rows}, **extra}
+    assert not fast.applies(rnncalc.load(config))
+
+
+def test_linear_scan_against_a_loop() -> None:
+    g = torch.Generator().manual_seed(0)
+    for steps in (1, 2, 3, 7, 64, 100):
+        a = torch.rand(steps, 5, generator=g, dtype=torch.float64) * 2
+        b = torch.randn(steps, 5, generator=g, dtype=torch.float64)
+        c0 = torch.randn(5, generator=g, dtype=torch.float64)
+        c, expected = c0, []
+        for t in range(steps):
+            c = a[t] * c + b[t]
+            expected.append(c)
+        _close(fast.linear_scan(a, b, c0), torch.stack(expected), f"{steps} steps")
