@@ -250,6 +250,7 @@ class GradTrace:
     z: torch.Tensor | None  # [n, d_out] the head's outputs the loss reads
     target: torch.Tensor | None
     dz: torch.Tensor | None  # [n, d_out] dL/dz
+    h_head: torch.Tensor | None  # [n, width] what the head read (None with upstream)
     dh_head: torch.Tensor  # [n, width] dL/d(what the head reads); the upstream given: [T, width]
     layers: tuple[dict[str, DirectionGrad], ...]  # [layer][direction]
     params: dict[str, torch.Tensor]  # PyTorch names, then head.W, head.b
@@ -343,6 +344,8 @@ def backprop(trace: Trace, truncate: int | None = None) -> GradTrace:
         return GradTrace(
             loss=ex.loss, value=None if lg is None else lg.value, at=at, z=z,
             target=None if lg is None else lg.target, dz=None if lg is None else lg.dz,
+            h_head=None if lg is None or trace.head is None else (
+                trace.output if at == "steps" else trace.head.final_input[None]),
             dh_head=dh_head, layers=tuple(layers), params={**totals, **head_params},
             truncate=truncate,
         )

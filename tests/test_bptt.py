@@ -10,6 +10,8 @@ and onnxruntime by the engine's tests), never through the backward code under te
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from hypothesis import given
@@ -402,3 +404,81 @@ def test_gomez_numerical_lstm_example():
     # the sheet has one bias per gate; ours are b_ih + b_hh, each receiving the whole gradient
     assert (b - 0.1 * step["bias_ih_l0"]).tolist() == pytest.approx(new_b, abs=1e-8)
     assert torch.equal(step["bias_ih_l0"], step["bias_hh_l0"])
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def test_cli_grad_json_contract(cli):
+    result = cli("grad", "-c", str(CONFIGS / "rnn_labeling_grad.yaml"), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    d = json.loads(result.stdout)
+    assert d["layers"] and d["head"]["task"] == "labeling"  # the forward object first
+    g = d["grad"]
+    assert set(g["params"]) == {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0",
+                                "head.W", "head.b"}
+    steps = g["steps"][0]["directions"]["forward"]
+    assert [s["t"] for s in steps] == [2, 1, 0]  # in the order computed: last step first
+    assert set(steps[0]) == {"t", "dh_out", "dh_future", "dh", "dpre", "dW", "db", "dx"}
+    assert set(steps[0]["dW"]) == {"W_ih", "W_hh"} and set(steps[0]["db"]) == {"b_ih", "b_hh"}
+    # the loss against torch.nn.CrossEntropyLoss on the seed's printed probabilities' logits
+    z = torch.tensor([s["logits"] for s in d["head"]["steps"]], dtype=F64)
+    expected = torch.nn.CrossEntropyLoss()(z, torch.tensor([1, 0, 0]))
+    assert g["loss"] == pytest.approx(float(expected), abs=1e-12)
+
+
+def test_cli_grad_table_markdown_latex_and_explain(cli):
+    config = str(CONFIGS / "lstm_grad_gomez.yaml")
+    table = cli("grad", "-c", config, "--explain", "--element", "weight_ih_l0[2,1]")
+    assert table.exit_code == 0, table.stderr
+    for text in ("Backward · layer 0 · forward", "dL/dc_t", "step's dL/dW_ig", "Gradient totals",
+                 "Chain rule for weight_ih_l0[2,1]", "dL/dweight_ih_l0[2,1] = "):
+        assert text in table.stdout, text
+    # the chain rule's last number is the total, -0.0922 in Gomez's sheet (dW_a, second input)
+    assert table.stdout.rstrip().endswith("= -0.0922")
+    for fmt, marker in (("markdown", "## Gradient totals"), ("latex", "Gradient totals")):
+        result = cli("grad", "-c", config, "--format", fmt, "-e")
+        assert result.exit_code == 0, result.stderr
+        assert marker in result.stdout
+    result = cli("grad", "-c", config, "-f", "json", "-e", "--element", "head.b[0]")
+    lines = json.loads(result.stdout)["grad"]["explain"]["lines"]
+    assert lines[-1].startswith("dL/dhead.b[0] = ")
+
+
+def test_cli_grad_truncate_lists_only_the_window(cli):
+    result = cli("grad", "-c", str(CONFIGS / "rnn_grad.yaml"), "--truncate", "2", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    g = json.loads(result.stdout)["grad"]
+    assert g["truncate"] == 2
+    assert [s["t"] for s in g["steps"][0]["directions"]["forward"]] == [2, 1]
+    assert "initial" not in g
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"peepholes": None}, "no backward formulas for peepholes"),
+    ({"loss": None}, "needs a loss"),
+    ({"loss": {"type": "bce", "target": 1}}, "needs a head with task classification or labeling"),
+    ({"loss": {"type": "half_sse", "target": 0.5, "reduction": "mean"}}, "a sum by definition"),
+    ({"loss": {"type": "mse", "targets": [0.5]}}, "expected 3 targets"),
+    ({"upstream": [[1, 0]]}, "expected 3 vectors"),
+])
+def test_cli_grad_errors_exit_3_without_traceback(cli, tmp_path, extra, message):
+    import yaml
+
+    config = yaml.safe_load((CONFIGS / "rnn_grad.yaml").read_text())
+    if "peepholes" in extra:
+        config = yaml.safe_load((CONFIGS / "lstm_grad_gomez.yaml").read_text())
+        config["weights"]["p_f"] = [0.1]
+        extra = {}
+    if "upstream" in extra:
+        config.pop("loss")
+    for key, value in extra.items():
+        if value is None:
+            config.pop(key)
+        else:
+            config[key] = value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = cli("grad", "-c", str(path))
+    assert result.exit_code == 3, (result.stdout, result.stderr)
+    assert message in result.stderr and "Traceback" not in result.stderr

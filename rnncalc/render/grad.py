@@ -1,0 +1,214 @@
+"""``rnncalc grad`` as report sections (:mod:`rnncalc.render.report`), for every renderer.
+
+The markdown and LaTeX renderers format these sections as they format the forward pass's; the
+table output turns them into rich tables (:func:`to_rich`). Nothing here computes: every number is
+read from the :class:`~rnncalc.bptt.GradTrace`; matrices are formatted at ``precision``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rnncalc.render import fmt, fmt_vector
+from rnncalc.render.report import Explanation, Math, Numbers, Section, SectionFn, Table, Text
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from rnncalc.bptt import DirectionGrad, GradTrace
+    from rnncalc.trace import Trace
+
+__all__ = ["render", "sections", "to_rich"]
+
+_LOSS = {
+    "mse": "L = mean (z - y)^2  (torch.nn.MSELoss)",
+    "half_sse": "L = 1/2 sum (z - y)^2",
+    "cross_entropy": "L = -log softmax(z)[y]  (torch.nn.CrossEntropyLoss)",
+    "bce": "L = -(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)))  (torch.nn.BCEWithLogitsLoss)",
+}
+
+
+def _matrix(rows: Any, precision: int) -> str:
+    return "[" + ", ".join(fmt_vector(r, precision) for r in rows.tolist()) + "]"
+
+
+def _vec(t: Any) -> Numbers:
+    return Numbers(tuple(t.tolist()))
+
+
+def sections(grad: GradTrace, precision: int = 4, explain: Sequence[Any] | None = None,
+             element: str = "") -> SectionFn:
+    """The grad sections, as a :data:`~rnncalc.render.report.SectionFn` for ``report.build``."""
+
+    def build(trace: Trace, blank: bool) -> list[Section]:
+        out = [_loss(grad, precision)]
+        if grad.value is not None:
+            out.append(_head(grad, precision))
+        for dirs in reversed(grad.layers):
+            out += [_direction(g, trace, precision) for g in dirs.values()]
+        out.append(_totals(grad, precision))
+        if explain:
+            out.append(Section(f"Chain rule for {element}", (Explanation(tuple(explain)),)))
+        return out
+
+    return build
+
+
+def _loss(grad: GradTrace, precision: int) -> Section:
+    if grad.value is None:
+        up: tuple[tuple[Any, ...], ...] = tuple(
+            (str(t), _vec(v)) for t, v in enumerate(grad.dh_head))
+        return Section("Upstream gradients (given)", (
+            Text("dL/d output_t of the top layer, given per position instead of a loss."),
+            Table(("t", Math("dL/d output_t")), up)))
+    reduction = "" if grad.loss.type == "half_sse" else f", reduction {grad.loss.reduction}"
+    text = (f"{grad.loss.type}{reduction}: {_LOSS[grad.loss.type]} = "
+            f"{fmt(grad.value, precision)}")
+    assert grad.z is not None and grad.dz is not None and grad.target is not None
+    labels = [str(t) for t in range(len(grad.z))] if grad.at == "steps" else ["final"]
+    rows: tuple[tuple[Any, ...], ...] = tuple(
+        (label, _vec(z), _vec(y), _vec(dz), _vec(dh)) for label, z, y, dz, dh in zip(
+            labels, grad.z, grad.target, grad.dz, grad.dh_head, strict=True))
+    head_in = "h_t" if grad.at == "steps" else "h_final"
+    return Section("Loss", (Text(text), Table(
+        ("t", Math("z (head output)"), Math("target"), Math("dL/dz"), Math(f"dL/d{head_in}")),
+        rows, caption="z = W h + b; the target is a class index for cross_entropy.")))
+
+
+def _head(grad: GradTrace, precision: int) -> Section:
+    rows = (("head.W", Math("sum_n dL/dz_n (x) h_n"), _matrix(grad.params["head.W"], precision)),
+            ("head.b", Math("sum_n dL/dz_n"), _vec(grad.params["head.b"])))
+    return Section("Head gradients", (Table(("parameter", "formula", "gradient"), rows),))
+
+
+def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
+    ex = trace.exercise
+    forward = g.direction == "forward"
+    future = "t+1" if forward else "t-1"
+    below = "input x_t" if g.layer == 0 else "layer below"
+    rows: list[tuple[Any, ...]] = []
+    groups = []
+    kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if ex.bias else (
+        "weight_ih", "weight_hh")
+    for k, t in enumerate(g.positions):
+        step: list[tuple[Any, ...]] = [
+            (str(t), Math("dL/dh_t from the output"), _vec(g.dh_out[k])),
+            ("", Math(f"dL/dh_t from step {future}"), _vec(g.dh_future[k])),
+            ("", Math("dL/dh_t (sum)"), _vec(g.dh[k])),
+        ]
+        if g.dc is not None and g.dc_future is not None:
+            step += [("", Math(f"dL/dc_t from step {future}"), _vec(g.dc_future[k])),
+                     ("", Math("dL/dc_t"), _vec(g.dc[k]))]
+        step += [("", Math(f"dL/da_{gate} (pre-activation)"), _vec(v[k]))
+                 for gate, v in g.dpre.items()]
+        for kind in kinds:
+            for name, block in g.gate_blocks(kind, k).items():
+                value = _vec(block) if kind.startswith("bias") else _matrix(block, precision)
+                step.append(("", Math(f"step's dL/d{name}"), value))
+        step.append(("", Math(f"dL/dx_t (to the {below})"), _vec(g.dx[k])))
+        rows += step
+        groups.append(len(rows) - 1)
+    order = "t = T-1 down to 0" if forward else "t = 0 up to T-1"
+    title = f"Backward · layer {g.layer} · {g.direction} ({order})"
+    caption = ("Each step's contribution: dL/dW_i? = dL/da_? (x) x_t, dL/dW_h? = dL/da_? (x) "
+               "h_{t-1}; biases get dL/da_?.") if ex.cell != "gru" else (
+               "GRU: the hidden side of n reads r * (W_hn h + b_hn) (reset after) or "
+               "W_hn (r * h) (reset before); its gradients differ from the input side's.")
+    return Section(title, (Table(("t", "quantity", "value"), tuple(rows), caption=caption,
+                                 groups=tuple(groups[:-1])),))
+
+
+def _totals(grad: GradTrace, precision: int) -> Section:
+    rows = []
+    for name, v in grad.params.items():
+        shape = "[" + ", ".join(str(n) for n in v.shape) + "]"
+        rows.append((name, shape, _matrix(v, precision) if v.dim() == 2 else _vec(v)))
+    text = ("Sums of the steps' contributions, by PyTorch's state_dict names (gate blocks stacked "
+            "in the cell's order)")
+    if grad.truncate is not None:
+        text += f"; truncated BPTT: the last {grad.truncate} step(s) of each layer and direction"
+    return Section("Gradient totals", (Text(text + "."),
+                                       Table(("parameter", "shape", "dL/dparameter"), tuple(rows))))
+
+
+def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
+    """The sections as rich renderables, for the table output."""
+    from rich import box
+    from rich.console import Group
+    from rich.table import Table as RichTable
+    from rich.text import Text as RichText
+
+    from rnncalc.render.explain import render as render_explain
+
+    def cell(c: Any) -> str:
+        if isinstance(c, Math):
+            return c.plain
+        if isinstance(c, Numbers):
+            return fmt_vector(list(c.values), precision)
+        return str(c)
+
+    parts: list[Any] = []
+    for s in secs:
+        parts.append(RichText("\n" + s.title, style="bold"))
+        for b in s.blocks:
+            if isinstance(b, Text):
+                parts.append(RichText(b.text))
+            elif isinstance(b, Explanation):
+                # long lines wrap under their own start: a grid of indent and text
+                text = render_explain(list(b.lines), precision=precision)
+                for line in text.rstrip("\n").split("\n")[1:]:
+                    if not line.startswith("  "):
+                        parts.append(RichText(line))
+                        grid = RichTable.grid()
+                        grid.add_column(width=2)
+                        grid.add_column()
+                        parts.append(grid)
+                    else:
+                        grid.add_row("", line[2:])
+            elif isinstance(b, Table):
+                table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
+                for i, c in enumerate(b.columns):
+                    table.add_column(cell(c), justify="right" if i == 0 else "left",
+                                     overflow="fold")
+                for i, row in enumerate(b.rows):
+                    table.add_row(*(cell(c) for c in row), end_section=i in b.groups)
+                parts.append(table)
+                if b.caption:
+                    parts.append(RichText(b.caption, style="dim"))
+    return Group(*parts)
+
+
+def render(trace: Trace, grad: GradTrace, fmt_name: str, *, precision: int = 4,
+           step_by_step: bool = False, explain: Sequence[Any] | None = None,
+           element: str = "") -> Any:
+    """The whole ``rnncalc grad`` output: the forward pass, then the backward sections.
+
+    ``fmt_name`` is ``table`` (a rich renderable), ``json``, ``markdown`` or ``latex`` (text).
+    """
+    if fmt_name == "json":
+        import json
+
+        from rnncalc.explain import line_text
+
+        doc = {**trace.to_dict(), "grad": grad.to_dict()}
+        if explain:
+            doc["grad"]["explain"] = {"element": element,
+                                      "lines": [line_text(ln, precision) for ln in explain]}
+        return json.dumps(doc, indent=2) + "\n"
+    extra = sections(grad, precision, explain, element)
+    if fmt_name in ("markdown", "latex"):
+        from rnncalc.render.report import build, title_of
+
+        if fmt_name == "markdown":
+            from rnncalc.render.markdown import render_sections
+        else:
+            from rnncalc.render.latex import render_sections  # type: ignore[no-redef]
+        return render_sections(build(trace, extra=[extra]), precision,
+                               title=title_of(trace.exercise))
+    from rich.console import Group
+
+    from rnncalc.render.table import render as render_table
+
+    forward = render_table(trace, step_by_step=step_by_step, precision=precision)
+    return Group(forward, to_rich(extra(trace, False), precision))
