@@ -32,7 +32,7 @@ __all__ = ["MIN_STEPS", "applies", "linear_scan", "run_direction"]
 MIN_STEPS = 16
 
 #: The activations the fused kernels compute, in the roles' order (formulation.ROLES).
-_FUSED_ACTIVATIONS = {
+_FUSED_ACTIVATIONS: dict[str, set[tuple[str, ...]]] = {
     "rnn": {("tanh",), ("relu",)},
     "lstm": {("sigmoid", "tanh", "tanh")},
     "gru": {("sigmoid", "tanh")},
