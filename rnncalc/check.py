@@ -6,7 +6,8 @@ Marks, in the order tried:
   written (``0.9866`` for 0.986614); with a ``tolerance``, within it.
 - ``rounding`` (counted right): it is what a sheet gets that rounds every intermediate to the
   decimals written (``rnncalc ... --round N``); only when not checking at an explicit ``--round``.
-- ``carried`` (counted wrong, told apart): wrong, but what the student's own earlier answers give:
+- ``carried`` (counted wrong, told apart): wrong, after an earlier wrong answer in the file, and
+  what the student's own earlier answers give:
   the step recomputed from their ``h_{t-1}`` (and ``c_{t-1}``), an activation of their own
   pre-activation, ``c_t``/``h_t`` from their own gates, the head from their own ``h_t``.
 - ``wrong``: a new mistake; where a known slip explains the number, ``note`` names it (two gates
@@ -26,6 +27,7 @@ import torch
 from rnncalc.answers import Answers, Given, Key, lookup
 from rnncalc.explain import Line, Where, explain
 from rnncalc.model import Exercise, LayerWeights
+from rnncalc.rounding import rounding
 from rnncalc.trace import Trace
 
 __all__ = ["Item", "Report", "agrees", "check", "decimals"]
@@ -58,6 +60,8 @@ def agrees(given: Given, value: Any, tolerance: float | None = None) -> bool:
         return False
     if tolerance is not None:
         return abs(float(value) - float(given.value)) <= tolerance + 1e-12
+    if len(Decimal(given.text).normalize().as_tuple().digits) > 12:  # a machine's full precision
+        return abs(float(value) - float(given.value)) <= 1e-12 * max(1.0, abs(float(value)))
     step = Decimal(1).scaleb(-decimals(given.text))
     return _true(float(value)).quantize(step, ROUND_HALF_UP) == Decimal(given.text)
 
@@ -179,10 +183,10 @@ def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
     doc = trace.to_dict()
     rounded: dict[int, dict[str, Any]] = {}
     given_at = {g.key: g for g in answers.given}
-    own = _Own(ex, trace, doc, given_at)
+    own = _Own(ex, trace, doc, given_at, round_to)
     slips = _Slips(ex, doc, round_to)
-    items = []
-    for g in answers.given:
+    items: list[Item] = []
+    for g in sorted(answers.given, key=lambda g: _order(g.key, ex, trace)):
         expected = lookup(doc, g.key)
         name, where = describe(g.key, ex)
         mark, note = "wrong", ""
@@ -192,7 +196,8 @@ def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
             mark, note = "rounding", (f"right when every intermediate is rounded to "
                                       f"{decimals(g.text)} decimals (--round {decimals(g.text)})")
         else:
-            carried = own.value(g.key)
+            earlier = any(i.mark in ("wrong", "carried") for i in items)
+            carried = own.value(g.key) if earlier else None
             if carried is not None and agrees(g, carried, tol):
                 mark, note = "carried", (f"follows from your earlier answers (from them: "
                                          f"{_show(carried, g)})")
@@ -205,6 +210,27 @@ def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
     if first is not None and first.where is not None:
         lines = tuple(ln for ln in explain(trace) if ln.where == first.where)
     return replace(report, explain=lines)
+
+
+_RANKS = {"rnn": "h", "lstm": "ifgcomh", "gru": "rznh"}
+_HEAD_RANKS = {"y": 0, "logits": 0, "probs": 1, "label": 2, "name": 3}
+
+
+def _order(key: Key, ex: Exercise, trace: Trace) -> tuple[Any, ...]:
+    """Where a quantity comes in the computation: layer, direction, step, gate, unit; the head."""
+    if key[0] == "layers":
+        layer, direction = _t(key[1]), str(key[3])
+        tr = trace.layers[layer].directions[direction]
+        k = tr.positions.index(_t(key[4]))
+        field = str(key[5])
+        name = str(key[6]) if field in ("pre", "act") else field
+        rank = _RANKS[ex.cell].find(name)
+        return (0, layer, ex.directions.index(direction), k, rank, field != "pre", *key[-1:])
+    if key[0] == "head":
+        if key[1] == "steps":
+            return (2, _t(key[2]), _HEAD_RANKS[str(key[3])], *key[4:])
+        return (3, _HEAD_RANKS[str(key[1])], *key[2:])
+    return (1, str(key[0]), *key[1:])
 
 
 def _show(value: Any, g: Given) -> str:
@@ -233,8 +259,9 @@ class _Own:
     """What the student's own earlier answers give for a quantity (None: nothing to recompute)."""
 
     def __init__(self, ex: Exercise, trace: Trace, doc: dict[str, Any],
-                 given: dict[Key, Given]) -> None:
+                 given: dict[Key, Given], round_to: int | None) -> None:
         self.ex, self.trace, self.doc, self.given = ex, trace, doc, given
+        self.round_to = round_to
         self.steps: dict[Key, dict[Key, float]] = {}
 
     def _mine(self, key: Key, fallback: float) -> float:
@@ -277,7 +304,7 @@ class _Own:
         assert h_prev is not None
         w = ex.weights[layer][ex.directions.index(direction)]
         p = _params(w, torch.float64)
-        with torch.no_grad():
+        with torch.no_grad(), rounding(self.round_to):
             out = CELLS[ex.cell].step(p, tr.x[k].to(torch.float64), h_prev, c_prev, form)
         cross: dict[Key, float] = {}
         for field, blocks in (("pre", out.pre), ("act", out.act)):

@@ -1,0 +1,432 @@
+"""``rnncalc check`` and ``answers-template``.
+
+Expected numbers are the seed's printed figures (../shared/seed/README.md), values worked by hand
+in the test, or torch.nn modules run on a deliberately wrong exercise (a slip), never rnncalc's own
+output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.conftest import CONFIGS
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def steps(*rows: dict, direction: str = "forward", layer: int = 0) -> dict:
+    return {"layers": [{"layer": layer, "directions": {direction: list(rows)}}]}
+
+
+def write(tmp_path: Path, answers: dict | str, name: str = "answers.yaml") -> str:
+    """Write answers; in a dict, a number given as a string is written as it is: "0.9000"."""
+    if not isinstance(answers, str):
+        answers = re.sub(r"'(-?[0-9][0-9.e-]*)'", r"\1", yaml.safe_dump(answers, sort_keys=False))
+    path = tmp_path / name
+    path.write_text(answers, encoding="utf-8")
+    return str(path)
+
+
+def check(cli, config: str, answers: str, *extra: str):
+    result = cli("check", config, answers, "--format", "json", *extra)
+    assert result.exit_code in (0, 1), result.stderr + result.stdout
+    report = json.loads(result.stdout)
+    assert report["summary"]["all_right"] == (result.exit_code == 0)
+    return report
+
+
+def marks(report: dict) -> dict[str, str]:
+    return {i["name"]: i["mark"] for i in report["items"]}
+
+
+RNN = str(CONFIGS / "rnn_regression.yaml")
+LABELING = str(CONFIGS / "rnn_labeling.yaml")
+BIDIR = str(CONFIGS / "rnn_bidirectional.yaml")
+LSTM = str(CONFIGS / "lstm.yaml")
+GRU = str(CONFIGS / "gru.yaml")
+
+# The seed's printed figures, as a student would hand them in (as text, digits as printed).
+SEED = {
+    RNN: """
+layers:
+  - layer: 0
+    directions:
+      forward:
+        - {t: 0, h: [0.9866, 0.9051]}
+        - {t: 1, h: [0.0946, 0.9702]}
+        - {t: 2, h: [-0.8996, 0.9983]}
+head: {y: [0.9983]}
+""",
+    LABELING: """
+head:
+  steps:
+    - {t: 0, probs: [0.4796, 0.5204], label: 1}
+    - {t: 1, probs: [0.7059, 0.2941], label: 0}
+    - {t: 2, probs: [0.8697, 0.1303], label: 0}
+""",
+    BIDIR: """
+layers:
+  - layer: 0
+    directions:
+      backward:
+        - {t: 2, h: [-0.4621, 0.9998]}
+        - {t: 1, h: [2.4676e-04, 9.6404e-01]}
+        - {t: 0, h: [0.9114, 0.4899]}
+head: {y: [2.5000]}
+""",
+    LSTM: """
+layers:
+  - layer: 0
+    directions:
+      forward:
+        - t: 0
+          pre: {i: [0.5, -2.5], f: [2.5, -0.5], g: [-0.5, -0.5], o: [4.5, -2.5]}
+          h: [-0.2769, -0.0027]
+""",
+}
+
+
+# ----------------------------------------------------------------------------- the seed passes
+
+
+@pytest.mark.parametrize("config", list(SEED), ids=lambda p: Path(p).stem)
+def test_seed_figures_pass(cli, tmp_path, config):
+    answers = write(tmp_path, SEED[config])
+    extra = ("--tolerance", "5e-5") if config == BIDIR else ()  # the seed's float32 2.4676e-04
+    report = check(cli, config, answers, *extra)
+    assert report["summary"]["wrong"] == report["summary"]["carried"] == 0
+    assert report["summary"]["items"] == len(_numbers(SEED[config])) + SEED[config].count("label:")
+    result = cli("check", config, answers, *extra)
+    assert result.exit_code == 0, result.stdout
+    assert " 0 wrong" in result.stdout
+
+
+def _numbers(text: str) -> list[tuple[int, str]]:
+    """Every number of a YAML text with its offset (skipping t: and layer: keys)."""
+
+    out = []
+    for m in re.finditer(r"(?<![\w.])-?\d+\.\d+(?:e-?\d+)?", text):
+        out.append((m.start(), m.group()))
+    return out
+
+
+def _bump(number: str) -> str:
+    """The same number with its last digit moved by one: 0.9866 -> 0.9867, 2.5 -> 2.6."""
+    mantissa, e, exponent = number.partition("e")
+    digits = len(mantissa.split(".")[1])
+    step = 10.0 ** -digits
+    return f"{float(mantissa) + step:.{digits}f}" + (e + exponent if e else "")
+
+
+SINGLE_CHANGES = [(config, offset, number) for config in (RNN, LABELING, LSTM)
+                  for offset, number in _numbers(SEED[config])]
+
+
+@pytest.mark.parametrize(("config", "offset", "number"), SINGLE_CHANGES,
+                         ids=[f"{Path(c).stem}-{n}@{o}" for c, o, n in SINGLE_CHANGES])
+def test_each_single_change_fails_at_its_item(cli, tmp_path, config, offset, number):
+    text = SEED[config]
+    changed = text[:offset] + _bump(number) + text[offset + len(number):]
+    report = check(cli, config, write(tmp_path, changed))
+    bad = [i for i in report["items"] if i["mark"] not in ("right", "rounding")]
+    assert len(bad) == 1, bad
+    assert bad[0]["given"] == _bump(number)
+    assert report["first_wrong"]["name"] == bad[0]["name"]
+    line = changed[:offset].count("\n") + 1
+    assert bad[0]["line"] == line
+
+
+def test_a_changed_label_fails(cli, tmp_path):
+    report = check(cli, LABELING, write(tmp_path, SEED[LABELING].replace("label: 0}", "label: 1}",
+                                                                          1)))
+    assert [i["name"] for i in report["items"] if i["mark"] == "wrong"] == ["label_1"]
+
+
+# ----------------------------------------------------------------------------- precision
+
+RELU = """
+title: one relu unit whose state is exactly 0.98655
+cell: rnn
+nonlinearity: relu
+bias: false
+inputs: [[0.98655]]
+weights: {W_ih: [[1]], W_hh: [[0]]}
+"""
+
+
+@pytest.mark.parametrize(("given", "right"), [("0.98655", True), ("0.9866", True),
+                                              ("0.9865", False), ("0.987", True),
+                                              ("0.986", False), ("0.98654", False)])
+def test_precision_at_a_tie(cli, tmp_path, given, right):
+    """True value 0.98655 exactly (relu of one product): rounded half away from zero to 4 places it
+    is 0.9866 (as on paper; the float 0.98654999... must not round down); 0.9865 is truncated."""
+    config = write(tmp_path, RELU, "relu.yaml")
+    report = check(cli, config, write(tmp_path, steps({"t": 0, "h": [float(given)]})))
+    assert report["items"][0]["mark"] == ("right" if right else "wrong")
+    if given == "0.9865":
+        assert "truncated" in report["items"][0]["note"]
+
+
+@pytest.mark.parametrize(("given", "right"), [("0.9866", True), ("0.9865", False),
+                                              ("0.98655", False), ("0.98661", True),
+                                              ("0.99", True), ("1", True), ("0.98", False)])
+def test_precision_away_from_a_tie(cli, tmp_path, given, right):
+    # h_0[1] = tanh(2.5) = 0.986614...: right is whatever it rounds to at the digits written
+    assert round(math.tanh(2.5), 5) == 0.98661
+    text = f"layers: [{{layer: 0, directions: {{forward: [{{t: 0, h: [{given}]}}]}}}}]\n"
+    report = check(cli, RNN, write(tmp_path, text))
+    assert report["items"][0]["mark"] == ("right" if right else "wrong")
+
+
+def test_trailing_zeros_count(cli, tmp_path):
+    # 2.5 is exact; "2.50" and "2.5000" say more digits and are still right; h_0[2] = 0.9051...
+    text = ("layers: [{layer: 0, directions: {forward: [{t: 0, pre: {h: [2.5000, 1.50]}, "
+            "h: [0.98660, 0.90]}]}}]\n")
+    report = check(cli, RNN, write(tmp_path, text))
+    assert marks(report) == {"pre h_0[1]": "right", "pre h_0[2]": "right", "h_0[1]": "wrong",
+                             "h_0[2]": "wrong"}  # 0.98660 claims 5 digits: 0.98661; 0.90: 0.91
+
+
+def test_tolerance(cli, tmp_path):
+    text = "tolerance: 0.001\nlayers: [{layer: 0, directions: {forward: [{t: 0, h: [0.9860]}]}}]\n"
+    assert marks(check(cli, RNN, write(tmp_path, text))) == {"h_0[1]": "right"}  # |0.98661-0.986|
+    assert marks(check(cli, RNN, write(tmp_path, text), "--tolerance", "0.0001")) == \
+        {"h_0[1]": "wrong"}
+
+
+# ----------------------------------------------------------------------------- --round
+
+
+def test_rounding_difference_is_told_apart(cli, tmp_path):
+    """c_0[1] by a sheet rounding to 4 places: (0.6225)(-0.4621) = -0.28766 -> -0.2877; exact
+    sigmoid(0.5) tanh(-0.5) = -0.287650 -> -0.2876."""
+    assert round(1 / (1 + math.exp(-0.5)) * math.tanh(-0.5), 4) == -0.2876
+    answers = write(tmp_path, steps({"t": 0, "c": [-0.2877]}))
+    report = check(cli, LSTM, answers)
+    assert report["items"][0]["mark"] == "rounding" and "--round 4" in report["items"][0]["note"]
+    assert report["summary"]["all_right"]
+    assert check(cli, LSTM, answers, "--round", "4")["items"][0]["mark"] == "right"
+    assert check(cli, LSTM, write(tmp_path, steps({"t": 0, "c": [-0.2876]})), "--round", "4")[
+        "items"][0]["mark"] == "wrong"
+
+
+# ----------------------------------------------------------------------------- carried mistakes
+
+
+def test_a_mistake_carried_from_an_earlier_answer(cli, tmp_path):
+    """The student's h_0[2] is wrong (0.9 for 0.9051). By hand, from it:
+    pre h_1[1] = (-1)(4) + (0.5)(6) + (-1)(0.9) + 1 + 1 = 0.1, h_1[1] = tanh(0.1) = 0.0997;
+    h_1[2] they got wrong on their own (0.5); y = h_2[2] from their h_2[2] = 0.99 is 0.99."""
+    answers = steps({"t": 0, "h": ["0.9866", "0.9000"]},
+                    {"t": 1, "pre": {"h": ["0.1000", None]}, "h": [round(math.tanh(0.1), 4), 0.5]},
+                    {"t": 2, "h": [None, 0.99]})
+    answers["head"] = {"y": [0.99]}
+    report = check(cli, RNN, write(tmp_path, answers))
+    assert marks(report) == {
+        "h_0[1]": "right", "h_0[2]": "wrong", "pre h_1[1]": "carried", "h_1[1]": "carried",
+        "h_1[2]": "wrong", "h_2[2]": "wrong", "y[1]": "carried"}
+    assert report["first_wrong"]["name"] == "h_0[2]"
+    assert report["first_wrong"]["explain"] == [
+        "h_0[2] = tanh( (1)(1) + (0)(2) + (-0.5)(3)  +  (0)(0) + (-1)(0)  +  1 + 1 ) = tanh(1.5) = "
+        "0.9051"]
+
+
+def test_activation_carried_from_a_wrong_pre_activation(cli, tmp_path):
+    # pre f_0[1] wrong (2.0 for 2.5); their f_0[1] = sigmoid(2.0) = 0.8808 follows from it
+    answers = steps({"t": 0, "pre": {"f": [2.0]}, "act": {"f": [0.8808]}})
+    assert marks(check(cli, LSTM, write(tmp_path, answers))) == \
+        {"pre f_0[1]": "wrong", "f_0[1]": "carried"}
+
+
+def test_head_carried_from_wrong_logits(cli, tmp_path):
+    # z_0 written wrong as [0.9051, 0.5]; softmax of their logits: 1 / (1 + e^(0.5 - 0.9051))
+    p = 1 / (1 + math.exp(0.5 - 0.9051))
+    answers = {"head": {"steps": [{"t": 0, "logits": [0.9051, 0.5], "probs": [round(p, 4)],
+                                   "label": 0}]}}
+    assert marks(check(cli, LABELING, write(tmp_path, answers))) == {
+        "z_0[1]": "right", "z_0[2]": "wrong", "p_0[1]": "carried", "label_0": "carried"}
+
+
+# ----------------------------------------------------------------------------- slips
+
+
+def note_of(cli, tmp_path, config, answers, name):
+    report = check(cli, config, write(tmp_path, answers))
+    item = next(i for i in report["items"] if i["name"] == name)
+    assert item["mark"] == "wrong"
+    return item["note"]
+
+
+def test_slip_gates_swapped(cli, tmp_path):
+    # their f_0[1] is the input gate's: sigmoid((-1)(1) + (0.5)(3)) = sigmoid(0.5) = 0.6225
+    answers = steps({"t": 0, "act": {"f": [round(1 / (1 + math.exp(-0.5)), 4)]}})
+    note = note_of(cli, tmp_path, LSTM, answers, "f_0[1]")
+    assert "i_0[1]" in note and "input gate" in note and "swapped" in note
+
+
+def test_slip_h_and_c_swapped(cli, tmp_path):
+    c = 1 / (1 + math.exp(-0.5)) * math.tanh(-0.5)  # c_0[1] by hand
+    note = note_of(cli, tmp_path, LSTM, steps({"t": 0, "h": [round(c, 4)]}), "h_0[1]")
+    assert "c_0[1]" in note and "h and c swapped" in note
+
+
+def _torch_rnn(W_hh):
+    rnn = torch.nn.RNN(3, 2, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.tensor([[-1, 0, 0.5], [1, 0, -0.5]]))
+        rnn.weight_hh_l0.copy_(torch.tensor(W_hh))
+        rnn.bias_ih_l0.fill_(1)
+        rnn.bias_hh_l0.fill_(1)
+        return rnn(torch.tensor([[[1, 2, 3], [4, 5, 6], [7, 8, 9]]], dtype=torch.float64))[0][0]
+
+
+def test_slip_transposed_matrix(cli, tmp_path):
+    # torch.nn.RNN run with W_hh transposed ([[0, 0], [-1, -1]] for [[0, -1], [0, -1]])
+    wrong = _torch_rnn([[0.0, 0.0], [-1.0, -1.0]])
+    assert round(float(wrong[1, 0]), 4) != 0.0946  # the slip changes h_1[1]
+    answers = steps({"t": 1, "h": [round(float(wrong[1, 0]), 4)]})
+    assert note_of(cli, tmp_path, RNN, answers, "h_1[1]") == \
+        "matches what you get with W_hh transposed"
+
+
+def test_slip_biases_left_out(cli, tmp_path):
+    # h_0[1] without the biases: tanh((-1)(1) + (0.5)(3)) = tanh(0.5) = 0.4621
+    answers = steps({"t": 0, "h": [round(math.tanh(0.5), 4)]})
+    assert "biases left out" in note_of(cli, tmp_path, RNN, answers, "h_0[1]")
+
+
+def test_slip_truncated(cli, tmp_path):
+    # h_1[1] = 0.094568...: rounded 0.0946, truncated 0.0945
+    assert round(float(_torch_rnn([[0.0, -1.0], [0.0, -1.0]])[1, 0]), 6) == 0.094568
+    note = note_of(cli, tmp_path, RNN, steps({"t": 1, "h": [0.0945]}), "h_1[1]")
+    assert note.startswith("truncated, not rounded")
+
+
+def _gru_by_hand(reset_after: bool, z_previous: bool) -> list[list[float]]:
+    """configs/gru.yaml worked in plain Python (no biases)."""
+    W_ir, W_hr = [[-1, 0, 0.5], [1, 0, -0.5]], [[0, 1], [0, -1]]
+    W_iz, W_hz = [[1, 0, -0.5], [0, 1, -0.5]], [[1, 0], [0, 1]]
+    W_in, W_hn = [[0.5, 0, -0.5], [-0.5, 0.5, 0]], [[1, -1], [1, 1]]
+
+    def mv(W, v):
+        return [sum(w * x for w, x in zip(row, v, strict=True)) for row in W]
+
+    sig = lambda a: 1 / (1 + math.exp(-a))  # noqa: E731
+    h, out = [0.0, 0.0], []
+    for x in ([1, 2, 3], [4, 5, 6], [7, 8, 9]):
+        r = [sig(a + b) for a, b in zip(mv(W_ir, x), mv(W_hr, h), strict=True)]
+        z = [sig(a + b) for a, b in zip(mv(W_iz, x), mv(W_hz, h), strict=True)]
+        rec = ([ri * a for ri, a in zip(r, mv(W_hn, h), strict=True)] if reset_after
+               else mv(W_hn, [ri * hi for ri, hi in zip(r, h, strict=True)]))
+        n = [math.tanh(a + b) for a, b in zip(mv(W_in, x), rec, strict=True)]
+        h = [((1 - zj) * nj + zj * hj) if z_previous else (zj * nj + (1 - zj) * hj)
+             for zj, nj, hj in zip(z, n, h, strict=True)]
+        out.append(h)
+    return out
+
+
+def test_gru_by_hand_is_the_engine(cli):
+    result = cli("gru", "-c", GRU, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    got = [s["h"] for s in json.loads(result.stdout)["layers"][0]["directions"]["forward"]]
+    for mine, hand in zip(got, _gru_by_hand(True, True), strict=True):
+        assert mine == pytest.approx(hand, abs=1e-12)
+
+
+def test_slip_gru_reset_on_the_wrong_side(cli, tmp_path):
+    wrong = _gru_by_hand(reset_after=False, z_previous=True)[1][0]
+    assert round(wrong, 4) != round(_gru_by_hand(True, True)[1][0], 4)
+    note = note_of(cli, tmp_path, GRU, steps({"t": 1, "h": [round(wrong, 4)]}), "h_1[1]")
+    assert "reset gate applied before" in note
+
+
+def test_slip_gru_z_swapped(cli, tmp_path):
+    wrong = _gru_by_hand(reset_after=True, z_previous=False)[0][0]
+    note = note_of(cli, tmp_path, GRU, steps({"t": 0, "h": [round(wrong, 4)]}), "h_0[1]")
+    assert "z and 1 - z swapped" in note
+
+
+def test_new_mistake_has_no_slip_note(cli, tmp_path):
+    assert note_of(cli, tmp_path, RNN, steps({"t": 0, "h": [0.1234]}), "h_0[1]") == ""
+
+
+# ----------------------------------------------------------------------------- output, exit codes
+
+
+def test_table_output(cli, tmp_path):
+    answers = write(tmp_path, steps({"t": 0, "pre": {"f": [2.5]}, "act": {"f": [0.6225]}}))
+    result = cli("check", LSTM, answers)
+    assert result.exit_code == 1
+    out = result.stdout
+    assert "pre f_0[1]" in out and "0.6225" in out and "0.9241" in out
+    assert "First mistake: f_0[1] (line" in out
+    assert ("f_0[1] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = "
+            "sigmoid(2.5) = 0.9241") in out
+    assert out.rstrip().endswith("2 answers: 1 right, 1 wrong")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("layers: [{layer: 0, directions: {forward: [{t: 0, act: {q: [1]}}]}}]\n",
+     ":1: layers[0].directions.forward[0].act.q: no such quantity"),
+    ("layers: [{layer: 0, directions: {forward: [{t: 7, h: [1]}]}}]\n",
+     "layers[0].directions.forward[0].t: no t 7 here"),
+    ("layers:\n  - layer: 0\n    directions:\n      forward:\n        - {t: 0, h: [one]}\n",
+     ":5: layers[0].directions.forward[0].h[0]: expected a number, got 'one'"),
+    ("layers: [{layer: 0, directions: {forward: [{t: 0, h: [1, 2, 3]}]}}]\n",
+     "expected at most 2 values"),
+    ("tolerance: -1\n", "tolerance: expected a number >= 0"),
+    ("head: {y: [1], wieghts: 2}\n", "head.wieghts: no such quantity"),
+    ("[1, 2]\n", "expected a mapping of answers"),
+    ("a: [\n", "not valid YAML"),
+])
+def test_bad_answers_file_exits_3(cli, tmp_path, text, message):
+    result = cli("check", RNN, write(tmp_path, text))
+    assert result.exit_code == 3, result.stdout
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_files_exit_3(cli, tmp_path):
+    assert cli("check", RNN, str(tmp_path / "nope.yaml")).exit_code == 3
+    assert cli("check", str(tmp_path / "nope.yaml"), str(tmp_path / "x.yaml")).exit_code == 3
+
+
+def test_template_round_trip(cli, tmp_path):
+    out = tmp_path / "answers.yaml"
+    result = cli("answers-template", LSTM, "--output", str(out))
+    assert result.exit_code == 0, result.stderr
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    forward = data["layers"][0]["directions"]["forward"]
+    assert [s["t"] for s in forward] == [0, 1, 2]
+    assert set(forward[0]) == {"t", "pre", "act", "c", "h"}
+    assert forward[0]["pre"]["f"] == [None, None]
+    blank = cli("check", LSTM, str(out))
+    assert blank.exit_code == 0 and "0 answers" in blank.stdout
+    # fill in the seed's h_0 and check it
+    forward[0]["h"] = [-0.2769, -0.0027]
+    assert check(cli, LSTM, write(tmp_path, data))["summary"]["right"] == 2
+
+
+def test_template_has_head_and_backward(cli):
+    result = cli("answers-template", BIDIR)
+    assert result.exit_code == 0
+    data = yaml.safe_load(result.stdout)
+    assert [s["t"] for s in data["layers"][0]["directions"]["backward"]] == [2, 1, 0]
+    assert data["head"]["y"] == [None]
+    labeling = yaml.safe_load(cli("answers-template", LABELING).stdout)
+    assert labeling["head"]["steps"][0] == {"t": 0, "logits": [None, None],
+                                            "probs": [None, None], "label": None}
+
+
+def test_json_output_is_an_answers_file(cli, tmp_path):
+    """Named as in the JSON output: the JSON of a run is itself an answers file for it."""
+    result = cli("lstm", "--format", "json")
+    report = check(cli, LSTM, write(tmp_path, result.stdout, "run.json"))
+    assert report["summary"]["all_right"] and report["summary"]["items"] > 30
