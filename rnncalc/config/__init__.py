@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -111,8 +112,18 @@ def load(
 
 
 def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
-    """``doc`` with its ``weights`` replaced by those of a weight file."""
+    """``doc`` with its ``weights`` replaced by those of a weight file, which also decides
+    whether there are biases and, where the config does not say, the layers and directions."""
     if not isinstance(doc.data, dict):
         return doc  # the builder says what is wrong with it
+    names = [str(k) for k in weights]
+    layers = [int(m[1]) for m in map(_LAYER.search, names) if m]
+    data = {k: v for k, v in doc.data.items() if k not in ("bias", "layout", "orientation")}
+    data.setdefault("num_layers", max(layers, default=0) + 1)
+    data.setdefault("bidirectional", any(n.endswith("_reverse") for n in names))
+    data["weights"] = weights
     lines = {path: line for path, line in doc.lines.items() if path[:1] != ("weights",)}
-    return Located({**doc.data, "weights": weights}, lines, doc.source)
+    return Located(data, lines, doc.source)
+
+
+_LAYER = re.compile(r"_l(\d+)(_reverse)?$")

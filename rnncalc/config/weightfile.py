@@ -9,6 +9,7 @@ names (``weight_ih_l0``, ...), so they pass the same shape checks as weights wri
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,11 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             state = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        reason = _reason(exc)
+        what = ("refused: it holds Python objects other than tensors, which could run code"
+                if "GLOBAL" in reason else "not a PyTorch state_dict file (torch.save)")
         raise ConfigError(
-            f"refused: it holds Python objects other than tensors, which could run code; "
-            f"nothing in it was run (torch.load weights_only=True: {_reason(exc)})", source=name
+            f"{what}; nothing in it was run (torch.load weights_only=True: {reason})", source=name
         ) from None
     except Exception as exc:  # torch.load of arbitrary bytes raises many kinds of error
         raise ConfigError(
@@ -75,8 +78,10 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _reason(exc: BaseException) -> str:
-    """The informative line of an error message that may span many (torch.load's do)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    useful = [line for line in lines[1:] if not line.startswith(("Check the documentation",
-                                                                 "Please file an issue"))]
-    return (useful or lines or [repr(exc)])[0]
+    """The informative part of an error message that may span many lines (torch.load's do)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    found = re.search(r"(Unsupported|Trying to load).*?(?=\.\s|\.$|\n|$)", text)
+    if found:  # the weights-only unpickler's own reason: "Unsupported global: GLOBAL io.open ..."
+        return found[0].strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else repr(exc)
