@@ -426,5 +426,7 @@ def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch
         dpre={g: torch.stack([cg.dpre[g] for cg in cgs]) for g in tr.pre},
         contrib=contrib, dx=torch.stack([cg.dx for cg in cgs]),
         dh0=dh_future if first == 0 else None, dc0=dc_future if first == 0 else None,
-        totals={param_name(kind, tr.layer, tr.direction): v.sum(0) for kind, v in contrib.items()},
+        # a one-direction net run in reverse keeps the forward names, as its config gives them
+        totals={param_name(kind, tr.layer, tr.direction if ex.bidirectional else "forward"):
+                v.sum(0) for kind, v in contrib.items()},
     )

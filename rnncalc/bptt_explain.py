@@ -65,7 +65,7 @@ def explain_element(trace: Trace, grad: GradTrace, element: str) -> list[Line]:
     for layer, dirs in enumerate(grad.layers):
         for d, (direction, g) in enumerate(dirs.items()):
             for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                if param_name(kind, layer, direction) != name:
+                if param_name(kind, layer, direction if d else "forward") != name:
                     continue
                 tr = trace.layers[layer].directions[direction]
                 p = _params(ex.weights[layer][d], tr.h.dtype)

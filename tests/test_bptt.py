@@ -204,8 +204,10 @@ def formulated(draw):
                        "activations": {"gate": draw(st.sampled_from(acts)),
                                        "candidate": draw(st.sampled_from(acts))}}}[cell]
     spec = draw(exercises(cells=(cell,)))
-    spec["bidirectional"] = True
-    spec["merge_mode"] = draw(st.sampled_from(["concat", "sum", "mul", "ave"]))
+    spec["reverse"] = draw(st.booleans())
+    spec["bidirectional"] = not spec["reverse"]  # reverse: one direction, last position first
+    spec["merge_mode"] = "concat" if spec["reverse"] else draw(
+        st.sampled_from(["concat", "sum", "mul", "ave"]))
     if spec["merge_mode"] != "concat":  # one layer: the torch.nn weights read 2*H above it
         spec["num_layers"] = 1
         spec["loss"] = draw(st.sampled_from(["mse", "half_sse"]))
@@ -224,7 +226,7 @@ def autograd_through_cells(ex, loss_of):
         for d, (direction, w) in enumerate(zip(ex.directions, row, strict=True)):
             p = _params(w, dtype)
             p = type(p)(*(t.clone().requires_grad_(True) if t is not None else None for t in p))
-            suffix = f"_l{layer}" + ("_reverse" if direction == "backward" else "")
+            suffix = f"_l{layer}" + ("_reverse" if d == 1 else "")
             leaves.update({f"{k}{suffix}": getattr(p, k) for k in
                            ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
             k = layer * ex.num_directions + d
@@ -261,6 +263,8 @@ def test_formulation_options_match_autograd(drawn):
     config.pop("nonlinearity", None)
     config.update(options)
     config["merge_mode"] = spec["merge_mode"]
+    if spec["reverse"]:
+        config["direction"] = "reverse"
     if spec["merge_mode"] != "concat":
         width = spec["hidden_size"]
         W = W[:, :width].contiguous()
