@@ -486,3 +486,57 @@ def test_cli_grad_errors_exit_3_without_traceback(cli, tmp_path, extra, message)
     result = cli("grad", "-c", str(path))
     assert result.exit_code == 3, (result.stdout, result.stderr)
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_long_sequence_through_the_fast_forward_path(cell):
+    """From 16 steps the forward pass takes torch's fused kernels; the recursion reads its trace."""
+    spec = {"cell": cell, "input_size": 3, "hidden_size": 4, "num_layers": 2,
+            "bidirectional": True, "bias": True, "steps": 24, "nonlinearity": "tanh",
+            "initial": True, "loss": "cross_entropy", "per_position": True, "reduction": "mean",
+            "outputs": 3, "seed": 3}
+    config, module, (x, h0, c0, W, b, target) = build(spec)
+    W.requires_grad_(True)
+    out, _ = module(x, (h0, c0) if cell == "lstm" else h0)
+    reference_loss(spec, out, None, W, b, target).backward()
+    grad = backprop(rnncalc.run(rnncalc.load(config)))
+    for name, p in module.named_parameters():
+        assert_close(grad.params[name], p.grad, name)
+    assert_close(grad.params["head.W"], W.grad, "head.W")
+
+
+# --- the chain rule written out ---------------------------------------------------------------
+
+
+def _value(e):
+    """A numeric expression of the explanation, evaluated (products and sums of numbers)."""
+    from rnncalc.explain import Num, Prod, Sum
+
+    if isinstance(e, Num):
+        return e.value
+    if isinstance(e, Prod):
+        out = 1.0
+        for f in e.factors:
+            out *= _value(f)
+        return out
+    assert isinstance(e, Sum), e
+    return sum(_value(t) for g in e.groups for t in g)
+
+
+@given(exercises(), st.data())
+def test_explained_chain_rule_recomputes_every_value(spec, data):
+    """Every line's numbers, multiplied and added, give the value it states: the gate lines'
+    factors are derived independently of the backward step (which keeps only their product)."""
+    from rnncalc.bptt_explain import explain_element
+
+    config, _, _ = build(spec)
+    trace = rnncalc.run(rnncalc.load(config))
+    grad = backprop(trace)
+    name = data.draw(st.sampled_from(sorted(grad.params)))
+    shape = grad.params[name].shape
+    index = [data.draw(st.integers(0, n - 1)) for n in shape]
+    element = f"{name}[{','.join(map(str, index))}]"
+    lines = explain_element(trace, grad, element)
+    for line in lines:
+        assert abs(_value(line.chain[-2]) - line.chain[-1].value) < 1e-12, (element, line)
+    assert lines[-1].chain[-1].value == float(grad.params[name][tuple(index)])
