@@ -14,11 +14,15 @@ import traceback as tb
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from rnncalc.errors import ExitCode, RnncalcError
+
+if TYPE_CHECKING:
+    from rnncalc.explain import Line
+    from rnncalc.trace import Trace
 
 __all__ = ["app", "main"]
 
@@ -39,6 +43,9 @@ app = typer.Typer(
 class Format(str, Enum):
     table = "table"
     json = "json"
+    markdown = "markdown"
+    latex = "latex"
+    csv = "csv"
 
 
 class Task(str, Enum):
@@ -87,24 +94,31 @@ def _quiet_broken_pipe() -> None:
     raise typer.Exit(0)
 
 
-def _emit(renderable_or_text: object, output: Path | None) -> None:
-    """Write a result: text as it is; a rich renderable at the terminal's width (80 otherwise)."""
+def _emit(renderable_or_text: object, output: Path | None, after: str = "") -> None:
+    """Write a result: text as it is; a rich renderable at the terminal's width (80 otherwise).
+
+    ``after`` is plain text written after it, unwrapped (``--explain`` lines are long).
+    """
     from rnncalc.output import write_result
 
     if isinstance(renderable_or_text, str):
-        write_result(renderable_or_text, output)
+        write_result(renderable_or_text + after, output)
         return
     from rnncalc.render.table import to_text
 
     tty = output is None and sys.stdout.isatty()
     color = tty and "NO_COLOR" not in os.environ
     width = shutil.get_terminal_size().columns if tty else 80
-    write_result(to_text(renderable_or_text, width=width, color=color), output)
+    text = to_text(renderable_or_text, width=width, color=color)  # type: ignore[arg-type]
+    write_result(text + after, output)
 
 
 ConfigOpt = Annotated[Optional[Path], typer.Option(
     "--config", "-c", help="YAML exercise ('-' for stdin); default: the seed exercise.",
     show_default=False)]
+WeightsOpt = Annotated[Optional[Path], typer.Option(
+    "--weights", "-w", help="A PyTorch state_dict file (.pt) whose tensors replace the config's "
+    "weights; loaded with weights_only=True.", show_default=False)]
 StepOpt = Annotated[bool, typer.Option(
     "--step-by-step", "-s", help="Show every pre-activation and activation.")]
 TaskOpt = Annotated[Optional[Task], typer.Option(
@@ -114,20 +128,56 @@ BidirOpt = Annotated[Optional[bool], typer.Option(
     "--bidirectional/--no-bidirectional",
     help="Override the config. With no config: the seed's bidirectional exercise.",
     show_default=False)]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json.")]
+FormatOpt = Annotated[Format, typer.Option(
+    "--format", "-f", help="table, json, markdown, latex (a document for pdflatex) or csv (the "
+    "per-step table).")]
+SvgOpt = Annotated[Path | None, typer.Option(
+    "--svg", help="Also save the tables as an SVG picture (for slides).", show_default=False)]
 PrecisionOpt = Annotated[int, typer.Option(min=0, max=17, help="Digits after the point in tables.")]
 DTypeOpt = Annotated[Optional[DType], typer.Option(
     help="Override the config's dtype (default float64).", show_default=False)]
 OutputOpt = Annotated[Optional[Path], typer.Option(
     "--output", "-o", help="Write to this file (atomically) instead of stdout.",
     show_default=False)]
+StepsOpt = Annotated[str | None, typer.Option(
+    "--steps", help="Steps shown in tables: 'all', or ranges like '0:3,-2:' (Python slices, "
+    "negative from the end). Default: all of a short run, the first and last few of a long one.",
+    show_default=False, callback=lambda value: _check_steps(value))]
 TracebackOpt = Annotated[bool, typer.Option(
     "--traceback", help="Show the full traceback of an error (for bug reports).")]
+ExplainOpt = Annotated[bool, typer.Option(
+    "--explain", "-e", help="Show the arithmetic of every element, numbers substituted; "
+    "add a SELECTION to show part of it.")]
+SelectionArg = Annotated[str | None, typer.Argument(
+    help="With --explain: which lines, e.g. t=1,gate=f (keys t, gate, unit, layer, direction; "
+    "unit counts from 1; a key given twice takes either value; gate=head: the head).",
+    show_default=False)]
+RoundOpt = Annotated[int | None, typer.Option(
+    "--round", min=0, max=12, help="Round every intermediate to N decimals before it is used "
+    "further, as a hand-worked sheet does.", show_default=False)]
+
+
+class Convention(str, Enum):
+    pytorch = "pytorch"
+    keras = "keras"
+    onnx = "onnx"
+    tf1 = "tf1"
+    d2l = "d2l"
+
+
+ConventionOpt = Annotated[Optional[Convention], typer.Option(
+    help="Whose equations (replaces the config's convention; its other options stay): GRU form, "
+    "forget bias, default activations. See `rnncalc formulas CELL`.", show_default=False)]
+CompareOpt = Annotated[bool, typer.Option(
+    "--compare-conventions", help="Run the exercise under each convention and show the final "
+    "states side by side, marking those that differ.")]
 
 
 def _cell_command(cell: str) -> Callable[..., None]:
     def command(
+        selection: SelectionArg = None,
         config: ConfigOpt = None,
+        weights: WeightsOpt = None,
         step_by_step: StepOpt = False,
         task: TaskOpt = None,
         bidirectional: BidirOpt = None,
@@ -135,36 +185,116 @@ def _cell_command(cell: str) -> Callable[..., None]:
         precision: PrecisionOpt = 4,
         dtype: DTypeOpt = None,
         output: OutputOpt = None,
+        svg: SvgOpt = None,
+        explain: ExplainOpt = False,
+        round: RoundOpt = None,
+        convention: ConventionOpt = None,
+        compare_conventions: CompareOpt = False,
+        steps: StepsOpt = None,
         traceback: TracebackOpt = False,
     ) -> None:
         with _errors(traceback):
             import rnncalc
 
+
+            lines = _explained(explain, selection)
             exercise = rnncalc.load(
                 None if config is None else str(config), cell=cell,
                 task=task.value if task else None, bidirectional=bidirectional,
-                dtype=dtype.value if dtype else None,
+                dtype=dtype.value if dtype else None, weights=weights,
+                convention=convention.value if convention else None,
             )
-            trace = _compute(exercise)
+            if compare_conventions:
+                _emit(_comparison(exercise, format, precision), output)
+                return
+            trace = _compute(exercise, round)
+            arithmetic = None if lines is None else lines(trace)
             if format is Format.json:
                 from rnncalc.render.json import render as render_json
 
-                _emit(render_json(trace), output)
+                if arithmetic is None:
+                    _emit(render_json(trace), output)
+                else:
+                    import json
+
+                    from rnncalc.render.explain import to_json
+
+                    doc = {**trace.to_dict(), "explain": to_json(arithmetic, precision=precision)}
+                    _emit(json.dumps(doc, indent=2) + "\n", output)
+            elif format is not Format.table:
+                _emit(_document(trace, format, precision, arithmetic), output)
             else:
                 from rnncalc.render.table import render as render_table
 
-                _emit(render_table(trace, step_by_step=step_by_step, precision=precision), output)
+                after = ""
+                if arithmetic is not None:
+                    from rnncalc.render.explain import render as render_explain
+
+                    after = "\n" + render_explain(arithmetic, precision=precision)
+                _emit(render_table(trace, step_by_step=step_by_step, precision=precision,
+                                   steps=steps), output, after)
+            if svg is not None:
+                from rnncalc.output import write_result
+                from rnncalc.render.table import render as render_table
+                from rnncalc.render.table import to_svg
+
+                picture = render_table(trace, step_by_step=step_by_step, precision=precision)
+                write_result(to_svg(picture, title=f"rnncalc {cell}"), svg)
 
     return command
 
 
-def _compute(exercise: object) -> object:
+def _document(trace: object, format: Format, precision: int, explained: list | None) -> str:  # type: ignore[type-arg]
+    """``--format markdown|latex|csv``: the report as a document, or the per-step table as CSV."""
+    if format is Format.csv:
+        from rnncalc.render.csv import render as render_csv
+
+        return render_csv(trace, precision=precision)  # type: ignore[arg-type]
+    if format is Format.markdown:
+        from rnncalc.render.markdown import render as render_markdown
+
+        return render_markdown(trace, precision=precision, explain=explained)  # type: ignore[arg-type]
+    from rnncalc.render.latex import render as render_latex
+
+    return render_latex(trace, precision=precision, explain=explained)  # type: ignore[arg-type]
+
+
+def _comparison(exercise: object, format: Format, precision: int) -> object:
+    """``--compare-conventions``: JSON, or tables for every other format."""
     import torch
 
-    import rnncalc
+    from rnncalc.compare import compare
 
-    torch.set_num_threads(1)  # small exercises: thread start-up costs more than the arithmetic
-    return rnncalc.run(exercise)  # type: ignore[arg-type]
+    torch.set_num_threads(1)
+    comparison = compare(exercise)  # type: ignore[arg-type]
+    if format is Format.json:
+        import json
+
+        return json.dumps(comparison.to_dict(), indent=2) + "\n"
+    from rnncalc.render.table import render_comparison
+
+    return render_comparison(comparison, precision=precision)
+
+
+def _compute(exercise: object, round_to: int | None = None) -> Trace:
+    from rnncalc.batch import compute
+
+    # one torch thread for a small exercise (thread start-up costs more than the arithmetic)
+    return compute(exercise, round_to=round_to)  # type: ignore[arg-type]
+
+
+def _explained(explain: bool, selection: str | None) -> Callable[[Trace], list[Line]] | None:
+    """``--explain [SELECTION]``: the lines to show, as a function of the trace; None: no lines.
+
+    A SELECTION alone implies --explain; a bad one is a usage error (exit 2).
+    """
+    if not explain and selection is None:
+        return None
+    from rnncalc.explain import explain as build
+    from rnncalc.explain import parse_selection
+
+    chosen = parse_selection(selection)
+    return lambda trace: build(trace, chosen)
 
 
 _CELL_HELP = {
@@ -173,11 +303,245 @@ _CELL_HELP = {
             "rnncalc rnn --bidirectional  ·  rnncalc rnn -c configs/rnn_stacked.yaml -f json"),
     "lstm": ("LSTM (PyTorch's equations, gates i, f, g, o): every gate, c_t and h_t.",
              "rnncalc lstm --step-by-step  ·  rnncalc lstm -c configs/lstm.yaml --format json"),
+    "gru": ("GRU (gates r, z, n; PyTorch's equations unless the config or --convention says "
+            "otherwise): every gate and h_t.",
+            "rnncalc gru --step-by-step  ·  rnncalc gru --compare-conventions  ·  "
+            "rnncalc gru -c configs/gru_d2l.yaml"),
 }
 
 for _cell, (_help, _example) in _CELL_HELP.items():
-    app.command(_cell, help=f"{_help}\n\nWith no --config, runs the seed's {_cell} exercise.",
+    _default = "the example configs/gru.yaml" if _cell == "gru" else f"the seed's {_cell} exercise"
+    app.command(_cell, help=f"{_help}\n\nWith no --config, runs {_default}.",
                 epilog=f"Examples:  {_example}")(_cell_command(_cell))
+
+
+class Cell(str, Enum):
+    rnn = "rnn"
+    lstm = "lstm"
+    gru = "gru"
+
+
+@app.command(epilog="Examples:  rnncalc formulas gru  ·  rnncalc formulas gru --convention onnx  ·"
+             "  rnncalc formulas lstm -c configs/lstm_stacked_relu.yaml")
+def formulas(
+    cell: Annotated[Cell, typer.Argument(help="rnn, lstm or gru.")],
+    convention: ConventionOpt = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", "-c", help="Show the equations this config uses.", show_default=False)] = None,
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Print the equations a cell computes under a convention (or a config), symbols defined."""
+    with _errors(traceback):
+        from rnncalc.formulation import equations, preset
+
+        if config is None:
+            form, bias = preset(cell.value, convention.value if convention else "pytorch"), True
+        else:
+            import rnncalc
+
+            exercise = rnncalc.load(str(config), cell=cell.value,
+                                    convention=convention.value if convention else None)
+            form, bias = exercise.formulation, exercise.bias
+        title = f"{cell.value.upper()}, {form.summary()}"
+        _emit("\n".join([title, "", *equations(form, bias=bias)]) + "\n", output)
+
+
+class Layout(str, Enum):
+    per_gate = "per-gate"
+    pytorch = "pytorch"
+    onnx = "onnx"
+    keras = "keras"
+    concat = "concat"
+
+
+@app.command(epilog="Examples:  rnncalc convert configs/lstm.yaml --to onnx  ·  "
+             "rnncalc convert configs/lstm_onnx.yaml --to per-gate -o sheet.yaml")
+def convert(
+    config: Annotated[Path, typer.Argument(help="YAML exercise ('-' for stdin).")],
+    to: Annotated[Layout, typer.Option("--to", help="The layout to write the weights in.")],
+    orientation: Annotated[str, typer.Option(
+        help="per-gate, concat: rows (W x) or columns (x W, matrices transposed).")] = "rows",
+    concat: Annotated[str, typer.Option(
+        help="concat: the order of the concatenation, hx ([h; x]) or xh ([x; h]).")] = "hx",
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Write the exercise with its weights in another layout (YAML): the same trace."""
+    with _errors(traceback):
+        from rnncalc.convert import convert as _convert
+
+        if orientation not in ("rows", "columns") or concat not in ("hx", "xh"):
+            raise typer.BadParameter("--orientation rows|columns, --concat hx|xh")
+        _emit(_convert(str(config), to.value, orientation=orientation,
+                       concat=(concat[0], concat[1])), output)
+
+
+class Numbers(str, Enum):
+    integers = "integers"
+    halves = "halves"
+    tenths = "tenths"
+
+
+class ExerciseTask(str, Enum):
+    hidden = "hidden"
+    regression = "regression"
+    classification = "classification"
+    labeling = "labeling"
+    bidirectional = "bidirectional"
+
+
+class SheetFormat(str, Enum):
+    markdown = "markdown"
+    latex = "latex"
+
+
+CellArg = Annotated[str, typer.Argument(help="rnn, lstm or gru (any cell rnncalc has).",
+                                        metavar="CELL", show_default=False)]
+
+
+def _check_cell(cell: str) -> None:
+    from rnncalc.model import GATES
+
+    if cell not in GATES:
+        raise typer.BadParameter(f"expected one of {', '.join(GATES)}, got {cell!r}",
+                                 param_hint="CELL")
+
+
+@app.command(epilog="Examples:  rnncalc exercise lstm --seed 7 --out-dir ex7  ·  "
+             "rnncalc exercise rnn --seed 3 --task labeling --numbers integers  ·  "
+             "rnncalc exercise rnn --seed 3 | rnncalc rnn -c - -s")
+def exercise(
+    cell: CellArg,
+    seed: Annotated[int | None, typer.Option(
+        help="The same seed gives the same exercise. Default: a random one, written in the "
+        "config's first line.", show_default=False)] = None,
+    input_size: Annotated[int, typer.Option(min=1, max=64, help="Size of each x_t.")] = 3,
+    hidden_size: Annotated[int, typer.Option(min=1, max=64, help="Hidden units.")] = 2,
+    steps: Annotated[int, typer.Option(min=1, max=64, help="Time steps.")] = 3,
+    layers: Annotated[int, typer.Option(min=1, max=8, help="Stacked layers.")] = 1,
+    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="Biases or none.")] = True,
+    task: Annotated[ExerciseTask, typer.Option(
+        help="hidden states only, a head (regression, classification, labeling), or "
+        "bidirectional (with a regression head, as the seed's).")] = ExerciseTask.hidden,
+    numbers: Annotated[Numbers, typer.Option(
+        help="How friendly the numbers are: integers, halves (multiples of 0.5) or tenths "
+        "(one decimal).")] = Numbers.halves,
+    classes: Annotated[int, typer.Option(min=2, max=16, help="Classes of a classification "
+                                         "or labeling head.")] = 2,
+    precision: PrecisionOpt = 4,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out-dir", "-d", help="Write exercise.yaml, a student sheet and an answer key here "
+        "(sheet.md and key.md, or .tex). Without it: the config alone, to stdout or --output.",
+        show_default=False)] = None,
+    format: Annotated[SheetFormat, typer.Option(
+        "--format", "-f", help="Sheet and key: markdown or latex.")] = SheetFormat.markdown,
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """A fresh exercise: friendly random weights, answers checked not to be degenerate."""
+    _check_cell(cell)
+    with _errors(traceback):
+        from rnncalc.generate import Spec, config_text, write_exercise
+
+        if seed is None:
+            seed = int.from_bytes(os.urandom(3), "big")
+        spec = Spec(cell=cell, seed=seed, input_size=input_size, hidden_size=hidden_size,
+                    steps=steps, layers=layers, bias=bias, task=task.value,
+                    numbers=numbers.value, classes=classes, precision=precision)
+        if out_dir is None:
+            _emit(config_text(spec), output)
+            return
+        for path in write_exercise(spec, out_dir, format.value):
+            print(f"wrote {path}", file=sys.stderr)
+
+
+@app.command(epilog="Examples:  rnncalc init lstm > my.yaml  ·  rnncalc init rnn --task "
+             "labeling -o my.yaml  ·  rnncalc schema -o rnncalc.schema.json")
+def init(
+    cell: CellArg,
+    task: Annotated[Task, typer.Option(
+        help="hidden (no head), regression, classification or labeling.")] = Task.hidden,
+    bidirectional: Annotated[bool, typer.Option(
+        "--bidirectional", help="A bidirectional net (the backward direction shares the "
+        "forward weights).")] = False,
+    schema_url: Annotated[str, typer.Option(
+        "--schema", help="What the yaml-language-server comment points at (a path beside the "
+        "config, or a URL).")] = "rnncalc.schema.json",
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """A commented config template that runs as it is (the seed's numbers), every key explained."""
+    _check_cell(cell)
+    with _errors(traceback):
+        from rnncalc.scaffold import template
+
+        _emit(template(cell, task.value, bidirectional=bidirectional, schema_url=schema_url),
+              output)
+
+
+@app.command(epilog="Examples:  rnncalc schema -o rnncalc.schema.json")
+def schema(output: OutputOpt = None, traceback: TracebackOpt = False) -> None:
+    """The JSON Schema of a config, for editors (YAML language server) to complete and check."""
+    with _errors(traceback):
+        from rnncalc.scaffold import schema_json
+
+        _emit(schema_json(), output)
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command(epilog="Examples:  rnncalc answers-template configs/lstm.yaml -o answers.yaml  ·  "
+             "rnncalc check configs/lstm.yaml answers.yaml  ·  rnncalc check CONFIG ANSWERS "
+             "--round 4 --format json")
+def check(
+    config: Annotated[Path, typer.Argument(help="The exercise (YAML; '-' for stdin).")],
+    answers: Annotated[Path, typer.Argument(help="The answers (YAML, as answers-template "
+                                                 "writes it).")],
+    tolerance: Annotated[float | None, typer.Option(
+        min=0, help="Right within this distance (default: each number at the precision "
+        "written, or the file's own tolerance).", show_default=False)] = None,
+    round: RoundOpt = None,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f", help="table or json.")]
+    = CheckFormat.table,
+    precision: PrecisionOpt = 4,
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Check a student's answers: each with given, expected and a mark; the first mistake
+    worked out; a count. Exit 0: all right; 1: some wrong; 3: a bad file."""
+    with _errors(traceback):
+        import rnncalc
+        from rnncalc.answers import read_answers
+        from rnncalc.check import check as _check
+        from rnncalc.render.check import render, render_json
+
+        exercise = rnncalc.load(str(config))
+        given = read_answers(str(answers), _compute(exercise, round).to_dict())
+        report = _check(exercise, given, round_to=round, tolerance=tolerance)
+        _emit(render_json(report, precision=precision) if format is CheckFormat.json
+              else render(report, title=exercise.title, precision=precision), output)
+        if not report.all_right:
+            raise typer.Exit(int(ExitCode.WRONG_ANSWERS))
+
+
+@app.command("answers-template", epilog="Example:  rnncalc answers-template configs/lstm.yaml "
+             "-o answers.yaml")
+def answers_template(
+    config: Annotated[Path, typer.Argument(help="The exercise (YAML; '-' for stdin).")],
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Write a blank answers file for an exercise, for a student to fill in and `check`."""
+    with _errors(traceback):
+        import rnncalc
+        from rnncalc.answers import template
+
+        exercise = rnncalc.load(str(config))
+        _emit(template(_compute(exercise).to_dict(), exercise.title), output)
 
 
 @app.command(epilog="Examples:  rnncalc grad -c configs/rnn_grad.yaml  ·  rnncalc grad -c "
@@ -226,6 +590,125 @@ def grad(
         _emit(render_grad(trace, result, format.value, precision=precision,
                           step_by_step=step_by_step, explain=lines, element=element or ""),
               output)
+
+
+class RunFormat(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+ConfigsArg = Annotated[list[str], typer.Argument(
+    help="Config files, directories (their *.yaml, *.yml), globs ('class/*/lstm.yaml'), or '-' "
+    "for one config on stdin.", show_default=False, metavar="CONFIG...")]
+
+
+@app.command(epilog="Examples:  rnncalc run class/*.yaml --format jsonl > results.jsonl  ·  "
+             "rnncalc run configs/ --jobs 4 -f jsonl  ·  cat my.yaml | rnncalc run -")
+def run(
+    configs: ConfigsArg,
+    format: Annotated[RunFormat, typer.Option(
+        "--format", "-f", help="jsonl: one JSON object per config, in input order (an error "
+        "record for a bad one); table: the tables one after another.")] = RunFormat.table,
+    step_by_step: StepOpt = False,
+    precision: PrecisionOpt = 4,
+    dtype: DTypeOpt = None,
+    steps: StepsOpt = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", "-j", min=0, help="Worker processes (0: one per core). Output stays in input "
+        "order.")] = 1,
+    progress: Annotated[bool | None, typer.Option(
+        "--progress/--no-progress", help="A progress bar on stderr; default: when stderr is a "
+        "terminal and the run takes more than a second.", show_default=False)] = None,
+    output: OutputOpt = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Run many configs in one call, each by its own cell; a bad config does not stop the rest.
+
+    Exit code 0 when all succeeded, 3 when any config was invalid (4 on a bug)."""
+    with _errors(traceback):
+        from rnncalc.batch import Job, expand, outcomes, read_stdin
+
+        sources = expand(configs)
+        tty = output is None and sys.stdout.isatty()
+        job = Job(render=format.value, dtype=dtype.value if dtype else None,
+                  step_by_step=step_by_step, precision=precision, steps=steps,
+                  width=shutil.get_terminal_size().columns if tty else 80,
+                  color=tty and "NO_COLOR" not in os.environ, stdin=read_stdin(sources))
+        worst, kept = 0, list[str]()
+        results = outcomes(job, sources, jobs or os.cpu_count() or 1)
+        for outcome in _with_progress(results, len(sources), progress):
+            worst = max(worst, outcome.exit_code)
+            if outcome.error is not None and format is RunFormat.table:
+                print(outcome.error, file=sys.stderr)
+            if outcome.text:
+                # tables after the first get a blank line before them
+                text = "\n" + outcome.text if kept and format is RunFormat.table else outcome.text
+                kept.append(text if output is not None else "")
+                if output is None:
+                    sys.stdout.write(text)
+        if output is not None:
+            from rnncalc.output import write_result
+
+            write_result("".join(kept), output)
+        sys.stdout.flush()
+        if worst:
+            raise typer.Exit(worst)
+
+
+@app.command(epilog="Examples:  rnncalc validate class/*.yaml  ·  rnncalc validate configs/")
+def validate(configs: ConfigsArg, traceback: TracebackOpt = False) -> None:
+    """Check configs without computing: one line per invalid config on stderr.
+
+    Exit code 0 when all are valid, 3 otherwise. Never imports torch."""
+    with _errors(traceback):
+        from rnncalc.batch import expand, read_stdin
+        from rnncalc.batch import validate as check
+
+        sources = expand(configs)
+        errors = 0
+        for exc in check(sources, read_stdin(sources)):
+            if exc is not None:
+                errors += 1
+                print(str(exc), file=sys.stderr)
+        if errors:
+            raise typer.Exit(int(ExitCode.INVALID_INPUT))
+
+
+def _check_steps(steps: str | None) -> str | None:
+    """``--steps``: a bad selection is a usage error (exit 2), found before anything runs."""
+    if steps is not None:
+        from rnncalc.render.steps import parse_steps
+
+        try:
+            parse_steps(steps)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return steps
+
+
+def _with_progress(items: Iterator[object], total: int, wanted: bool | None) -> Iterator[Any]:
+    """``items`` as they come; after a second, a transient progress bar on stderr (a terminal)."""
+    import time
+
+    if wanted is False or (wanted is None and not sys.stderr.isatty()):
+        yield from items
+        return
+    start, bar, task = time.monotonic(), None, None
+    try:
+        for done, item in enumerate(items, 1):
+            yield item
+            if bar is None and (wanted or time.monotonic() - start > 1.0) and done < total:
+                from rich.console import Console
+                from rich.progress import Progress
+
+                bar = Progress(console=Console(stderr=True), transient=True)
+                bar.start()
+                task = bar.add_task("configs", total=total)
+            if bar is not None and task is not None:
+                bar.update(task, completed=done)
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def main() -> None:

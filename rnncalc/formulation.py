@@ -223,12 +223,16 @@ class Formulation:
         return out
 
     def summary(self) -> str:
-        """One line for the table header: the options in force."""
-        parts = [self.convention] + [f"{r} {a}" for r, a in self.act.items()]
+        """One line for the table header: the convention and the options in force."""
+        return f"{self.convention} ({self.details()})"
+
+    def details(self) -> str:
+        """The options in force, comma-separated: ``gate sigmoid, candidate tanh, ...``."""
+        parts = [f"{r} {a}" for r, a in self.act.items()]
         if self.cell == "gru":
-            parts.append("reset after W_hn h" if self.reset_after else "reset before W_hn")
-            parts.append("h = (1-z)*n + z*h_prev" if self.z_weights == "previous"
-                         else "h = z*n + (1-z)*h_prev")
+            parts.append("reset after" if self.reset_after else "reset before")
+            parts.append("h = (1-z)n + z h_prev" if self.z_weights == "previous"
+                         else "h = z n + (1-z) h_prev")
         if self.cell == "lstm":
             if self.forget_bias:
                 parts.append(f"forget_bias {self.forget_bias:g}")
@@ -237,7 +241,7 @@ class Formulation:
                                       ("projection", self.projection)) if on]
         if self.clip is not None:
             parts.append(f"clip {self.clip:g}")
-        return " · ".join(parts)
+        return ", ".join(parts)
 
 
 _PRESETS: dict[str, dict[str, Any]] = {
@@ -251,7 +255,9 @@ _PRESETS: dict[str, dict[str, Any]] = {
 
 def preset(cell: str, convention: str = "pytorch") -> Formulation:
     """What ``convention`` assumes for ``cell``: ``preset("gru", "onnx").reset_after is False``."""
-    return Formulation(cell=cell, convention=convention, **_PRESETS[convention])
+    applies = {"reset_after": "gru", "forget_bias": "lstm"}
+    options = {k: v for k, v in _PRESETS[convention].items() if applies[k] == cell}
+    return Formulation(cell=cell, convention=convention, **options)
 
 
 def _arg(*terms: str) -> str:
@@ -339,7 +345,8 @@ def _symbols(form: Formulation, bias: bool) -> list[str]:
                    "(after biases and peepholes; c_t is not clipped)")
     out.append("  *        element-wise product")
     for a in dict.fromkeys(form.activations):  # each distinct activation once, in role order
-        out.append(f"  {a.name}(x) = {a.formula()}")
+        if a.formula() != f"{a.name}(x)":
+            out.append(f"  {a.name}(x) = {a.formula()}")
     if cell == "gru":
         out.append("  GRU: reset gate applied " + ("after the recurrent product (PyTorch, "
                    "Keras reset_after=True, ONNX linear_before_reset=1)" if form.reset_after

@@ -106,7 +106,8 @@ def read_formulation(doc: Located, cell: str, convention: str | None = None) -> 
                             f"{', '.join(ACTIVATIONS)}") from None
         if ("alpha" in spec and act.alpha is None) or ("beta" in spec and act.beta is None):
             raise doc.error(path, f"{act.name} takes no alpha or beta")
-        if role in acts and acts[role] != act:
+        # nonlinearity: tanh may be the schema's default, filled in: only another value conflicts
+        if role in acts and acts[role] != act and data["nonlinearity"] != "tanh":
             raise doc.error(path, f"nonlinearity says {acts[role]}, activations.{role} says {act}; "
                             "keep one of them")
         acts[role] = act

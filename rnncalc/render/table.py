@@ -6,6 +6,7 @@ The only module besides the CLI that uses the terminal library.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -13,14 +14,20 @@ from rich.table import Table
 from rich.text import Text
 
 from rnncalc.render import fmt, fmt_input, fmt_vector
+from rnncalc.render.steps import gap_size, shown
 from rnncalc.trace import DirectionTrace, HeadTrace, Trace
 
-__all__ = ["render", "to_text"]
+if TYPE_CHECKING:
+    from rnncalc.compare import Comparison
+
+__all__ = ["render", "render_comparison", "to_svg", "to_text"]
 
 GATE_NAMES = {
     "rnn": {"h": "h_t"},
     "lstm": {"i": "i  input (add)", "f": "f  forget", "g": "g  cell candidate", "o": "o  output"},
+    "gru": {"r": "r  reset", "z": "z  update", "n": "n  candidate"},
 }
+EXTRA_NAMES = {"m": "m_t  o*act(c_t)"}  # intermediates beyond the gates (lstm projection)
 
 
 def to_text(renderable: RenderableType, *, width: int | None = None, color: bool = False) -> str:
@@ -36,34 +43,51 @@ def to_text(renderable: RenderableType, *, width: int | None = None, color: bool
     return "".join(line.rstrip() + "\n" for line in text.splitlines())
 
 
-def render(trace: Trace, *, step_by_step: bool = False, precision: int = 4) -> RenderableType:
-    """Everything a user reads about a run, as one rich renderable."""
+def to_svg(renderable: RenderableType, *, width: int = 100, title: str = "rnncalc") -> str:
+    """The tables as an SVG picture (rich's own export: a terminal window with the text)."""
+    console = Console(file=io.StringIO(), width=width, record=True, highlight=False,
+                      soft_wrap=False, force_terminal=True, color_system="truecolor")
+    console.print(renderable)
+    return console.export_svg(title=title)
+
+
+def render(trace: Trace, *, step_by_step: bool = False, precision: int = 4,
+           steps: str | None = None) -> RenderableType:
+    """Everything a user reads about a run, as one rich renderable.
+
+    ``steps`` selects the steps shown (:mod:`rnncalc.render.steps`; default: all of a short run,
+    the first and last few of a long one)."""
     ex = trace.exercise
     parts: list[RenderableType] = [_header(trace), Text("")]
     for layer in trace.layers:
         for tr in layer.directions.values():
-            table = _steps_detail(tr, ex.cell, precision) if step_by_step else _steps(tr, precision)
+            rows = shown(tr.positions, steps)
+            table = (_steps_detail(tr, ex.cell, precision, rows) if step_by_step
+                     else _steps(tr, precision, rows))
             parts.append(_section(_title(tr), table))
     if ex.num_layers * ex.num_directions > 1:
         parts.append(_finals(trace, precision))
     if trace.head is not None:
-        parts.append(_head(trace.head, trace, precision))
+        parts.append(_head(trace.head, trace, precision, shown(range(ex.steps), steps)))
     return Group(*parts)
 
 
 def _header(trace: Trace) -> Text:
     ex = trace.exercise
     layers = f"{ex.num_layers} layer" + ("s" if ex.num_layers > 1 else "")
-    direction = "bidirectional" if ex.bidirectional else "forward"
-    act = f" · {ex.nonlinearity}" if ex.cell == "rnn" else ""
+    direction = ex.direction + (f" (merge {ex.merge_mode})" if ex.merge_mode != "concat"
+                                and ex.bidirectional else "")
+    act = f" · {ex.formulation.act['hidden']}" if ex.cell == "rnn" else ""
     bias = "" if ex.bias else " · no bias"
+    proj = f" · proj {ex.proj_size}" if ex.proj_size else ""
     text = Text()
     if ex.title:
         text.append(ex.title + "\n", style="bold")
     text.append(
-        f"{ex.cell.upper()}{act}{bias} · input {ex.input_size} · hidden {ex.hidden_size} · "
+        f"{ex.cell.upper()}{act}{bias} · input {ex.input_size} · hidden {ex.hidden_size}{proj} · "
         f"{layers} · {direction} · {ex.steps} steps · {ex.dtype}"
     )
+    text.append(f"\nformulation: {ex.formulation.summary()}", style="dim")
     for note in ex.notes:
         text.append(f"\nnote: {note}", style="dim")
     return text
@@ -89,21 +113,31 @@ def _section(title: str, table: Table, caption: str = "") -> Group:
     return Group(*parts)
 
 
-def _steps(tr: DirectionTrace, precision: int) -> Table:
-    columns = ["t", "x_t" if tr.layer == 0 else "input", "h_t"] + (["c_t"] if tr.c is not None else [])
+def _steps(tr: DirectionTrace, precision: int, rows: list[int | None]) -> Table:
+    columns = ["t", "x_t" if tr.layer == 0 else "input", "h_t"]
+    columns += ["c_t"] if tr.c is not None else []
     table = _table(*columns)
-    for step in tr.steps():
-        row = [str(step.t), fmt_input(step.x.tolist(), precision), fmt_vector(step.h.tolist(), precision)]
+    for i, k in enumerate(rows):
+        if k is None:
+            table.add_row("⋮", _gap_text(rows, i, len(tr.positions)))
+            continue
+        step = tr.step(k)
+        row = [str(step.t), fmt_input(step.x.tolist(), precision),
+               fmt_vector(step.h.tolist(), precision)]
         if step.c is not None:
             row.append(fmt_vector(step.c.tolist(), precision))
         table.add_row(*row)
     return table
 
 
-def _steps_detail(tr: DirectionTrace, cell: str, precision: int) -> Table:
+def _steps_detail(tr: DirectionTrace, cell: str, precision: int, rows: list[int | None]) -> Table:
     table = _table("t", "quantity", "pre-activation", "activation")
     names = GATE_NAMES[cell]
-    for step in tr.steps():
+    for i, k in enumerate(rows):
+        if k is None:
+            table.add_row("⋮", _gap_text(rows, i, len(tr.positions)), end_section=True)
+            continue
+        step = tr.step(k)
         table.add_row(str(step.t), "x_t" if tr.layer == 0 else "input",
                       fmt_input(step.x.tolist(), precision), "")
         for gate in step.pre:
@@ -113,6 +147,8 @@ def _steps_detail(tr: DirectionTrace, cell: str, precision: int) -> Table:
                           fmt_vector(step.act[gate].tolist(), precision))
         if step.c is not None:
             table.add_row("", "c_t", "", fmt_vector(step.c.tolist(), precision))
+        for name, value in step.extra.items():
+            table.add_row("", EXTRA_NAMES.get(name, name), "", fmt_vector(value.tolist(), precision))
         pre_h = fmt_vector(step.pre["h"].tolist(), precision) if cell == "rnn" else ""
         table.add_row("", "h_t", pre_h, fmt_vector(step.h.tolist(), precision), end_section=True)
     return table
@@ -133,14 +169,27 @@ def _finals(trace: Trace, precision: int) -> Group:
                     table)
 
 
-def _head(head: HeadTrace, trace: Trace, precision: int) -> Group:
-    bidir = trace.exercise.bidirectional
-    on = "[h_forward_t, h_backward_t]" if bidir else "h_t"
-    final = ("[h_forward at T-1, h_backward at 0] (h_n)" if bidir else "h_{T-1}")
+def _gap_text(rows: list[int | None], i: int, steps: int) -> str:
+    n = gap_size(rows, i, steps)
+    return f"{n} step{'s' if n != 1 else ''} not shown"
+
+
+def _head(head: HeadTrace, trace: Trace, precision: int, rows: list[int | None]) -> Group:
+    ex = trace.exercise
+    bidir = ex.bidirectional
+    join = {"concat": "[{f}, {b}]", "sum": "({f} + {b})", "mul": "({f} * {b})",
+            "ave": "({f} + {b})/2"}[ex.merge_mode]
+    on = join.format(f="h_forward_t", b="h_backward_t") if bidir else "h_t"
+    final = (join.format(f="h_forward at T-1", b="h_backward at 0") + " (h_n)" if bidir
+             else "h at 0 (computed last)" if ex.reverse else "h_{T-1}")
     if head.task == "regression":
         table = _table("t", "y")
-        for t, y in enumerate(head.logits_t.tolist()):
-            table.add_row(str(t), fmt_vector(y, precision))
+        ys = head.logits_t.tolist()
+        for i, t in enumerate(rows):
+            if t is None:
+                table.add_row("⋮", _gap_text(rows, i, len(ys)))
+            else:
+                table.add_row(str(t), fmt_vector(ys[t], precision))
         table.add_row("final", fmt_vector(head.logits.tolist(), precision))
         return _section(f"Head: regression, y_t = W {on} + b", table,
                         f"final: y = W {final} + b")
@@ -148,14 +197,63 @@ def _head(head: HeadTrace, trace: Trace, precision: int) -> Group:
     table = _table("t", "logits", "probabilities", "label")
     if head.task == "labeling":
         assert head.probs_t is not None and head.labels_t is not None
-        rows = [(str(t), z, p, k) for t, (z, p, k) in enumerate(
-            zip(head.logits_t.tolist(), head.probs_t.tolist(), head.labels_t, strict=True))]
+        zs, ps, ks = head.logits_t.tolist(), head.probs_t.tolist(), head.labels_t
+        lines: list[tuple[str, list[float], list[float], int] | None] = [
+            None if t is None else (str(t), zs[t], ps[t], ks[t]) for t in rows]
     else:
         assert head.probs is not None and head.label is not None
-        rows = [("final", head.logits.tolist(), head.probs.tolist(), head.label)]
-    for t, z, p, k in rows:
+        lines = [("final", head.logits.tolist(), head.probs.tolist(), head.label)]
+    for i, line in enumerate(lines):
+        if line is None:
+            table.add_row("⋮", _gap_text(rows, i, len(head.logits_t)))
+            continue
+        at, z, p, k = line
         label = f"{k} ({head.names[k]})" if head.names else str(k)
-        table.add_row(t, fmt_vector(z, precision), fmt_vector(p, precision), label)
+        table.add_row(at, fmt_vector(z, precision), fmt_vector(p, precision), label)
     source = on if head.task == "labeling" else final
     return _section(f"Head: {head.task}, p = {activation}(W {source} + b), label = "
                     + ("[p >= 0.5]" if activation == "sigmoid" else "argmax p"), table)
+
+
+def render_comparison(comparison: Comparison, *, precision: int = 4) -> RenderableType:
+    """``--compare-conventions``: the final states under each formulation, side by side.
+
+    A value that differs from the config's own run is marked ``*``.
+    """
+    first = comparison.variants[0].trace
+    ex = first.exercise
+    intro = Text()
+    if ex.title:
+        intro.append(ex.title + "\n", style="bold")
+    intro.append(f"{ex.cell.upper()} under each convention (same weights; options this config "
+                 "sets are kept)\n")
+    for k, v in enumerate(comparison.variants):
+        intro.append(f"\n({k}) {v.label}", style="bold")
+        intro.append(f"\n    {v.formulation.details()}")
+    table = _table("quantity", *(f"({k})" for k in range(len(comparison.variants))))
+    rows: list[tuple[str, str, list[list[float]]]] = []
+    for k in range(len(first.h_n)):
+        where = f"l{k // ex.num_directions} {ex.directions[k % ex.num_directions]}"
+        rows.append((f"h_n {where}", "h_n", [v.trace.h_n[k].tolist() for v in comparison.variants]))
+        if first.c_n is not None:
+            rows.append((f"c_n {where}", "c_n",
+                         [v.trace.c_n[k].tolist() for v in comparison.variants]))  # type: ignore[index]
+    if first.head is not None:
+        from rnncalc.compare import _head_output
+
+        outs = [_head_output(v.trace) for v in comparison.variants]
+        if outs[0].dim() == 1:
+            rows.append((f"head {first.head.task}", "head", [o.tolist() for o in outs]))
+        else:
+            rows += [(f"head t={t}", "head", [o[t].tolist() for o in outs])
+                     for t in range(len(outs[0]))]
+    for name, quantity, values in rows:
+        cells = [fmt_vector(values[0], precision)]
+        for v, value in zip(comparison.variants[1:], values[1:], strict=True):
+            mark = " *" if v.differs[quantity] and value != values[0] else ""
+            cells.append(fmt_vector(value, precision) + mark)
+        table.add_row(name, *cells)
+    differ = [f"({k})" for k, v in enumerate(comparison.variants) if any(v.differs.values())]
+    caption = ("* differs from (0), this config's answer: " + ", ".join(differ) + " change it"
+               if differ else "every convention gives this config's answer")
+    return Group(intro, Text(""), _section("Final states", table, caption))
