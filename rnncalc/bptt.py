@@ -407,8 +407,13 @@ def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch
     dh_future = torch.zeros(H, dtype=tr.h.dtype)
     dc_future = None if tr.c is None else torch.zeros(H, dtype=tr.h.dtype)
     rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, CellGrad]] = []
+    h_prev, c_prev = tr.h_prev, tr.c_prev  # once: DirectionTrace.step rebuilds them per call
     for k in range(T - 1, first - 1, -1):
-        s = tr.step(k)
+        s = Step(t=tr.positions[k], x=tr.x[k], h_prev=h_prev[k],
+                 c_prev=None if c_prev is None else c_prev[k],
+                 pre={g: v[k] for g, v in tr.pre.items()},
+                 act={g: v[k] for g, v in tr.act.items()},
+                 h=tr.h[k], c=None if tr.c is None else tr.c[k])
         dh_out = dh_out_by_pos[s.t]
         cg = backward(p, s, dh_out + dh_future, dc_future, ex.formulation)
         rows.append((dh_out, dh_future, dc_future, cg))
