@@ -1,0 +1,199 @@
+r"""A LaTeX document of a trace: booktabs tables, bmatrix weights, the equations in math mode.
+
+The sections of :mod:`rnncalc.render.report`, one function per block kind. The document needs
+only ``amsmath``, ``booktabs`` and ``geometry`` (texlive-latex-base and -recommended) and compiles
+with ``pdflatex``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rnncalc.model import Matrix, Vector
+from rnncalc.render import fmt
+from rnncalc.render.report import (
+    Block,
+    Cell,
+    Equations,
+    Explanation,
+    Math,
+    Matrices,
+    Numbers,
+    Section,
+    Table,
+    Text,
+    build,
+    exact,
+    title_of,
+)
+
+if TYPE_CHECKING:
+    from rnncalc.trace import Trace
+
+__all__ = ["escape", "render", "render_sections"]
+
+PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage[margin=2cm]{geometry}
+\usepackage{amsmath}
+\allowdisplaybreaks
+\usepackage{booktabs}
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.5em}
+"""
+
+_SPECIAL = {
+    "\\": r"$\backslash$", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "·": r"$\cdot$", "<": "$<$", ">": "$>$",
+}
+
+
+def escape(text: str) -> str:
+    """Plain text made safe for LaTeX's text mode."""
+    return "".join(_SPECIAL.get(ch, ch) for ch in text)
+
+
+def render(trace: Trace, *, precision: int = 4, blank: bool = False, title: str | None = None,
+           explain: Sequence[Any] | None = None) -> str:
+    """A complete document; ``blank`` gives the student sheet (computed values left empty)."""
+    sections = build(trace, blank=blank, explain=explain)
+    return render_sections(sections, precision, title=title or title_of(trace.exercise))
+
+
+def render_sections(sections: Iterable[Section], precision: int, *, title: str = "") -> str:
+    parts = [PREAMBLE, r"\begin{document}"]
+    if title:
+        parts.append(r"\section*{" + escape(title) + "}")
+    for section in sections:
+        command = "subsection*" if section.level <= 2 else "subsubsection*"
+        parts.append(f"\\{command}{{{escape(section.title)}}}")
+        parts += [_block(b, precision) for b in section.blocks]
+    parts.append(r"\end{document}")
+    return "\n\n".join(parts) + "\n"
+
+
+def _block(block: Block, precision: int) -> str:
+    if isinstance(block, Text):
+        return escape(block.text)
+    if isinstance(block, Equations):
+        notes = "\n".join(block.notes)  # plain ASCII, aligned in columns: kept verbatim
+        return _align(m.tex for m in block.lines) + (
+            f"\n\n{{\\small\n\\begin{{verbatim}}\n{notes}\n\\end{{verbatim}}\n}}" if notes else "")
+    if isinstance(block, Explanation):
+        return _explanation(block.lines, precision)
+    if isinstance(block, Matrices):
+        return _matrices(block)
+    return _table(block, precision)
+
+
+def _align(lines: Iterable[str], *, aligned: bool = False) -> str:
+    """Equations one per line, aligned at their first ``=`` (or at the ``&`` already in them)."""
+    rows = list(lines) if aligned else [line.replace(" = ", " &= ", 1) for line in lines]
+    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+
+def _bmatrix(value: Matrix | Vector) -> str:
+    if value and isinstance(value[0], tuple):
+        rows = [" & ".join(exact(v) for v in row) for row in value]  # type: ignore[union-attr]
+    else:
+        rows = [" \\\\ ".join(exact(v) for v in value)]  # type: ignore[arg-type]  # a column
+    return "\\begin{bmatrix} " + " \\\\ ".join(rows) + " \\end{bmatrix}"
+
+
+def _matrices(block: Matrices) -> str:
+    """Named matrices side by side, a few to a line (vectors as columns, as on a sheet)."""
+    items = [f"{name.tex} = {_bmatrix(value)}" for name, value in block.items]
+    lines = [", \\quad ".join(items[i:i + 4]) for i in range(0, len(items), 4)]
+    return "\\begin{gather*}\n" + " \\\\\n".join(lines) + "\n\\end{gather*}"
+
+
+def _numbers(cell: Numbers, precision: int) -> str:
+    text = [exact(v) if cell.exact else fmt(v, precision) for v in cell.values]
+    if not cell.vector:
+        return f"${text[0]}$"
+    return "$[" + ",\\ ".join(text) + "]$"
+
+
+def _cell(cell: Cell, precision: int) -> str:
+    if isinstance(cell, Math):
+        return f"${cell.tex}$"
+    if isinstance(cell, Numbers):
+        return _numbers(cell, precision)
+    return escape(cell)
+
+
+def _table(table: Table, precision: int) -> str:
+    spec = "r" + "l" * (len(table.columns) - 1)
+    lines = ["\\begin{center}", "\\begin{tabular}{" + spec + "}", "\\toprule",
+             " & ".join(_cell(c, precision) for c in table.columns) + " \\\\", "\\midrule"]
+    for i, row in enumerate(table.rows):
+        lines.append(" & ".join(_cell(c, precision) for c in row) + " \\\\")
+        if i in table.groups:
+            lines.append("\\addlinespace")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    if table.caption:
+        lines.append("\\\\[0.3em] " + escape(table.caption))
+    lines.append("\\end{center}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------- --explain, substituted equations
+
+_FUNCTIONS = {"sigmoid": "\\sigma", "tanh": "\\tanh", "exp": "\\exp", "relu": "\\mathrm{relu}"}
+
+
+def _explanation(lines: Sequence[Any], precision: int) -> str:
+    """The lines of :mod:`rnncalc.explain` as aligned equations, under their layer and step."""
+    if not lines:
+        return "Nothing matches the \\texttt{--explain} selection."
+    parts: list[str] = []
+    group: list[str] = []
+    heading: str | None = None
+    for line in lines:
+        w = line.where
+        title = (f"Layer {w.layer} · {w.direction} · t = {w.t}" if w.layer is not None
+                 else "Head" + (f" · t = {w.t}" if w.t is not None else " · final state"))
+        if title != heading:
+            if group:
+                parts.append(_align(group, aligned=True))
+            parts.append("\\textbf{" + escape(title) + "}")
+            heading, group = title, []
+        chain = [expr_tex(e, precision) for e in line.chain]
+        group.append(f"{_sym(line.lhs)} &= " + " \\\\\n  &= ".join(chain))  # one = per row
+    parts.append(_align(group, aligned=True))
+    return "\n\n".join(parts)
+
+
+def _sym(s: Any) -> str:
+    name = s.name if len(s.name) == 1 else f"\\mathrm{{{s.name}}}"
+    out = name + (f"_{{{s.t}}}" if s.t is not None else "")
+    return out + (f"[{s.unit}]" if s.unit is not None else "")
+
+
+def expr_tex(e: Any, precision: int, *, top: bool = True) -> str:
+    """One :mod:`rnncalc.explain` expression in math mode; its plain twin is ``explain.to_text``."""
+    from rnncalc import explain as ex
+
+    if isinstance(e, ex.Num):
+        text = ex.compact(e.value, precision)
+        return text if top or not text.startswith("-") else f"({text})"
+    if isinstance(e, ex.Sym):
+        return _sym(e)
+    if isinstance(e, ex.Prod):
+        if all(isinstance(f, ex.Num) for f in e.factors):
+            return "".join(f"({expr_tex(f, precision)})" for f in e.factors)
+        return " \\cdot ".join(
+            f"({expr_tex(f, precision)})" if isinstance(f, ex.Num | ex.Sum)
+            else expr_tex(f, precision, top=False) for f in e.factors)
+    if isinstance(e, ex.Sum):
+        groups = [" + ".join(expr_tex(t, precision, top=False) for t in g) for g in e.groups if g]
+        return " \\;+\\; ".join(groups)
+    if isinstance(e, ex.Call):
+        fn = _FUNCTIONS.get(e.fn, f"\\operatorname{{{e.fn}}}")
+        return f"{fn}\\left({expr_tex(e.arg, precision)}\\right)"
+    if isinstance(e, ex.Vec):
+        return ", ".join(expr_tex(v, precision) for v in e.items)
+    if isinstance(e, ex.Diff):
+        return f"({expr_tex(e.left, precision)} - {expr_tex(e.right, precision, top=False)})"
+    return f"\\frac{{{expr_tex(e.num, precision)}}}{{{expr_tex(e.den, precision)}}}"

@@ -1,0 +1,166 @@
+"""``rnncalc init``: a commented config template that runs as it is; ``rnncalc schema``'s JSON.
+
+The template holds the seed's numbers (so it runs and gives the seed's figures), every key in use
+explained in a comment, and every other key of the schema commented out with its description, so
+a new key in :data:`rnncalc.config.schema.SCHEMA` shows up here without editing this file. No
+torch: neither command computes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rnncalc.config.schema import SCHEMA
+from rnncalc.errors import RnncalcError
+from rnncalc.model import GATES
+
+__all__ = ["DEFAULT_SCHEMA_URL", "schema_json", "template"]
+
+#: Where the template's schema comment points: a file beside the config, written by
+#: ``rnncalc schema -o rnncalc.schema.json`` (the YAML language server resolves it relatively).
+DEFAULT_SCHEMA_URL = "rnncalc.schema.json"
+
+_TASKS = ("hidden", "regression", "classification", "labeling")
+
+# The seed's weights (../shared/seed/README.md), rows = hidden units.
+_RNN = {"W_ih": "[[-1, 0, 0.5], [1, 0, -0.5]]", "W_hh": "[[0, -1], [0, -1]]"}
+_LSTM = {
+    "i": ("[[-1, 0, 0.5], [-1, 0, -0.5]]", "[[0, 1], [0, -1]]", "input (\"add\") gate"),
+    "f": ("[[1, 0, 0.5], [1, 0, -0.5]]", "[[0, 1], [0, -1]]", "forget gate"),
+    "g": ("[[1, 0, -0.5], [1, 0, -0.5]]", "[[0, 1], [0, -1]]", "cell candidate"),
+    "o": ("[[1, 1, 0.5], [1, -1, -0.5]]", "[[0, 1], [0, -1]]", "output gate"),
+}
+_GATE_WORDS = {"r": "reset gate", "z": "update gate", "n": "candidate"}
+_HEAD_WORDS = {
+    "regression": "y = W h + b on the final state (and at every position)",
+    "classification": "softmax(W h + b) on the final state (sigmoid with one output), argmax",
+    "labeling": "softmax(W h_t + b) and argmax at every position",
+}
+
+
+def schema_json() -> str:
+    """The JSON Schema of a config, as editors read it."""
+    return json.dumps(SCHEMA, indent=2) + "\n"
+
+
+def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
+             schema_url: str = DEFAULT_SCHEMA_URL) -> str:
+    """A config for ``cell`` that loads as it is, every key explained in a comment."""
+    if cell not in GATES:
+        raise RnncalcError(f"cell: expected one of {', '.join(GATES)}, got {cell!r}")
+    if task not in _TASKS:
+        raise RnncalcError(f"task: expected one of {', '.join(_TASKS)}, got {task!r}")
+    H = 2
+    width = 2 * H if bidirectional else H
+    zeros = "[[0, 0], [0, 0]]" if bidirectional else "[0, 0]"
+    out = [
+        f"# yaml-language-server: $schema={schema_url}",
+        f"# An rnncalc exercise: run it with  rnncalc {cell} --config THIS_FILE --step-by-step",
+        "# Every matrix is written with rows = hidden units (y = W x), as PyTorch stores them.",
+        "",
+        f'title: "My {cell.upper()} exercise"   # shown above the output',
+        'description: "What the student is asked to compute."   # free text, for you',
+        f"cell: {cell}               # rnn | lstm | gru; must match the command (rnncalc {cell})",
+    ]
+    if cell == "rnn":
+        out.append("nonlinearity: tanh       # rnn only: tanh | relu")
+    else:
+        out.append(f"# nonlinearity: tanh     # rnn only; an {cell} sets activations by role "
+                   "(activations, below)")
+    out += [
+        "bias: true               # false: no biases at all (the seed's LSTM); default: true if "
+        "any bias is given",
+        "dtype: float64           # float64 | float32 (float32 shows PyTorch's rounding)",
+        "num_layers: 1            # stacked layers; for more than one, group the weights under "
+        "l0, l1, ...",
+        f"bidirectional: {str(bidirectional).lower():5}     # true: a backward direction too; "
+        "output at t = [h_forward_t, h_backward_t]",
+        f"share_directions: {str(bidirectional).lower():5}  # true: the backward direction "
+        "reuses the forward weights (else give l0_reverse)",
+        "initial:                 # the state before x_0 (h_{-1}); absent means zeros",
+        f"  h: {zeros}   # one vector, or one per layer and direction (PyTorch's h_0 order: "
+        "l0 forward, l0 backward, l1 ...)",
+    ]
+    if cell == "lstm":
+        out.append(f"  c: {zeros}   # lstm only: the cell state c_{{-1}}, the same way")
+    out += [
+        "inputs:                  # x_0, x_1, ...: one vector per time step, all the same length",
+        "  - [1, 2, 3]",
+        "  - [4, 5, 6]",
+        "  - [7, 8, 9]",
+        "weights:                 # per-gate matrices, PyTorch's names; W_i? is hidden x input, "
+        "W_h? hidden x hidden",
+    ]
+    out += _weights(cell)
+    out += _head(task, width)
+    out += _other_keys()
+    return "\n".join(out) + "\n"
+
+
+def _weights(cell: str) -> list[str]:
+    if cell == "rnn":
+        return [
+            f"  W_ih: {_RNN['W_ih']}   # h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)",
+            f"  W_hh: {_RNN['W_hh']}",
+            "  b_ih: 1        # a bias: a vector, or one number for every unit",
+            "  b_hh: 1",
+        ]
+    lines = []
+    seed = list(_LSTM.values())
+    for k, g in enumerate(GATES[cell]):
+        w_i, w_h, words = seed[k % len(seed)]
+        words = _LSTM[g][2] if cell == "lstm" else _GATE_WORDS.get(g, f"gate {g}")
+        lines += [f"  W_i{g}: {w_i}   # {g}: {words}", f"  W_h{g}: {w_h}",
+                  f"  b_i{g}: 0" + ("      # a vector, or one number for every unit" if not k
+                                    else ""),
+                  f"  b_h{g}: 0" + ("      # a sheet with one bias per gate leaves out the b_h?"
+                                    if not k else "")]
+    return lines
+
+
+def _head(task: str, width: int) -> list[str]:
+    W = {"regression": [[0, 1]], "classification": [[0, 1], [1, 0]],
+         "labeling": [[0, 1], [1, 0]]}
+    if task == "hidden":
+        return ["# head:                   # an output layer on the top layer; see rnncalc init "
+                "--task regression|classification|labeling"]
+    rows = W[task] if width == 2 else [row + row for row in W[task]]
+    lines = [
+        "head:                     # the output layer on the top layer's output",
+        f"  task: {task:15}   # regression | classification | labeling: {_HEAD_WORDS[task]}",
+        f"  W: {json.dumps(rows)}   # one row per output, one column per top-layer unit "
+        "(2 x hidden when bidirectional)",
+        "  b: 0                    # a vector, or one number for every output",
+    ]
+    if task != "regression":
+        lines.append('  labels: ["no", "yes"]   # optional: a name for each class')
+    return lines
+
+
+def _other_keys() -> list[str]:
+    """Every other key of the schema, commented out, with the schema's own description."""
+    shown = {"title", "description", "cell", "nonlinearity", "bias", "dtype", "num_layers",
+             "bidirectional", "share_directions", "initial", "inputs", "weights", "head",
+             "hidden_size"}
+    lines = [
+        "",
+        "# Other keys, for exercises written in other conventions (uncomment to use):",
+        "# hidden_size: 2   # optional where the weights show it",
+    ]
+    for key, rule in SCHEMA["properties"].items():
+        if key in shown:
+            continue
+        words = rule.get("description", "")  # "lstm: ...": says which cell it is for
+        lines.append(f"# {key}: {_example(rule)}   # {' '.join(words.split())}".rstrip())
+    return lines
+
+
+def _example(rule: dict[str, Any]) -> str:
+    if "default" in rule:
+        return json.dumps(rule["default"])
+    if "enum" in rule:
+        return json.dumps(rule["enum"][0])
+    kind = rule.get("type")
+    return {"boolean": "false", "number": "0", "integer": "0", "string": '""', "array": "[]",
+            "object": "{}"}.get(kind if isinstance(kind, str) else "", "...")
