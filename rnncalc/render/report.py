@@ -34,6 +34,7 @@ __all__ = [
     "Matrices",
     "Numbers",
     "Section",
+    "SectionFn",
     "Table",
     "Text",
     "build",
