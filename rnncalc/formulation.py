@@ -81,6 +81,12 @@ ACTIVATIONS: dict[str, ActivationSpec] = {
 _SPELLINGS = {n.replace("_", ""): n for n in ACTIVATIONS}
 
 
+def _num(x: float) -> str:
+    """The shortest text that reads back as ``x``: ``1``, ``0.1``, ``-3.25``."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
 @dataclass(frozen=True)
 class Activation:
     """An activation function with its parameters filled in: ``Activation("leaky_relu", 0.1)``."""
@@ -93,11 +99,11 @@ class Activation:
         text = ACTIVATIONS[self.name].formula
         for symbol, value in (("alpha", self.alpha), ("beta", self.beta)):
             if value is not None:
-                text = text.replace(symbol, f"{value:g}")
+                text = text.replace(symbol, f"{_num(value)}")
         return text
 
     def __str__(self) -> str:
-        params = [f"{k}={v:g}" for k, v in (("alpha", self.alpha), ("beta", self.beta))
+        params = [f"{k}={_num(v)}" for k, v in (("alpha", self.alpha), ("beta", self.beta))
                   if v is not None]
         return self.name + (f"({', '.join(params)})" if params else "")
 
@@ -235,12 +241,12 @@ class Formulation:
                          else "h = z n + (1-z) h_prev")
         if self.cell == "lstm":
             if self.forget_bias:
-                parts.append(f"forget_bias {self.forget_bias:g}")
+                parts.append(f"forget_bias {_num(self.forget_bias)}")
             parts += [w for w, on in (("peepholes", self.peepholes),
                                       ("input_forget", self.input_forget),
                                       ("projection", self.projection)) if on]
         if self.clip is not None:
-            parts.append(f"clip {self.clip:g}")
+            parts.append(f"clip {_num(self.clip)}")
         return ", ".join(parts)
 
 
@@ -260,6 +266,14 @@ def preset(cell: str, convention: str = "pytorch") -> Formulation:
     return Formulation(cell=cell, convention=convention, **options)
 
 
+def _symbol_names(form: Formulation) -> dict[str, str]:
+    """The name each role's activation goes by in the equations: its own name, or, where two
+    roles use it with different parameters, the name and the role (``leaky_relu_gate``)."""
+    act = form.act
+    return {role: a.name if all(b == a for b in act.values() if b.name == a.name)
+            else f"{a.name}_{role}" for role, a in act.items()}
+
+
 def _arg(*terms: str) -> str:
     return " + ".join(t for t in terms if t)
 
@@ -269,7 +283,7 @@ def equations(form: Formulation, *, bias: bool = True) -> list[str]:
 
     The engine's cells compute exactly these (a test holds the two together).
     """
-    act = form.act
+    act = _symbol_names(form)
     clip = (lambda s: f"clip({s})") if form.clip is not None else (lambda s: s)
 
     def b(name: str) -> str:
@@ -277,10 +291,10 @@ def equations(form: Formulation, *, bias: bool = True) -> list[str]:
 
     lines: list[str] = []
     if form.cell == "rnn":
-        f = act["hidden"].name
+        f = act["hidden"]
         lines += [f"h_t = {f}({clip(_arg('W_ih x_t', b('b_ih'), 'W_hh h_{t-1}', b('b_hh')))})"]
     elif form.cell == "gru":
-        s, g = act["gate"].name, act["candidate"].name
+        s, g = act["gate"], act["candidate"]
         for gate in ("r", "z"):
             a = _arg(f"W_i{gate} x_t", b(f"b_i{gate}"), f"W_h{gate} h_{{t-1}}", b(f"b_h{gate}"))
             lines.append(f"{gate}_t = {s}({clip(a)})")
@@ -294,7 +308,7 @@ def equations(form: Formulation, *, bias: bool = True) -> list[str]:
         lines.append("h_t = (1 - z_t) * n_t + z_t * h_{t-1}" if form.z_weights == "previous"
                      else "h_t = z_t * n_t + (1 - z_t) * h_{t-1}")
     else:
-        s, g, h = act["gate"].name, act["cell_input"].name, act["cell_output"].name
+        s, g, h = act["gate"], act["cell_input"], act["cell_output"]
         h_prev = "h_{t-1}"
 
         def pre(gate: str, *extra: str) -> str:
@@ -306,7 +320,7 @@ def equations(form: Formulation, *, bias: bool = True) -> list[str]:
         if form.input_forget:
             lines.append("f_t = 1 - i_t")
         else:
-            fb = f"{form.forget_bias:g}" if form.forget_bias else ""
+            fb = f"{_num(form.forget_bias)}" if form.forget_bias else ""
             lines.append(f"f_t = {s}({pre('f', 'p_f * c_{t-1}' if peep else '', fb)})")
         lines.append(f"g_t = {g}({pre('g')})")
         lines.append("c_t = f_t * c_{t-1} + i_t * g_t")
@@ -341,12 +355,14 @@ def _symbols(form: Formulation, bias: bool) -> list[str]:
     if cell == "lstm" and form.projection:
         out.append("  W_hr     [P, H] projection; h_t has P units (PyTorch proj_size)")
     if form.clip is not None:
-        out.append(f"  clip(a)  min(max(a, -{form.clip:g}), {form.clip:g}), element-wise "
+        out.append(f"  clip(a)  min(max(a, -{_num(form.clip)}), {_num(form.clip)}), element-wise "
                    "(after biases and peepholes; c_t is not clipped)")
     out.append("  *        element-wise product")
-    for a in dict.fromkeys(form.activations):  # each distinct activation once, in role order
-        if a.formula() != f"{a.name}(x)":
-            out.append(f"  {a.name}(x) = {a.formula()}")
+    names = _symbol_names(form)
+    for role, a in form.act.items():  # each name once, in role order
+        line = f"  {names[role]}(x) = {a.formula()}"
+        if a.formula() != f"{a.name}(x)" and line not in out:
+            out.append(line)
     if cell == "gru":
         out.append("  GRU: reset gate applied " + ("after the recurrent product (PyTorch, "
                    "Keras reset_after=True, ONNX linear_before_reset=1)" if form.reset_after

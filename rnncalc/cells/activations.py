@@ -29,7 +29,8 @@ FUNCTIONS: dict[str, Fn] = {
     "elu": lambda x, a, b: torch.where(x >= 0, x, a * torch.expm1(x)),
     "scaled_tanh": lambda x, a, b: a * torch.tanh(b * x),
     "softsign": lambda x, a, b: F.softsign(x),
-    "softplus": lambda x, a, b: F.softplus(x),
+    # log(1 + e^x) exactly, as ONNX; F.softplus returns x itself above its threshold of 20
+    "softplus": lambda x, a, b: torch.logaddexp(x, torch.zeros_like(x)),
 }
 
 
