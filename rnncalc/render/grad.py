@@ -47,7 +47,7 @@ def sections(grad: GradTrace, precision: int = 4, explain: Sequence[Any] | None 
             out.append(_head(grad, precision))
         for dirs in reversed(grad.layers):
             out += [_direction(g, trace, precision) for g in dirs.values()]
-        out.append(_totals(grad, precision))
+        out.append(_totals(grad, precision, trace))
         if explain:
             out.append(Section(f"Chain rule for {element}", (Explanation(tuple(explain)),)))
         return out
@@ -119,7 +119,7 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
                                  groups=tuple(groups[:-1])),))
 
 
-def _totals(grad: GradTrace, precision: int) -> Section:
+def _totals(grad: GradTrace, precision: int, trace: Trace) -> Section:
     rows = []
     for name, v in grad.params.items():
         shape = "[" + ", ".join(str(n) for n in v.shape) + "]"
@@ -128,6 +128,9 @@ def _totals(grad: GradTrace, precision: int) -> Section:
             "in the cell's order)")
     if grad.truncate is not None:
         text += f"; truncated BPTT: the last {grad.truncate} step(s) of each layer and direction"
+    if any(len(row) == 2 and row[0] == row[1] for row in trace.exercise.weights):
+        text += (". Both directions use the same weights here: tied, their gradient is the sum "
+                 "of the _l? and _l?_reverse totals")
     return Section("Gradient totals", (Text(text + "."),
                                        Table(("parameter", "shape", "dL/dparameter"), tuple(rows))))
 
