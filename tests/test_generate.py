@@ -18,14 +18,14 @@ import rnncalc
 from rnncalc.generate import NUMBERS, Spec, config_text, degeneracy
 from tests.conftest import CONFIGS
 
-CELLS = ("rnn", "lstm")
+CELLS = ("rnn", "lstm", "gru")
 TASKS = ("hidden", "regression", "classification", "labeling", "bidirectional")
 
 
 def spec_for(seed: int) -> Spec:
     """Seeds walk through every cell, task, kind of number, bias and a few sizes."""
     return Spec(
-        cell=CELLS[seed % 2], seed=seed, task=TASKS[seed // 2 % 5],
+        cell=CELLS[seed % 3], seed=seed, task=TASKS[seed // 2 % 5],
         numbers=list(NUMBERS)[seed // 10 % 3], bias=seed % 7 != 3,
         hidden_size=1 + seed % 3, input_size=2 + seed % 2, steps=2 + seed % 3,
         layers=2 if seed % 11 == 5 else 1, classes=2 + seed % 2,

@@ -165,3 +165,28 @@ def test_latex_escapes_text(tmp_path):
     trace = rnncalc.run(rnncalc.load({"title": title, "cell": "rnn", "inputs": [[1]],
                                       "weights": {"W_ih": [[0.5]], "W_hh": [[1]]}}))
     pdflatex(tmp_path, "odd", latex.render(trace))
+
+
+def test_projection_lstm_report_and_csv():
+    """PyTorch's proj_size: W_hr and m_t shown, h_t has P units; the numbers are torch's own."""
+    import torch
+
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(3, 2, proj_size=1).double()
+    config = {"cell": "lstm", "proj_size": 1, "inputs": [[1, 2, 3], [0, 1, 0]],
+              "weights": {k: v.tolist() for k, v in module.state_dict().items()}}
+    trace = rnncalc.run(rnncalc.load(config))
+    expected, _ = module(torch.tensor(config["inputs"], dtype=torch.float64))
+    md = markdown.render(trace)
+    w_hr = module.weight_hr_l0.tolist()[0]
+    assert f"W_hr = [[{w_hr[0]:.10g}, {w_hr[1]:.10g}]]" in md
+    assert "| `m_t` |" in md
+    rows = list(csv.DictReader(io.StringIO(rnncalc_csv(trace))))
+    assert [float(r["h[0]"]) for r in rows] == pytest.approx(expected[:, 0].tolist(), abs=5e-5)
+    assert "m[1]" in rows[0] and "h[1]" not in rows[0]
+
+
+def rnncalc_csv(trace):
+    from rnncalc.render.csv import render
+
+    return render(trace)

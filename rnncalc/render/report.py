@@ -183,6 +183,10 @@ def _gate_blocks(ex: Exercise, layer: int, d: int) -> list[tuple[Math, Matrix | 
                 assert vector is not None
                 name = f"{side}{g}" if per_gate else f"{side}h"
                 out.append((Math(f"b_{name}", f"b_{{{name}}}"), vector[rows]))
+    if w.peephole is not None:  # lstm: rows p_i, p_f, p_o
+        out += [(Math(f"p_{g}"), row) for g, row in zip("ifo", w.peephole, strict=True)]
+    if w.weight_hr is not None:  # lstm projection: h_t = W_hr m_t
+        out.append((Math("W_hr", "W_{hr}"), w.weight_hr))
     return out
 
 
@@ -234,6 +238,8 @@ def _direction_table(tr: DirectionTrace, cell: str, blank: bool) -> Table:
                          _v(step.act[gate].tolist(), blank)))
         if step.c is not None:
             rows.append(("", Math("c_t"), "", _v(step.c.tolist(), blank)))
+        for name, value in step.extra.items():  # lstm projection: m_t = o_t * act(c_t)
+            rows.append(("", Math(f"{name}_t"), "", _v(value.tolist(), blank)))
         pre_h = _v(step.pre["h"].tolist(), blank) if cell == "rnn" else ""
         rows.append(("", Math("h_t"), pre_h, _v(step.h.tolist(), blank)))
         groups.append(len(rows) - 1)
