@@ -3,7 +3,7 @@ r"""The chain rule for one gradient element, written out with numbers (``rnncalc
 For an element ``P[r, c]`` of a layer's parameter (row ``r`` in gate block ``r // H``, unit
 ``u = r % H``), at every step of the recursion::
 
-    dL/dh_t[u]  = from the output + from step t+1        = value
+    dL/dh_t[u]  = dL/dh(out) + dL/dh(fut): from the output, from step t+1
     dL/dc_t[u]  = dL/dh_t[u]*o_t[u]*tanh'(c_t[u]) + dL/dc_{t+1}[u]*f_{t+1}[u]     (lstm)
     dL/da_t[u]  = (the gate's own factors) * act'(a_t[u])  = value
     term_t      = dL/da_t[u] * (x_t[c] | h_{t-1}[c] | 1)   = value
@@ -110,7 +110,7 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
         s = tr.step(tr.positions.index(t))
         v = lambda x: float(x[u])  # noqa: E731
         lines.append(Line(Sym("dL/dh", t, U), (
-            Sum(((Sym("dL/dh^out", t, U), Sym("dL/dh^fut", t, U)),)),
+            Sum(((Sym("dL/dh(out)", t, U), Sym("dL/dh(fut)", t, U)),)),
             Sum(((Num(v(g.dh_out[k])), Num(v(g.dh_future[k]))),)), Num(v(g.dh[k]))), where))
         if g.dc is not None:
             h_act = form.activations[2]
@@ -118,7 +118,7 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
             lines.append(Line(Sym("dL/dc", t, U), (
                 Sum(((Prod((Sym("dL/dh", t, U), Sym("o", t, U), Call(f"{h_act.name}'",
                                                                       Sym("c", t, U)))),
-                      Sym("dL/dc^fut", t, U)),)),
+                      Sym("dL/dc(fut)", t, U)),)),
                 Sum(((Prod((Num(v(g.dh[k])), Num(v(s.act["o"])), Num(sl))),
                       Num(v(g.dc_future[k]))),)), Num(v(g.dc[k]))), where))
         lines.append(_gate_line(ex, form, s, g, k, gate, u, t, where, p))
@@ -136,7 +136,7 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
             else:
                 reads, factor = Sym("h_prev", t, c + 1), Num(float(s.h_prev[c]))
         value = float(g.contrib[kind][k][r] if c is None else g.contrib[kind][k][r, c])
-        side = "dL/da" + ("^hidden" if ex.cell == "gru" and gate == "n" and hidden_side else "")
+        side = "dL/da" + ("(hidden)" if ex.cell == "gru" and gate == "n" and hidden_side else "")
         lines.append(Line(Sym("contribution", t), (
             Prod((Sym(f"{side}_{gate}", t, U), reads)),
             Prod((Num(float(da_side)), factor)), Num(value)), where))
