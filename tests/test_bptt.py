@@ -460,6 +460,7 @@ def test_cli_grad_truncate_lists_only_the_window(cli):
 
 @pytest.mark.parametrize(("extra", "message"), [
     ({"peepholes": None}, "no backward formulas for peepholes"),
+    ({"clip": 3.0}, "no backward formulas for clip"),
     ({"loss": None}, "needs a loss"),
     ({"loss": {"type": "bce", "target": 1}}, "needs a head with task classification or labeling"),
     ({"loss": {"type": "half_sse", "target": 0.5, "reduction": "mean"}}, "a sum by definition"),
