@@ -44,7 +44,8 @@ SCHEMA: dict[str, Any] = {
         "bidirectional": {"type": "boolean", "default": False},
         "share_directions": {"type": "boolean", "default": False, "description":
                              "The backward direction of each layer uses its forward weights."},
-        "nonlinearity": {"enum": ["tanh", "relu"], "default": "tanh"},
+        # no schema default: a filled-in "tanh" would contradict activations.hidden
+        "nonlinearity": {"enum": ["tanh", "relu"], "description": "rnn: tanh (default) or relu"},
         "bias": {"type": "boolean", "description": "Default: true if any bias is given."},
         "dtype": {"enum": ["float64", "float32"], "default": "float64"},
         "initial": {

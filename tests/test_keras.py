@@ -1,0 +1,112 @@
+"""``layout: keras`` against Keras 3 itself (``KERAS_BACKEND=torch``: no TensorFlow needed).
+
+Random SimpleRNN/LSTM/GRU layers, one or two of them stacked, plain or wrapped in
+``Bidirectional`` with each of the four merge modes, GRU with ``reset_after`` both ways, with and
+without biases: their weights are set at random, typed into an rnncalc config under their Keras
+names, and rnncalc (float64) must give the Keras model's per-position output.
+
+Keras runs with float64 variables here, but its torch backend computes every ``matmul`` in float32
+(JAX-style promotion: ``keras.backend.result_type("float64", "float64") == "float32"``), so the
+outputs agree to float32 rounding, not to 1e-10.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import rnncalc
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "torch":  # keras was imported earlier with another backend
+    pytest.skip("these tests run Keras on its torch backend", allow_module_level=True)
+
+LAYERS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def float64() -> Any:
+    """float64 variables and inputs: only Keras's float32 matmul rounds."""
+    before = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    yield
+    keras.config.set_floatx(before)
+
+
+@st.composite
+def stacks(draw: Any) -> dict[str, Any]:
+    cell = draw(st.sampled_from(sorted(LAYERS)))
+    merge = draw(st.sampled_from([None, "concat", "sum", "mul", "ave"]))  # None: one direction
+    return {
+        "cell": cell, "merge": merge, "layers": draw(st.integers(1, 2)),
+        "units": draw(st.integers(1, 3)), "input": draw(st.integers(1, 3)),
+        "steps": draw(st.integers(1, 4)), "use_bias": draw(st.booleans()),
+        "reset_after": draw(st.booleans()) if cell == "gru" else None,
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+def keras_model(case: dict[str, Any]) -> Any:
+    """The Keras stack; its weights drawn at random from ``case["seed"]``."""
+    rng = np.random.default_rng(case["seed"])
+    inputs = keras.Input((case["steps"], case["input"]), dtype="float64")
+    x = inputs
+    for _ in range(case["layers"]):
+        options: dict[str, Any] = {"return_sequences": True, "use_bias": case["use_bias"]}
+        if case["reset_after"] is not None:
+            options["reset_after"] = case["reset_after"]
+        layer = getattr(keras.layers, LAYERS[case["cell"]])(case["units"], **options)
+        if case["merge"]:
+            layer = keras.layers.Bidirectional(layer, merge_mode=case["merge"])
+        x = layer(x)
+    model = keras.Model(inputs, x)
+    model.set_weights([rng.normal(size=w.shape) * 0.6 for w in model.get_weights()])
+    return model
+
+
+def config(case: dict[str, Any], model: Any, xs: np.ndarray) -> dict[str, Any]:
+    """The model typed into a config under Keras's own names (``layout: keras``)."""
+    groups = []
+    for layer in model.layers[1:]:
+        subs = [("forward_layer", layer.forward_layer), ("backward_layer", layer.backward_layer)] \
+            if case["merge"] else [(None, layer)]
+        group = {}
+        for name, sub in subs:
+            arrays = {w.path.rsplit("/", 1)[-1]: np.asarray(w.numpy()).tolist()
+                      for w in sub.weights}
+            group.update({name: arrays} if name else arrays)
+        groups.append(group)
+    out: dict[str, Any] = {
+        "cell": case["cell"], "layout": "keras", "inputs": xs.tolist(),
+        "num_layers": case["layers"],
+        "weights": groups[0] if len(groups) == 1 else {f"l{k}": g for k, g in enumerate(groups)},
+    }
+    if case["merge"]:
+        out.update(direction="bidirectional", merge_mode=case["merge"])
+    if case["reset_after"] is not None:
+        out["reset_after"] = case["reset_after"]
+    return out
+
+
+@given(stacks())
+def test_against_keras(case: dict[str, Any]) -> None:
+    model = keras_model(case)
+    xs = np.random.default_rng(case["seed"] + 1).normal(size=(case["steps"], case["input"]))
+    expected = np.asarray(model(xs[None]).detach().cpu().numpy())[0]
+    trace = rnncalc.run(rnncalc.load(config(case, model, xs)))
+    np.testing.assert_allclose(np.asarray(trace.to_dict()["output"]), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_gru_bias_rows_must_match_reset_after() -> None:
+    """A reset_after GRU keeps two bias rows; one row then is an error, with Keras's reason."""
+    cfg = {"cell": "gru", "layout": "keras", "inputs": [[1.0]], "reset_after": True,
+           "weights": {"kernel": [[0.1] * 3], "recurrent_kernel": [[0.2] * 3], "bias": [0.0] * 3}}
+    with pytest.raises(rnncalc.ConfigError, match=r"weights.bias: expected shape \[2, 3\]"):
+        rnncalc.load(cfg)
