@@ -148,13 +148,15 @@ def title_of(ex: Exercise) -> str:
 
 
 def describe(ex: Exercise) -> str:
-    """The one-line summary the table renderer shows too."""
+    """The one-line summary, as the table's header gives it."""
     layers = f"{ex.num_layers} layer" + ("s" if ex.num_layers > 1 else "")
-    act = f" · {ex.nonlinearity}" if ex.cell == "rnn" else ""
+    act = f" · {ex.formulation.act['hidden']}" if ex.cell == "rnn" else ""
     bias = "" if ex.bias else " · no bias"
-    direction = "bidirectional" if ex.bidirectional else "forward"
-    return (f"{ex.cell.upper()}{act}{bias} · input {ex.input_size} · hidden {ex.hidden_size} · "
-            f"{layers} · {direction} · {ex.steps} steps")
+    proj = f" · proj {ex.proj_size}" if ex.proj_size else ""
+    direction = ex.direction + (f" (merge {ex.merge_mode})"
+                                if ex.bidirectional and ex.merge_mode != "concat" else "")
+    return (f"{ex.cell.upper()}{act}{bias} · input {ex.input_size} · hidden {ex.hidden_size}"
+            f"{proj} · {layers} · {direction} · {ex.steps} steps")
 
 
 def _equations(ex: Exercise) -> Equations:
