@@ -558,7 +558,7 @@ def grad(
         "--explain", "-e", help="Write the chain rule for one element (--element) with "
         "numbers.")] = False,
     element: Annotated[str | None, typer.Option(
-        help="With --explain: PARAMETER[row,col] or PARAMETER[i], e.g. weight_hh_l0[0,1], "
+        help="With --explain: PARAMETER\\[row,col] or PARAMETER\\[i], e.g. weight_hh_l0[0,1], "
         "bias_ih_l1_reverse[2], head.W[0,1] (indices from 0). Default: the element of "
         "weight_hh_l0 with the largest gradient.", show_default=False)] = None,
     step_by_step: StepOpt = False,
