@@ -171,13 +171,22 @@ def test_answer_key_equals_a_fresh_run(cli, tmp_path, cell, task):
         assert f"{value:.4f}" not in sheet  # the sheet holds no answers
 
 
-def test_exercise_config_runs_in_every_format(cli, tmp_path):
+def test_exercise_config_is_input_to_every_command(cli, tmp_path):
     path = tmp_path / "ex.yaml"
     path.write_text(cli("exercise", "lstm", "--seed", "3", "--task", "regression").stdout)
     for fmt in ("table", "json", "markdown", "latex", "csv"):
         result = cli("lstm", "-c", str(path), "--format", fmt, "--step-by-step")
         assert result.exit_code == 0, (fmt, result.stderr)
-    assert cli("lstm", "-c", str(path), "--explain").exit_code == 0
+    for args in (["lstm", "-c", str(path), "--explain"], ["validate", str(path)],
+                 ["formulas", "lstm", "-c", str(path)], ["convert", str(path), "--to", "onnx"],
+                 ["answers-template", str(path)]):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+    d = json.loads(cli("lstm", "-c", str(path), "-f", "json").stdout)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(json.dumps({"layers": d["layers"], "head": d["head"]}))  # JSON is YAML
+    result = cli("check", str(path), str(answers))
+    assert result.exit_code == 0, result.stdout + result.stderr
 
 
 def test_degeneracy_rule_catches_what_it_claims():
