@@ -67,13 +67,16 @@ def _loss(grad: GradTrace, precision: int) -> Section:
             f"{fmt(grad.value, precision)}")
     assert grad.z is not None and grad.dz is not None and grad.target is not None
     labels = [str(t) for t in range(len(grad.z))] if grad.at == "steps" else ["final"]
+    def target(y: Any) -> Any:  # a class index reads as one
+        return str(int(y[0])) if grad.loss.type == "cross_entropy" else _vec(y)
+
     rows: tuple[tuple[Any, ...], ...] = tuple(
-        (label, _vec(z), _vec(y), _vec(dz), _vec(dh)) for label, z, y, dz, dh in zip(
+        (label, _vec(z), target(y), _vec(dz), _vec(dh)) for label, z, y, dz, dh in zip(
             labels, grad.z, grad.target, grad.dz, grad.dh_head, strict=True))
     head_in = "h_t" if grad.at == "steps" else "h_final"
     return Section("Loss", (Text(text), Table(
         ("t", Math("z (head output)"), Math("target"), Math("dL/dz"), Math(f"dL/d{head_in}")),
-        rows, caption="z = W h + b; the target is a class index for cross_entropy.")))
+        rows, caption="z = W h + b, the head's output before its softmax or sigmoid.")))
 
 
 def _head(grad: GradTrace, precision: int) -> Section:
