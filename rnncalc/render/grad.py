@@ -21,11 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = ["render", "sections", "to_rich"]
 
-_LOSS = {
-    "mse": "L = mean (z - y)^2  (torch.nn.MSELoss)",
+_LOSS = {  # {r}: the reduction, mean or sum
+    "mse": "L = {r} (z - y)^2  (torch.nn.MSELoss)",
     "half_sse": "L = 1/2 sum (z - y)^2",
-    "cross_entropy": "L = -log softmax(z)[y]  (torch.nn.CrossEntropyLoss)",
-    "bce": "L = -(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)))  (torch.nn.BCEWithLogitsLoss)",
+    "cross_entropy": "L = {r} over terms of -log softmax(z)[y]  (torch.nn.CrossEntropyLoss)",
+    "bce": "L = {r} of -(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)))  "
+           "(torch.nn.BCEWithLogitsLoss)",
 }
 
 
@@ -63,7 +64,8 @@ def _loss(grad: GradTrace, precision: int) -> Section:
             Text("dL/d output_t of the top layer, given per position instead of a loss."),
             Table(("t", Math("dL/d output_t")), up)))
     reduction = "" if grad.loss.type == "half_sse" else f", reduction {grad.loss.reduction}"
-    text = (f"{grad.loss.type}{reduction}: {_LOSS[grad.loss.type]} = "
+    formula = _LOSS[grad.loss.type].format(r=grad.loss.reduction)
+    text = (f"{grad.loss.type}{reduction}: {formula} = "
             f"{fmt(grad.value, precision)}")
     assert grad.z is not None and grad.dz is not None and grad.target is not None
     labels = [str(t) for t in range(len(grad.z))] if grad.at == "steps" else ["final"]
