@@ -326,7 +326,7 @@ class Cell(str, Enum):
 def formulas(
     cell: Annotated[Cell, typer.Argument(help="rnn, lstm or gru.")],
     convention: ConventionOpt = None,
-    config: Annotated[Optional[Path], typer.Option(
+    config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Show the equations this config uses.", show_default=False)] = None,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
@@ -441,6 +441,9 @@ def exercise(
 ) -> None:
     """A fresh exercise: friendly random weights, answers checked not to be degenerate."""
     _check_cell(cell)
+    if out_dir is not None and output is not None:
+        raise typer.BadParameter("give --out-dir (three files) or --output (the config alone), "
+                                 "not both", param_hint="--output")
     with _errors(traceback):
         from rnncalc.generate import Spec, config_text, write_exercise
 

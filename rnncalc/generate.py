@@ -192,11 +192,8 @@ def degeneracy(trace: Trace, precision: int) -> str | None:
 
 def generate(spec: Spec) -> dict[str, Any]:
     """The first non-degenerate candidate drawn from ``spec.seed``: a config as plain data."""
-    import torch
-
     import rnncalc
 
-    torch.set_num_threads(1)
     step, _, x_max = NUMBERS[spec.numbers]
     distinct = (2 * int(x_max / step) + 1) ** spec.input_size
     if distinct < spec.steps:

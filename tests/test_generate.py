@@ -209,3 +209,8 @@ def test_impossible_request_is_one_line_exit_3(cli):
 
 def test_bad_cell_is_usage_error(cli):
     assert cli("exercise", "xyz").exit_code == 2
+
+
+def test_out_dir_and_output_are_exclusive(cli, tmp_path):
+    result = cli("exercise", "rnn", "-d", str(tmp_path / "d"), "-o", str(tmp_path / "x.yaml"))
+    assert result.exit_code == 2 and not (tmp_path / "d").exists()
