@@ -138,7 +138,7 @@ def test_every_line_adds_up(case):
         stages = line.strip().split(" = ")
         value = float(stages[-1])
         for stage in stages[1:-1]:
-            if re.search(r"[a-z]_", stage):  # a symbolic stage: f_0[1]*c_{-1}[1] + ...
+            if re.search(r"[a-z](_|\[)", stage):  # a symbolic stage: f_0[1]*c_{-1}[1] + ...
                 continue
             assert _evaluate(stage) == pytest.approx(value, abs=2e-3), line
             checked += 1
@@ -245,3 +245,54 @@ def test_round_in_cli_and_json(cli):
     d = json.loads(result.stdout)
     assert d["round"] == 2
     assert [s["h"] for s in d["layers"][0]["directions"]["forward"]] == _hand_rnn(2)
+
+
+# ----------------------------------------------------------------------------- every option
+
+_LSTM_W = {f"W_i{g}": [[1, -0.5], [0.5, 1]] for g in "ifgo"} | {
+    f"W_h{g}": [[0.5, -1], [1, 0.5]] for g in "ifgo"} | {f"b_i{g}": [0.1, -0.2] for g in "ifgo"}
+
+VARIANTS = {
+    "lstm peepholes, forget bias, clip": dict(
+        cell="lstm", inputs=[[1, 2], [-1, 0.5]], forget_bias=1.0, clip=2.5,
+        weights=_LSTM_W | {"p_i": [0.5, -0.5], "p_f": [1, 0], "p_o": [-1, 0.25]}),
+    "lstm input_forget, projection": dict(
+        cell="lstm", inputs=[[1, 2], [-1, 0.5]], input_forget=True, proj_size=1,
+        weights={**_LSTM_W, **{f"W_h{g}": [[0.5], [-1]] for g in "ifgo"}, "W_hr": [[1, -0.5]]}),
+    "gru reset before, z weights candidate, biases": dict(
+        cell="gru", inputs=[[1, 2], [0, -1], [2, 1]], reset_after=False, z_weights="candidate",
+        weights={f"W_i{g}": [[1, -0.5], [0.5, 1]] for g in "rzn"}
+        | {f"W_h{g}": [[0.5, -1], [1, 0.5]] for g in "rzn"}
+        | {f"b_i{g}": [0.1, -0.2] for g in "rzn"} | {f"b_h{g}": [0.3, 0] for g in "rzn"}),
+    "rnn relu reverse, sigmoid classification": dict(
+        cell="rnn", inputs=[[1, 2], [0, -1]], nonlinearity="relu", direction="reverse",
+        weights={"W_ih": [[1, -0.5], [0.5, 1]], "W_hh": [[0.5, -1], [1, 0.5]]},
+        head={"task": "classification", "W": [[1, -1]], "b": 0.5}),
+    "rnn bidirectional sum merge, regression": dict(
+        cell="rnn", inputs=[[1, 2], [0, -1]], direction="bidirectional", merge_mode="sum",
+        share_directions=True,
+        weights={"W_ih": [[1, -0.5], [0.5, 1]], "W_hh": [[0.5, -1], [1, 0.5]]},
+        head={"task": "regression", "W": [[1, 2]], "b": 0}),
+}
+_FUNCTIONS["clip"] = lambda a: max(-2.5, min(2.5, a))
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("round_to", [None, 3])
+def test_every_option_adds_up(name, round_to):
+    trace = rnncalc.run(rnncalc.load(dict(VARIANTS[name])), round_to=round_to)
+    lines = explain(trace)
+    values = {(ln.where.layer, ln.where.direction, ln.where.t, ln.where.quantity, ln.where.unit)
+              for ln in lines}
+    ex = trace.exercise
+    assert len(values) == len(lines)  # no line twice
+    cell_lines = [ln for ln in lines if ln.where.layer is not None]
+    extra = 1 if ex.proj_size else 0  # m_t and h_t = W_hr m_t
+    per_step = {"rnn": 1, "lstm": 6 + extra, "gru": 4}[ex.cell]
+    assert len(cell_lines) >= per_step * ex.steps * ex.num_directions
+    for ln in lines:
+        text = line_text(ln, 4)
+        stages = text.split(" = ")
+        for stage in stages[1:-1]:
+            if not re.search(r"[a-z](_|\[)", stage):  # a stage of numbers only
+                assert _evaluate(stage) == pytest.approx(float(stages[-1]), abs=5e-3), text
