@@ -136,7 +136,7 @@ def test_renderers_take_extra_sections():
     assert trace.head is not None
 
 
-def pdflatex(tmp_path: Path, name: str, text: str) -> None:
+def pdflatex(tmp_path: Path, name: str, text: str) -> str:
     (tmp_path / f"{name}.tex").write_text(text)
     result = subprocess.run(
         [PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],  # type: ignore[list-item]
@@ -144,6 +144,7 @@ def pdflatex(tmp_path: Path, name: str, text: str) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
+    return (tmp_path / f"{name}.log").read_text(errors="replace")
 
 
 @needs_pdflatex
@@ -157,6 +158,10 @@ def test_latex_compiles(cli, tmp_path):
            "--format", "latex", "--out-dir", str(out))
     for name in ("sheet", "key"):
         pdflatex(out, name, (out / f"{name}.tex").read_text())
+    wide = tmp_path / "wide"  # 8 hidden units: smaller type, wrapped vectors, inside the page
+    run_ok(cli, "exercise", "lstm", "--seed", "4", "--hidden-size", "8", "--format", "latex",
+           "--out-dir", str(wide))
+    assert "Overfull \\hbox" not in pdflatex(wide, "key", (wide / "key.tex").read_text())
 
 
 @needs_pdflatex

@@ -104,7 +104,9 @@ def _bmatrix(value: Matrix | Vector) -> str:
 def _matrices(block: Matrices) -> str:
     """Named matrices side by side, a few to a line (vectors as columns, as on a sheet)."""
     items = [f"{name.tex} = {_bmatrix(value)}" for name, value in block.items]
-    lines = [", \\quad ".join(items[i:i + 4]) for i in range(0, len(items), 4)]
+    widest = max((len(v[0]) for _, v in block.items if v and isinstance(v[0], tuple)), default=1)
+    per = 4 if widest <= 3 else 3 if widest <= 4 else 2  # keep a line inside the page
+    lines = [", \\quad ".join(items[i:i + per]) for i in range(0, len(items), per)]
     return "\\begin{gather*}\n" + " \\\\\n".join(lines) + "\n\\end{gather*}"
 
 
@@ -112,7 +114,8 @@ def _numbers(cell: Numbers, precision: int) -> str:
     text = [exact(v) if cell.exact else fmt(v, precision) for v in cell.values]
     if not cell.vector:
         return f"${text[0]}$"
-    return "$[" + ",\\ ".join(text) + "]$"
+    comma = ",\\allowbreak\\ " if len(text) > _WRAP else ",\\ "
+    return "$[" + comma.join(text) + "]$"
 
 
 def _cell(cell: Cell, precision: int) -> str:
@@ -123,9 +126,18 @@ def _cell(cell: Cell, precision: int) -> str:
     return escape(cell)
 
 
+_SIZES = ((3, ""), (4, "\\small"), (5, "\\footnotesize"), (10**9, "\\scriptsize"))
+_WRAP = 5  # vectors longer than this wrap inside their column
+
+
 def _table(table: Table, precision: int) -> str:
-    spec = "r" + "l" * (len(table.columns) - 1)
-    lines = ["\\begin{center}", "\\begin{tabular}{" + spec + "}", "\\toprule",
+    width = [max((len(c.values) if isinstance(c, Numbers) else 1 for c in column), default=1)
+             for column in zip(*table.rows, strict=True)] or [1] * len(table.columns)
+    size = next(cmd for limit, cmd in _SIZES if max(width) <= limit)  # long vectors: smaller type
+    wide = [w > _WRAP for w in width]  # too long for a line even so: a column that wraps
+    share = f"{0.8 / max(1, sum(wide)):.2f}\\linewidth"
+    spec = "".join(f"p{{{share}}}" if w else "r" if i == 0 else "l" for i, w in enumerate(wide))
+    lines = ["\\begin{center}" + size, "\\begin{tabular}{" + spec + "}", "\\toprule",
              " & ".join(_cell(c, precision) for c in table.columns) + " \\\\", "\\midrule"]
     for i, row in enumerate(table.rows):
         lines.append(" & ".join(_cell(c, precision) for c in row) + " \\\\")
