@@ -7,15 +7,20 @@ variable, read when a config is loaded:
 - ``RNNCALC_MAX_CONFIG_BYTES`` (default 1 MiB): a larger config file is refused before parsing.
 - ``RNNCALC_MAX_VALUES`` (default 1,000,000): a run that would record more numbers (see
   :func:`run_values`) is refused before anything is computed.
+
+A run whose numbers overflow its dtype is refused after it is computed (:func:`check_finite`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator
+from typing import Any
 
 from rnncalc.errors import RnncalcError
 
-__all__ = ["check_run", "max_config_bytes", "max_values", "run_values"]
+__all__ = ["check_finite", "check_run", "max_config_bytes", "max_values", "run_values"]
 
 DEFAULT_CONFIG_BYTES = 1024 * 1024
 DEFAULT_VALUES = 1_000_000
@@ -77,3 +82,38 @@ def check_run(*, steps: int, layers: int, directions: int, gates: int, hidden: i
         f"{directions} directions, hidden size {hidden:,}, {gates} gates), more than the limit "
         f"of {limit:,}; set RNNCALC_MAX_VALUES to raise it"
     )
+
+
+def check_finite(trace: Any) -> None:
+    """Refuse a run whose numbers left the range of its dtype (an ``inf`` or ``nan`` anywhere):
+    weights of 1e308, or of 1e39 in float32, give no answer worth showing.
+
+    The first such number is named by its field path in the trace, as ``--format json`` has it.
+    """
+    import torch
+
+    for path, tensor in _tensors(trace, "", torch.Tensor):
+        bad = ~torch.isfinite(tensor)
+        if tensor.is_floating_point() and bool(bad.any()):
+            where = "".join(f"[{i}]" for i in bad.nonzero()[0].tolist())
+            dtype = str(tensor.dtype).removeprefix("torch.")
+            raise RnncalcError(
+                f"{trace.exercise.source}: {path}{where}: the computation left the range of "
+                f"{dtype} (got {tensor[bad][0].item()}; {dtype} holds up to "
+                f"{torch.finfo(tensor.dtype).max:.3g}); the weights or inputs are too large"
+            )
+
+
+def _tensors(obj: Any, path: str, kind: type) -> Iterator[tuple[str, Any]]:
+    if isinstance(obj, kind):
+        yield path, obj
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            if f.name != "exercise":
+                yield from _tensors(getattr(obj, f.name), f"{path}.{f.name}".lstrip("."), kind)
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _tensors(value, f"{path}.{key}", kind)
+    elif isinstance(obj, list | tuple):
+        for i, value in enumerate(obj):
+            yield from _tensors(value, f"{path}[{i}]", kind)

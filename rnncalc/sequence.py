@@ -14,6 +14,7 @@ import torch
 from rnncalc import fast
 from rnncalc.cells import CELLS, Params
 from rnncalc.heads import apply_head
+from rnncalc.limits import check_finite
 from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import rounding
 from rnncalc.trace import DirectionTrace, LayerTrace, Trace
@@ -110,7 +111,9 @@ def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
         if ex.head is not None:
             final = merge(list(h_n[-ex.num_directions:]), ex.merge_mode)
             head = apply_head(ex.head, xs, final)
-        return Trace(
+        trace = Trace(
             exercise=ex, layers=tuple(layers), output=xs, h_n=h_n,
             c_n=torch.stack(finals_c) if finals_c else None, head=head, round_to=round_to,
         )
+        check_finite(trace)  # an overflow would show as nan or blank cells, not as an answer
+        return trace

@@ -301,3 +301,15 @@ def test_traceback_flag_keeps_the_exit_code(cli, tmp_path):
     result = cli("rnn", "-c", str(path), "--traceback")
     assert result.exit_code == 3 and "Traceback" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"{path}:8: inputs[1]: row 1")
+
+
+@pytest.mark.parametrize(("weights", "flags", "got"), [
+    ("[[1e308, 0, -1e308]]", [], "got nan; float64 holds up to 1.8e+308"),  # 7e308 - 9e308
+    ("[[1e300, 0, 1]]", ["--dtype", "float32"], "got inf; float32 holds up to 3.4e+38"),
+])
+def test_numbers_that_overflow_the_dtype_give_no_answer(run_file, weights, flags, got):
+    text = f"cell: rnn\ninputs: [[7, 8, 9]]\nweights: {{W_ih: {weights}, W_hh: [[1]]}}\n"
+    message, name = run_file(text, "rnn", *flags)
+    assert message == (f"{name}: layers[0].directions.forward.pre.h[0][0]: the computation left "
+                       f"the range of {flags[-1] if flags else 'float64'} ({got}); the weights "
+                       "or inputs are too large")

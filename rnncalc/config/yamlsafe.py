@@ -5,7 +5,8 @@ duplicate keys in silence and expands aliases without limit. This loader compose
 with the safe loader, then builds the data itself so that it can
 
 - record the line of every key and value (``Located.lines``, keyed by field path);
-- refuse duplicate keys (naming both lines), any tag outside the plain JSON-like core, and merge keys;
+- refuse duplicate keys (naming both lines), any tag outside the plain JSON-like core, and merge
+  keys;
 - refuse more than a handful of aliases, and aliases that expand to more than a few thousand
   values, before expanding them further (a "billion laughs" stays small, in time and memory).
 """
@@ -76,8 +77,16 @@ def load_yaml(text: str, source: str) -> Located:
         raise ConfigError(
             f"not valid YAML{column}: {problem}", source=source, line=line
         ) from None
-    except yaml.YAMLError as exc:  # reader errors: bad bytes, control characters
-        raise ConfigError(f"not valid YAML: {exc}", source=source) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text[: exc.position].count("\n") + 1
+        code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        raise ConfigError(
+            f"not valid YAML: character #x{code:04x} at offset {exc.position} is not "
+            f"allowed ({exc.reason})", source=source, line=line
+        ) from None
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"not valid YAML: {first}", source=source) from None
     if root is None:
         raise ConfigError("the file is empty; expected a mapping of config keys", source=source)
     builder = _Builder(source)
@@ -139,7 +148,11 @@ class _Builder:
         plain = not node.style  # unquoted: None in PyYAML's composer, "" in libyaml's
         if node.tag == _CORE + "str" and plain and _EXPONENT.fullmatch(node.value):
             return float(node.value)
-        return self.scalars.construct_object(node)
+        try:
+            return self.scalars.construct_object(node)
+        except (ValueError, KeyError, yaml.YAMLError):  # an explicit tag: !!float rnn, !!bool 2
+            kind = node.tag.rpartition(":")[2]
+            raise self.fail(node, path, f"{node.value!r} is not a valid !!{kind}") from None
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         if node.tag != _CORE + "map":

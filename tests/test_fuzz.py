@@ -1,0 +1,183 @@
+"""Fuzz: hypothesis breaks the shipped configs and runs the CLI; success or one line and exit 3.
+
+Each example takes a file from ``configs/``, changes its data (deletes, renames, retypes and
+reshapes values, adds keys) and then its text (duplicates and deletes lines, inserts tags, anchors
+and aliases, stray bytes, truncates), and runs the real Typer app in-process. The only outcomes
+allowed are exit 0 with output, or exit 3 with one line on stderr: no traceback, no exit 4, no
+other exception, and no tag ever runs code. A few hundred examples in the default run; the opt-in
+``HYPOTHESIS_PROFILE=thorough`` runs ten times more (see README, "Errors").
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import typer
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from rnncalc.cli import app
+from rnncalc.config.schema import SCHEMA
+from tests.conftest import CONFIGS
+
+TEXTS = {p.name: p.read_text() for p in sorted(CONFIGS.glob("*.yaml"))}
+DATA = {name: yaml.load(text, Loader=yaml.CSafeLoader) for name, text in TEXTS.items()}
+MARKER = Path(tempfile.gettempdir()) / f"rnncalc-fuzz-marker-{os.getpid()}"
+# typer builds the click command on every invoke, 3/4 of an example's time: build it once
+COMMAND = typer.main.get_command(app)
+EXAMPLES = max(300, settings.default.max_examples * 3)  # default profile 300; thorough 9000
+
+ODD = ["abc", "", True, False, None, math.nan, math.inf, -math.inf, 1e308, 0, -1, 1, 2, 2.5,
+       10**9, 10**6, [], {}, [[]], [[1, 2], [3]], [1, [2]], {"x": 1}, "rnn", "lstm", "gru",
+       "regression", "classification", "labeling", "tanh", "relu", "float32", "W_hf", [0.5, -1],
+       [[1, 0], [0, 1]]]
+KEYS = [*sorted(SCHEMA["properties"]), "h", "c", "W", "b", "labels", "task", "l0", "l1_reverse"]
+TAGS = ["!!python/object/apply:os.system ['touch " + str(MARKER) + "']",
+        "!!python/object/apply:builtins.open ['" + str(MARKER) + "', 'w']",
+        "!!python/name:os.system", "!!binary aGk=", "!!set {a}", "!!timestamp 2001-01-01",
+        "!!omap [a: 1]", "!local", "!!str", "!!float", "!!int", "!!map", "!!seq", "!!null"]
+
+
+def _odd_copy(value: Any) -> Any:
+    return copy.deepcopy(value)  # a list put in a config must not be the one in ODD, mutated later
+
+
+def _odd(draw: Any) -> Any:
+    return _odd_copy(draw(st.sampled_from(ODD)))
+
+
+def _paths(data: Any, path: tuple = ()) -> list[tuple]:
+    out = [path]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out += _paths(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out += _paths(value, (*path, i))
+    return out
+
+
+def _at(data: Any, path: tuple) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _renamed(draw: Any, key: str) -> str:
+    swapped = key[1::-1] + key[2:] if len(key) > 1 else key
+    return draw(st.sampled_from([key + " ", key.upper(), key[::-1], key[:-1], key + "s", swapped,
+                                 draw(st.text(max_size=6))]))
+
+
+def _mutate_data(draw: Any, data: Any) -> Any:
+    kind = draw(st.sampled_from(["delete", "rename", "retype", "reshape", "add"]))
+    paths = _paths(data)[1:] or [()]
+    path = draw(st.sampled_from(paths))
+    if path == ():
+        return _odd(draw)
+    parent, last = _at(data, path[:-1]), path[-1]
+    value = parent[last]
+    if kind == "delete":
+        del parent[last]
+    elif kind == "rename" and isinstance(parent, dict):
+        parent[_renamed(draw, str(last))] = parent.pop(last)
+    elif kind == "reshape" and isinstance(value, list):
+        op = draw(st.sampled_from(["drop", "duplicate", "append", "wrap", "unwrap", "clear"]))
+        if op == "drop" and value:
+            value.pop(draw(st.integers(0, len(value) - 1)))
+        elif op == "duplicate" and value:
+            value.append(value[draw(st.integers(0, len(value) - 1))])
+        elif op == "append":
+            value.append(draw(st.one_of(st.floats(), st.integers(-3, 3))))
+        elif op == "wrap":
+            parent[last] = [value]
+        elif op == "unwrap" and value:
+            parent[last] = value[0]
+        else:
+            value.clear()
+    elif kind == "add":
+        target = draw(st.sampled_from([p for p in [(), *paths] if isinstance(_at(data, p), dict)]))
+        key = draw(st.sampled_from(KEYS))
+        _at(data, target)[key] = _odd(draw)
+    else:
+        parent[last] = draw(st.one_of(st.builds(_odd_copy, st.sampled_from(ODD)), st.floats(),
+                                      st.integers()))
+    return data
+
+
+def _mutate_text(draw: Any, text: str) -> str | bytes:
+    kind = draw(st.sampled_from(["truncate", "duplicate", "delete", "tag", "anchor", "alias",
+                                 "bomb", "bytes", "indent"]))
+    lines = text.splitlines(keepends=True) or ["\n"]
+    i = draw(st.integers(0, len(lines) - 1))
+    line = lines[i]
+    if kind == "truncate":
+        return text[: draw(st.integers(0, len(text)))]
+    if kind == "duplicate":
+        lines.insert(i, line)
+    elif kind == "delete":
+        del lines[i]
+    elif kind in ("tag", "anchor", "alias") and ": " in line:
+        head, _, rest = line.partition(": ")
+        insert = {"tag": draw(st.sampled_from(TAGS)), "anchor": "&a", "alias": "*a"}[kind]
+        lines[i] = f"{head}: {insert} {rest}" if kind != "alias" else f"{head}: *a\n"
+    elif kind == "bomb":
+        lines.append("bomb0: &b0 [1, 1, 1, 1, 1, 1, 1, 1]\n" + "".join(
+            f"bomb{k}: &b{k} [{', '.join([f'*b{k - 1}'] * 8)}]\n" for k in range(1, 9)))
+    elif kind == "bytes":
+        cut = draw(st.integers(0, len(text)))
+        return text.encode()[:cut] + draw(st.binary(min_size=1, max_size=4)) + text.encode()[cut:]
+    elif kind == "indent":
+        lines[i] = draw(st.sampled_from(["\t", " ", "   "])) + line
+    return "".join(lines)
+
+
+@st.composite
+def broken_configs(draw: Any) -> tuple[str, str | bytes, list[str]]:
+    name = draw(st.sampled_from(sorted(TEXTS)))
+    text: str | bytes = TEXTS[name]
+    original = copy.deepcopy(DATA[name])
+    cell = original.get("cell", "rnn")
+    data_changes, text_changes = draw(st.integers(0, 3)), draw(st.integers(0, 2))
+    if data_changes + text_changes == 0:
+        data_changes = 1
+    if data_changes:
+        data = original
+        for _ in range(data_changes):
+            data = _mutate_data(draw, data)
+        text = yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True)
+    for _ in range(text_changes):
+        text = _mutate_text(draw, text if isinstance(text, str) else text.decode("latin-1"))
+    flags = draw(st.sampled_from([[], [], ["-s"], ["--bidirectional"], ["--no-bidirectional"],
+                                  ["--task", "labeling"], ["--task", "hidden"],
+                                  ["--dtype", "float32"], ["-f", "table"]]))
+    return cell, text, flags
+
+
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(broken_configs())
+def test_broken_configs_succeed_or_fail_in_one_line(case):
+    cell, text, flags = case
+    with mock.patch("typer.testing._get_command", return_value=COMMAND):
+        result = CliRunner().invoke(app, [cell, "-c", "-", "-f", "json", *flags], input=text,
+                                    env={"NO_COLOR": "1"})
+    assert not MARKER.exists(), "a YAML tag ran code"
+    assert result.exit_code in (0, 3), (result.exit_code, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 3:
+        assert result.stderr.count("\n") == 1 and result.stderr.strip(), result.stderr
+        assert result.stdout == ""
+    else:
+        assert result.stdout
+        if "-f" not in flags:
+            json.loads(result.stdout)
