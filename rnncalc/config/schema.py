@@ -149,9 +149,12 @@ def _data_path(data: Any, parts: list[str]) -> tuple[str | int, ...]:
     """fastjsonschema's ``["inputs", "0", "1"]`` -> ``("inputs", 0, 1)``: indices into lists."""
     path: list[str | int] = []
     for part in parts:
-        key: str | int = int(part) if isinstance(data, list) else part
-        path.append(key)
-        data = data[key] if isinstance(data, list | dict) else None
+        if isinstance(data, list):
+            path.append(int(part))
+            data = data[int(part)]
+        else:
+            path.append(part)
+            data = data.get(part) if isinstance(data, dict) else None
     return tuple(path)
 
 
