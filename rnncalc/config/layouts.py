@@ -356,6 +356,10 @@ def _read_keras(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
 def _read_concat(r: _Reader, columns: bool) -> tuple[list[list[_Params]], dict[str, Any]]:
     """Per-gate ``W_f`` on the concatenation ``[h_{t-1}; x_t]`` (or ``[x_t; h_{t-1}]``)."""
     order = r.data.get("concat")
+    if order is None:
+        raise r.error(("layout",), "layout: concat needs the key concat: [h, x] or [x, h], the "
+                      "order of the concatenation W_? multiplies (both occur in published "
+                      "sheets, so it is never assumed)")
     if order not in (["h", "x"], ["x", "h"]):
         raise r.error(("concat",), f"expected [h, x] or [x, h] (the order of the concatenation "
                       f"W_? multiplies; both occur, so it is never assumed), got {order!r}")
@@ -592,7 +596,8 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
                               (p.peephole or [[0.0] * H] * 3 for p in row)]
             groups.append(group)
         return _layers(groups), notes
-    one_bias = not (layout == "keras" and cell == "gru" and ex.formulation.reset_after)
+    one_bias = layout == "concat" or (
+        layout == "keras" and not (cell == "gru" and ex.formulation.reset_after))
     if ex.bias and one_bias:
         if cell == "gru" and ex.formulation.reset_after:
             n = slice(2 * H, 3 * H)
