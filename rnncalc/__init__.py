@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rnncalc.config import load
 from rnncalc.errors import ConfigError, ExitCode, RnncalcError
-from rnncalc.model import Exercise
 
 if TYPE_CHECKING:
+    from rnncalc.config import load
+    from rnncalc.model import Exercise
     from rnncalc.trace import Trace
 
 __all__ = ["ConfigError", "Exercise", "ExitCode", "RnncalcError", "Trace", "load", "run"]
@@ -34,6 +34,15 @@ def run(exercise: Exercise, *, round_to: int | None = None) -> Trace:
 
 
 def __getattr__(name: str) -> Any:
+    # imported on first use, so that `import rnncalc.cli` (every --help) reads no YAML machinery
+    if name == "load":
+        from rnncalc.config import load
+
+        return load
+    if name == "Exercise":
+        from rnncalc.model import Exercise
+
+        return Exercise
     if name == "Trace":
         from rnncalc.trace import Trace
 

@@ -72,14 +72,17 @@ class DirectionTrace:
 
     @property
     def c_prev(self) -> torch.Tensor | None:
-        return None if self.c is None or self.c0 is None else torch.cat([self.c0[None], self.c[:-1]])
+        if self.c is None or self.c0 is None:
+            return None
+        return torch.cat([self.c0[None], self.c[:-1]])
 
     def step(self, k: int) -> Step:
         """The ``k``-th step computed (not position ``k`` for a backward direction)."""
-        c_prev = self.c_prev
+        # the state before step k alone: building the whole h_prev block per step is O(T^2)
+        h_prev = self.h0 if k == 0 else self.h[k - 1]
+        c_prev = None if self.c is None or self.c0 is None else self.c0 if k == 0 else self.c[k - 1]
         return Step(
-            t=self.positions[k], x=self.x[k], h_prev=self.h_prev[k],
-            c_prev=None if c_prev is None else c_prev[k],
+            t=self.positions[k], x=self.x[k], h_prev=h_prev, c_prev=c_prev,
             pre={g: v[k] for g, v in self.pre.items()}, act={g: v[k] for g, v in self.act.items()},
             h=self.h[k], c=None if self.c is None else self.c[k],
             extra={name: v[k] for name, v in self.extra.items()},

@@ -13,7 +13,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rnncalc.render import fmt, fmt_input, fmt_vector
+from rnncalc.render import fmt_input, fmt_vector
 from rnncalc.render.steps import gap_size, shown
 from rnncalc.trace import DirectionTrace, HeadTrace, Trace
 
@@ -148,7 +148,8 @@ def _steps_detail(tr: DirectionTrace, cell: str, precision: int, rows: list[int 
         if step.c is not None:
             table.add_row("", "c_t", "", fmt_vector(step.c.tolist(), precision))
         for name, value in step.extra.items():
-            table.add_row("", EXTRA_NAMES.get(name, name), "", fmt_vector(value.tolist(), precision))
+            table.add_row("", EXTRA_NAMES.get(name, name), "",
+                          fmt_vector(value.tolist(), precision))
         pre_h = fmt_vector(step.pre["h"].tolist(), precision) if cell == "rnn" else ""
         table.add_row("", "h_t", pre_h, fmt_vector(step.h.tolist(), precision), end_section=True)
     return table

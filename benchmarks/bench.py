@@ -1,0 +1,254 @@
+"""Issue 6's figures, each as a ratio against its reference measured side by side in this run.
+
+    python benchmarks/bench.py              # every figure (several minutes)
+    python benchmarks/bench.py --quick      # fewer repetitions and smaller batches
+    python benchmarks/bench.py --only long  # one section: startup, compute, batch, jobs, long,
+                                            # memory, output
+
+Times are the best of several runs (the least disturbed by other work on the machine). Never
+run by the tests: speed is shown here, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# the long sequences record more numbers than rnncalc's default guard allows (rnncalc.limits)
+os.environ.setdefault("RNNCALC_MAX_VALUES", "100000000")
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+RNNCALC = [sys.executable, "-m", "rnncalc"]
+PY = sys.executable
+
+
+def best(fn: Callable[[], object], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def shell(args: list[str], reps: int, env: dict[str, str] | None = None,
+          stdin: str | None = None) -> float:
+    full_env = {**os.environ, **(env or {})}
+
+    def once() -> None:
+        subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full_env,
+                       input=stdin, text=True, cwd=ROOT, check=False)
+
+    once()  # warm the file cache
+    return best(once, reps)
+
+
+def row(name: str, value: float, reference: float, target: str, unit: str = "s") -> None:
+    ratio = value / reference
+    print(f"  {name:<46} {value:9.4f} {unit}  ref {reference:9.4f} {unit}  "
+          f"ratio {ratio:6.2f}  (target {target})")
+
+
+def startup(reps: int) -> None:
+    print("1. Commands that compute nothing, against `python -c 'import typer, rich, yaml'`")
+    ref = shell([PY, "-c", "import typer, rich, yaml"], reps)
+    lines = [["--help"], ["lstm", "--help"], ["run", "--help"], ["validate", str(CONFIGS)],
+             ["init", "lstm"], ["schema"], ["formulas", "gru"]]
+    for args in lines:
+        row("rnncalc " + " ".join(a.replace(str(ROOT) + "/", "") for a in args),
+            shell([*RNNCALC, *args], reps), ref, "<= 1.5")
+    completion = {"_RNNCALC_COMPLETE": "complete_bash", "COMP_WORDS": "rnncalc l",
+                  "COMP_CWORD": "1"}
+    row("shell completion (bash)", shell(RNNCALC, reps, completion), ref, "<= 1.5")
+
+
+def compute(reps: int) -> None:
+    print("2. A computing command, against `python -c 'import torch'`")
+    ref = shell([PY, "-c", "import torch"], reps)
+    row("rnncalc lstm --format json (seed exercise)",
+        shell([*RNNCALC, "lstm", "--format", "json"], reps), ref, "<= 1.15")
+
+
+def batch(n: int, separate: int, reps: int) -> None:
+    print(f"3. {n} seed-size configs in one `rnncalc run`, against {n} separate calls "
+          f"(measured on {separate} calls, scaled)")
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = ["lstm", "rnn_regression", "gru", "rnn_bidirectional", "rnn_labeling"]
+        for i in range(n):
+            shutil.copy(CONFIGS / f"{seeds[i % len(seeds)]}.yaml", Path(tmp) / f"{i:05d}.yaml")
+        one_call = shell([*RNNCALC, "run", tmp, "--format", "jsonl"], max(1, reps // 2))
+        files = sorted(Path(tmp).iterdir())[:separate]
+        start = time.perf_counter()
+        for f in files:
+            subprocess.run([*RNNCALC, "run", str(f), "-f", "jsonl"], stdout=subprocess.DEVNULL,
+                           check=False)
+        per_call = (time.perf_counter() - start) / len(files)
+    print(f"  one call: {one_call:.2f} s ({1000 * one_call / n:.2f} ms a config); "
+          f"a separate call: {per_call:.3f} s")
+    print(f"  speed-up {per_call * n / one_call:8.1f}x  (target >= 50x)")
+
+
+def jobs(n: int) -> None:
+    cores = os.cpu_count() or 1
+    print(f"6. {n} configs, `--jobs {cores}` against one process")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            shutil.copy(CONFIGS / "lstm.yaml", Path(tmp) / f"{i:06d}.yaml")
+        one = shell([*RNNCALC, "run", tmp, "-f", "jsonl"], 1)
+        many = shell([*RNNCALC, "run", tmp, "-f", "jsonl", "--jobs", str(cores)], 1)
+    row(f"--jobs {cores}", many, one, f"< 1 with {cores} free cores")
+
+
+def _long_exercise(cell: str, hidden: int, dtype: str, steps: int = 2000):  # type: ignore[no-untyped-def]
+    """An exercise and the torch module with the same weights (input size = hidden)."""
+    import torch
+
+    import rnncalc
+
+    torch.manual_seed(0)
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    module = cls(hidden, hidden, dtype=getattr(torch, dtype))
+    x = torch.randn(steps, hidden, dtype=getattr(torch, dtype))
+    ex = rnncalc.load({"cell": cell, "dtype": dtype, "inputs": x.tolist(),
+                       "weights": {k: v.tolist() for k, v in module.state_dict().items()}})
+    return ex, module, x
+
+
+def long_sequences(reps: int, sizes: list[int]) -> None:
+    import torch
+
+    from rnncalc import batch as rbatch
+    from rnncalc import fast
+    from rnncalc.sequence import _params
+
+    print("4. The full trace of a 2000-step sequence, against torch.nn's forward on the same "
+          "input, same process, same threads")
+    for cell in ("lstm", "gru", "rnn"):
+        for hidden in sizes:
+            for dtype in ("float32", "float64"):
+                ex, module, x = _long_exercise(cell, hidden, dtype)
+                rbatch.compute(ex)  # sets the threads the CLI would use, and warms up
+                assert fast.applies(ex)
+                p = _params(ex.weights[0][0], x.dtype)
+                h0 = torch.zeros(hidden, dtype=x.dtype)
+                c0 = h0 if cell == "lstm" else None
+                with torch.no_grad():
+                    ref = best(lambda: module(x), reps)  # noqa: B023
+                    engine = best(lambda: fast.run_direction(ex, p, x, h0, c0, 0, "forward"),  # noqa: B023
+                                  reps)
+                api = best(lambda: rbatch.compute(ex), max(1, reps // 2))  # noqa: B023
+                name = f"{cell} {hidden} units {dtype} ({torch.get_num_threads()} thr)"
+                row(name + " engine", engine, ref, "<= 1.5")
+                row(name + " rnncalc.run(exercise)", api, ref, "(from Python numbers)")
+
+
+MEMORY_PROBE = """
+import json, resource, sys, torch
+sys.path.insert(0, {root!r})
+from benchmarks.bench import _long_exercise
+from rnncalc import fast
+from rnncalc.sequence import _params
+ex, module, x = _long_exercise({cell!r}, {hidden}, {dtype!r})
+del module
+torch.set_num_threads(1)
+p = _params(ex.weights[0][0], x.dtype)
+h0 = torch.zeros({hidden}, dtype=x.dtype)
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+before = rss()
+peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with torch.no_grad():
+    tr = fast.run_direction(ex, p, x, h0, h0 if {cell!r} == "lstm" else None, 0, "forward")
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+storages = {{}}
+for t in [tr.x, tr.h, tr.c, *tr.pre.values(), *tr.act.values()]:
+    if t is not None:
+        s = t.untyped_storage()
+        storages[s.data_ptr()] = s.nbytes()
+size = sum(storages.values()) - x.untyped_storage().nbytes()  # the input was there before
+print(json.dumps({{"extra": max(peak, peak_before) - before, "trace": size,
+                  "peak_was_before": peak_before > peak}}))
+"""
+
+
+def memory() -> None:
+    print("4b. Peak memory of the fast path, against the size of the trace it returns")
+    for cell, hidden, dtype in (("lstm", 512, "float64"), ("gru", 512, "float32"),
+                                ("lstm", 64, "float64")):
+        code = MEMORY_PROBE.format(root=str(ROOT), cell=cell, hidden=hidden, dtype=dtype)
+        out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True)
+        m = json.loads(out.stdout.splitlines()[-1])
+        note = " (peak set before the run: figure unreliable)" if m["peak_was_before"] else ""
+        row(f"{cell} {hidden} units {dtype}{note}", m["extra"] / 2**20, m["trace"] / 2**20,
+            "<= 1.5", "MB")
+
+
+def output(reps: int) -> None:
+    import torch
+
+    from rnncalc import batch as rbatch
+    from rnncalc.render.json import render as render_json
+    from rnncalc.render.table import render as render_table
+    from rnncalc.render.table import to_text
+
+    print("5. Output of a 2000-step run, against the one second the issue allows (tables) and "
+          "against computing the trace (JSON)")
+    ex, _, _ = _long_exercise("lstm", 64, "float64")
+    trace = rbatch.compute(ex)
+    table = best(lambda: to_text(render_table(trace, step_by_step=True), width=120), reps)
+    row("table, default selection, --step-by-step", table, 1.0, "<= 1")
+    every = best(lambda: to_text(render_table(trace, steps="all"), width=120), 1)
+    print(f"  (for comparison: --steps all takes {every:.2f} s)")
+    for hidden in (64, 512):
+        ex, _, _ = _long_exercise("lstm", hidden, "float32")
+        trace = rbatch.compute(ex)
+        run_time = best(lambda: rbatch.compute(ex), reps)  # noqa: B023
+        text = render_json(trace)
+        as_json = best(lambda: render_json(trace), max(1, reps // 2))  # noqa: B023
+        row(f"JSON of a 2000x{hidden} LSTM trace ({len(text) / 2**20:.0f} MB)", as_json,
+            run_time, "(informative)")
+    del torch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--units", type=int, nargs="+", default=[64, 512],
+                        help="hidden sizes of the long sequences (default 64 512)")
+    parser.add_argument("--only", choices=["startup", "compute", "batch", "jobs", "long",
+                                           "memory", "output"])
+    args = parser.parse_args()
+    import torch
+
+    reps = 3 if args.quick else 7
+    print(f"machine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads by default), load average "
+          f"{os.getloadavg()[0]:.1f}")
+    sections: dict[str, Callable[[], None]] = {
+        "startup": lambda: startup(reps),
+        "compute": lambda: compute(reps),
+        "batch": lambda: batch(1000, 5 if args.quick else 20, reps),
+        "long": lambda: long_sequences(reps, args.units),
+        "memory": memory,
+        "output": lambda: output(reps),
+        "jobs": lambda: jobs(2000 if args.quick else 20000),
+    }
+    for name, section in sections.items():
+        if args.only in (None, name):
+            section()
+            gc.collect()
+
+
+if __name__ == "__main__":
+    main()

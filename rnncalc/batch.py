@@ -1,0 +1,198 @@
+"""Many configs in one call: ``rnncalc run`` and ``rnncalc validate``.
+
+A class's configs are read, checked, computed and rendered one after another in one process (or in
+``jobs`` worker processes), each dispatched by its own ``cell``. A bad config gives an error
+:class:`Outcome` and the rest go on. Reading and checking never import torch; neither does this
+module (``validate`` stays instant).
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rnncalc.errors import ConfigError, ExitCode, RnncalcError
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from rnncalc.config.yamlsafe import Located
+    from rnncalc.model import Exercise
+    from rnncalc.trace import Trace
+
+    #: What ``-`` stands for: the document read from stdin, the error reading it, or nothing.
+    Stdin: TypeAlias = Located | RnncalcError | None
+
+__all__ = ["Job", "Outcome", "compute", "expand", "outcomes", "read", "read_stdin", "validate"]
+
+#: Files a directory contributes: its YAML files, sorted, not recursing.
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+#: Multiply-adds in one step of one layer above which torch's threads pay; below, one is faster
+#: (the fused kernels and the step loop make one call per step, each a thread synchronisation).
+THREADED_WORK = 1_000_000
+
+_default_threads: int | None = None
+
+
+def expand(args: Iterable[str]) -> list[str]:
+    """The configs named by ``args``, in order: a file as given, a directory's YAML files sorted,
+    a glob's matches sorted, ``-`` for stdin. A name that matches nothing stays, to be reported."""
+    out: list[str] = []
+    for arg in args:
+        if arg == "-" or os.path.isfile(arg):
+            out.append(arg)
+        elif os.path.isdir(arg):
+            out += sorted(str(p) for p in Path(arg).iterdir()
+                          if p.suffix in CONFIG_SUFFIXES and p.is_file())
+        elif glob.has_magic(arg):
+            matches = sorted(m for m in glob.glob(arg, recursive=True) if not os.path.isdir(m))
+            out += matches or [arg]
+        else:
+            out.append(arg)
+    return out
+
+
+def read_stdin(sources: Sequence[str]) -> Stdin:
+    """The config on stdin, read once when ``-`` is among the sources (or why it cannot be)."""
+    if "-" not in sources:
+        return None
+    from rnncalc.config import read_document
+
+    try:
+        return read_document("-")
+    except RnncalcError as exc:
+        return exc
+
+
+def read(source: str, stdin: Stdin = None, dtype: str | None = None) -> Exercise:
+    """Read and check one config (``-``: what :func:`read_stdin` read). No torch."""
+    from rnncalc.config import read_document
+    from rnncalc.config.build import build_exercise
+
+    if source != "-" or stdin is None:
+        return build_exercise(read_document(source), dtype=dtype)
+    if isinstance(stdin, RnncalcError):
+        raise stdin
+    return build_exercise(stdin, dtype=dtype)
+
+
+def validate(sources: Sequence[str], stdin: Stdin = None) -> Iterator[RnncalcError | None]:
+    """For each source in order, the error that makes it invalid, or ``None``."""
+    for source in sources:
+        try:
+            read(source, stdin)
+        except RnncalcError as exc:
+            yield exc
+        else:
+            yield None
+
+
+def compute(ex: Exercise, round_to: int | None = None) -> Trace:
+    """Run ``ex`` with as many torch threads as pay: one for a small exercise.
+
+    With two threads a single tiny call can take 8 ms on a busy machine against 0.1 ms with one;
+    a long sequence with many units gains from torch's default.
+    """
+    import torch
+
+    from rnncalc.sequence import run
+
+    global _default_threads
+    if _default_threads is None:
+        _default_threads = torch.get_num_threads()
+    work = len(ex.gates) * ex.hidden_size * (ex.hidden_size + max(ex.input_size, ex.output_size))
+    threads = _default_threads if work >= THREADED_WORK else 1
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return run(ex, round_to=round_to)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One config's result: ``text`` to print, or ``error`` (one line) and its exit code."""
+
+    source: str
+    text: str = ""
+    error: str | None = None
+    exit_code: int = ExitCode.OK
+
+
+def error_record(source: str, exc: BaseException, code: int) -> dict[str, Any]:
+    """The jsonl record of a config that failed: its path, the one-line message, where."""
+    record: dict[str, Any] = {"path": source, "error": str(exc), "exit_code": code}
+    if isinstance(exc, ConfigError):
+        record.update(line=exc.line, field=exc.path or None)
+    return record
+
+
+@dataclass(frozen=True)
+class Job:
+    """How to turn one config into text; picklable, so that worker processes can run it.
+
+    ``render`` is ``"jsonl"`` (one JSON object, ``{"path": ..., **trace}``) or ``"table"``.
+    """
+
+    render: str = "jsonl"
+    dtype: str | None = None
+    step_by_step: bool = False
+    precision: int = 4
+    steps: str | None = None
+    width: int = 80
+    color: bool = False
+    stdin: Stdin = None
+
+    def __call__(self, source: str) -> Outcome:
+        try:
+            trace = compute(read(source, self.stdin, self.dtype))
+            return Outcome(source, self._text(source, trace))
+        except RnncalcError as exc:
+            return self._failed(source, exc, int(exc.exit_code))
+        except Exception as exc:  # a bug: reported for this config, the others go on
+            message = (f"internal error: {type(exc).__name__}: {exc} (a bug in rnncalc: rerun "
+                       f"this config alone with --traceback and report it)")
+            return self._failed(source, RnncalcError(message), int(ExitCode.INTERNAL))
+
+    def _failed(self, source: str, exc: BaseException, code: int) -> Outcome:
+        text = json.dumps(error_record(source, exc, code)) + "\n" if self.render == "jsonl" else ""
+        return Outcome(source, text, str(exc), code)
+
+    def _text(self, source: str, trace: Trace) -> str:
+        if self.render == "jsonl":
+            return json.dumps({"path": source, **trace.to_dict()}) + "\n"
+        from rnncalc.render.table import render as render_table
+        from rnncalc.render.table import to_text
+
+        table = render_table(trace, step_by_step=self.step_by_step, precision=self.precision,
+                             steps=self.steps)
+        return f"==> {source} <==\n" + to_text(table, width=self.width, color=self.color)
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def outcomes(job: Callable[[str], Outcome], sources: Sequence[str], jobs: int = 1
+             ) -> Iterator[Outcome]:
+    """``job`` applied to every source, in input order; ``jobs > 1`` spreads them over that many
+    worker processes (a forkserver that has imported torch once, where the system has one)."""
+    if jobs <= 1 or len(sources) < 2:
+        yield from map(job, sources)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["torch", "rnncalc.sequence", "rnncalc.batch"])
+    chunk = max(1, min(64, len(sources) // (jobs * 8)))
+    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init) as pool:
+        yield from pool.map(job, sources, chunksize=chunk)

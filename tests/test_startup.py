@@ -1,0 +1,82 @@
+"""Commands that compute nothing never import torch (issue 6): every --help, validate, init,
+schema, formulas and shell completion. Checked in a fresh interpreter, a behaviour rather than a
+timing (the timings are in benchmarks/bench.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from rnncalc.cli import app
+from tests.conftest import CONFIGS, ROOT
+
+# Runs each command line in one interpreter and reports, after each, whether torch is loaded.
+PROBE = """
+import io, json, sys
+from contextlib import redirect_stderr, redirect_stdout
+from rnncalc.cli import app
+seen = []
+for args in json.loads(sys.argv[1]):
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        try:
+            app(args, prog_name="rnncalc")
+        except SystemExit:
+            pass
+    seen.append([args, "torch" in sys.modules])
+print(json.dumps(seen))
+"""
+
+
+def _commands() -> list[str]:
+    return sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def _probe(runs: list[list[str]], env: dict[str, str] | None = None) -> list[list]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(runs)], capture_output=True, text=True,
+        cwd=ROOT, env={**os.environ, **(env or {})}, timeout=120, check=True,
+    )
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def _runs() -> list[list[str]]:
+    commands = _commands()
+    runs = [["--help"], []] + [[c, "--help"] for c in commands]
+    runs.append(["validate", str(CONFIGS)])
+    runs.append(["validate", str(CONFIGS / "lstm.yaml"), "missing.yaml"])
+    optional = {
+        "init": [["init", "lstm"], ["init", "gru"]],
+        "schema": [["schema"]],
+        "formulas": [["formulas", "lstm"], ["formulas", "gru", "--convention", "onnx"],
+                     ["formulas", "rnn", "-c", str(CONFIGS / "lstm_stacked_relu.yaml")]],
+    }
+    for command, lines in optional.items():
+        if command in commands:
+            runs += lines
+    return runs
+
+
+def test_no_torch_on_commands_that_compute_nothing():
+    results = _probe(_runs())
+    imported = [args for args, torch_loaded in results if torch_loaded]
+    assert imported == [], f"these command lines imported torch: {imported}"
+
+
+@pytest.mark.parametrize(("shell", "env"), [
+    ("bash", {"_RNNCALC_COMPLETE": "complete_bash", "COMP_WORDS": "rnncalc ls", "COMP_CWORD": "1"}),
+    ("zsh", {"_RNNCALC_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "rnncalc l"}),
+])
+def test_no_torch_on_shell_completion(shell, env):
+    ((_, torch_loaded),) = _probe([[]], env)
+    assert not torch_loaded, shell
+
+
+def test_the_probe_can_see_torch():
+    """The check above can fail: a computing command does load torch."""
+    ((_, torch_loaded),) = _probe([["lstm", "--format", "json"]])
+    assert torch_loaded
