@@ -1,4 +1,7 @@
-"""Reading exercises: YAML files, stdin, dicts and the embedded seed exercises. Nothing else reads YAML."""
+"""Reading exercises: YAML files, stdin, dicts and the embedded seed exercises.
+
+Nothing else reads YAML.
+"""
 
 from __future__ import annotations
 
@@ -67,7 +70,8 @@ def _decode(raw: bytes, name: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(
-            f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})", source=name, line=line
+            f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})", source=name,
+            line=line
         ) from None
 
 

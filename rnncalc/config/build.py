@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import replace
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from rnncalc.config.layouts import to_canonical
@@ -227,7 +227,8 @@ class _Weights:
                  num_layers: int, dirs: tuple[str, ...], share: bool) -> None:
         self.r, self.cell, self.data = reader, cell, data
         self.gates = GATES[cell]
-        self.input_size, self.num_layers, self.dirs, self.share = input_size, num_layers, dirs, share
+        self.input_size, self.num_layers = input_size, num_layers
+        self.dirs, self.share = dirs, share
         self.raw: dict[str, Any] = data["weights"]
         self.proj: int = data.get("proj_size", 0)
         self.concat = data.get("merge_mode", "concat") == "concat"
@@ -292,8 +293,10 @@ class _Weights:
 
     def _missing_group(self, layer: int, d: str) -> str:
         name = f"l{layer}" + ("_reverse" if d == "backward" else "")
-        hint = " (or set share_directions: true to reuse the forward weights)" if d == "backward" else ""
-        return f"no weights for layer {layer} {d}: expected {name} or {param_name('weight_ih', layer, d)}{hint}"
+        hint = (" (or set share_directions: true to reuse the forward weights)"
+                if d == "backward" else "")
+        return (f"no weights for layer {layer} {d}: expected {name} or "
+                f"{param_name('weight_ih', layer, d)}{hint}")
 
     def _state_dict_groups(self) -> dict[tuple[int, str], tuple[Path, dict[str, Any]]]:
         """Regroup ``weight_ih_l0_reverse``-style names by layer and direction."""
@@ -311,7 +314,7 @@ class _Weights:
         return groups
 
     def _named_groups(self) -> dict[tuple[int, str], tuple[Path, dict[str, Any]]]:
-        groups = {}
+        groups: dict[tuple[int, str], tuple[Path, dict[str, Any]]] = {}
         for key, value in self.raw.items():
             m = _GROUP.match(str(key))
             if not m:
@@ -347,7 +350,8 @@ class _Weights:
             names.update(dict.fromkeys(("p_i", "p_f", "p_o") + (("W_hr",) if self.proj else ())))
         for key in group:
             if key not in names:
-                raise self.r.error((*path, key), _unknown(key, list(names), f"{self.cell} per-gate"))
+                raise self.r.error((*path, key),
+                                   _unknown(key, list(names), f"{self.cell} per-gate"))
         blocks: dict[str, list[Vector]] = {"W_i": [], "W_h": [], "b_i": [], "b_h": []}
         for g in gates:
             for prefix, cols, meaning in (("W_i", in_size, "hidden x input"),
@@ -356,8 +360,10 @@ class _Weights:
                                                                  "hidden x proj_size")):
                 name = f"{prefix}{g}"
                 if name not in group:
-                    raise self.r.error(path, f"missing weight {name} (expected shape [{H}, {cols}])")
-                blocks[prefix].extend(self.r.shaped_matrix((*path, name), group[name], H, cols, meaning))
+                    raise self.r.error(path, f"missing weight {name} (expected shape "
+                                       f"[{H}, {cols}])")
+                blocks[prefix].extend(
+                    self.r.shaped_matrix((*path, name), group[name], H, cols, meaning))
             for prefix in ("b_i", "b_h"):
                 blocks[prefix].append(self._bias(path, group, f"{prefix}{g}", H))
         del G
@@ -389,14 +395,16 @@ class _Weights:
         H, G = self.hidden, len(self.gates)
         order = "|".join(self.gates)
         mats = {}
+        rec = "proj_size" if self.proj else "hidden"
         for name, cols, meaning in (("weight_ih", in_size, "input"),
-                                    ("weight_hh", self.state, "proj_size" if self.proj else "hidden")):
+                                    ("weight_hh", self.state, rec)):
             if name not in group:
                 raise self.r.error(path, f"missing {name}{self.suffix} (expected shape "
                                    f"[{G * H}, {cols}])")
             mats[name] = self.r.shaped_matrix(
                 (*path, name + self.suffix), group[name], G * H, cols,
-                f"{G}*hidden x {meaning}, gates {order} stacked" if G > 1 else f"hidden x {meaning}",
+                f"{G}*hidden x {meaning}, gates {order} stacked" if G > 1
+                else f"hidden x {meaning}",
             )
         return LayerWeights(
             weight_ih=mats["weight_ih"], weight_hh=mats["weight_hh"],

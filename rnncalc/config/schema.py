@@ -1,4 +1,4 @@
-"""The JSON Schema of a config: printed by ``rnncalc schema`` and used to check a config's structure.
+"""The JSON Schema of a config: printed by ``rnncalc schema``, used to check a config's structure.
 
 The schema checks keys and the types of values; shapes and the agreement between sizes are checked
 where the exercise is built (:mod:`rnncalc.config.build`), since they depend on one another.
@@ -189,8 +189,9 @@ def _message(exc: Any, path: tuple[str | int, ...]) -> str:
         missing = [k for k in definition if k not in value]
         return f"missing required key {missing[0]!r}"
     if rule == "type":
-        kinds = definition if isinstance(definition, list) else [definition]
-        return f"expected {' or '.join(_TYPE_WORDS.get(k, k) for k in kinds)}, got {_describe(value)}"
+        kinds = [str(k) for k in (definition if isinstance(definition, list) else [definition])]
+        words = " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+        return f"expected {words}, got {_describe(value)}"
     if rule == "enum":
         return f"expected one of {', '.join(map(str, definition))}; got {_describe(value)}"
     if rule == "minimum":
