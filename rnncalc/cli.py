@@ -429,7 +429,9 @@ def exercise(
         "(one decimal).")] = Numbers.halves,
     classes: Annotated[int, typer.Option(min=2, max=16, help="Classes of a classification "
                                          "or labeling head.")] = 2,
-    precision: PrecisionOpt = 4,
+    precision: Annotated[int, typer.Option(
+        min=1, max=12, help="Digits the answers are given to: no answer may show as a saturated "
+        "0, 1 or -1 at this precision.")] = 4,
     out_dir: Annotated[Path | None, typer.Option(
         "--out-dir", "-d", help="Write exercise.yaml, a student sheet and an answer key here "
         "(sheet.md and key.md, or .tex). Without it: the config alone, to stdout or --output.",

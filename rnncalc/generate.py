@@ -213,7 +213,7 @@ def generate(spec: Spec) -> dict[str, Any]:
         reason = why
     raise RnncalcError(
         f"no exercise without saturated gates or repeated steps in {MAX_TRIES} tries (last: "
-        f"{reason}); try smaller sizes, fewer steps, --numbers tenths or a lower --precision"
+        f"{reason}); try smaller sizes, fewer steps, --numbers tenths or a higher --precision"
     )
 
 
