@@ -192,9 +192,7 @@ def formulated(draw):
     cell = draw(st.sampled_from(["rnn", "lstm", "gru"]))
     acts = ["sigmoid", "tanh", "identity", "softsign", "softplus", "elu", "scaled_tanh",
             "leaky_relu"]
-    # rnn: its activation is nonlinearity (any other through activations.hidden is refused today
-    # because the schema fills in nonlinearity: tanh); lstm and gru exercise every derivative
-    options = {"rnn": {"nonlinearity": draw(st.sampled_from(["tanh", "relu"]))},
+    options = {"rnn": {"activations": {"hidden": draw(st.sampled_from([*acts, "relu"]))}},
                "lstm": {"activations": {"gate": draw(st.sampled_from(acts)),
                                         "cell_input": draw(st.sampled_from(acts)),
                                         "cell_output": draw(st.sampled_from(acts))},
