@@ -191,7 +191,7 @@ def test_step_contributions_add_up_to_the_totals_in_json(spec):
 def formulated(draw):
     cell = draw(st.sampled_from(["rnn", "lstm", "gru"]))
     acts = ["sigmoid", "tanh", "identity", "softsign", "softplus", "elu", "scaled_tanh",
-            "leaky_relu"]
+            "leaky_relu", "hard_sigmoid", "affine", "thresholded_relu"]
     options = {"rnn": {"activations": {"hidden": draw(st.sampled_from([*acts, "relu"]))}},
                "lstm": {"activations": {"gate": draw(st.sampled_from(acts)),
                                         "cell_input": draw(st.sampled_from(acts)),
