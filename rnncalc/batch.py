@@ -164,7 +164,9 @@ class Job:
 
     def _text(self, source: str, trace: Trace) -> str:
         if self.render == "jsonl":
-            return json.dumps({"path": source, **trace.to_dict()}) + "\n"
+            from rnncalc.render.json import dumps
+
+            return dumps({"path": source, **trace.to_dict()}, indent=False) + "\n"
         from rnncalc.render.table import render as render_table
         from rnncalc.render.table import to_text
 
