@@ -6,13 +6,14 @@ Marks, in the order tried:
   written (``0.9866`` for 0.986614); with a ``tolerance``, within it.
 - ``rounding`` (counted right): it is what a sheet gets that rounds every intermediate to the
   decimals written (``rnncalc ... --round N``); only when not checking at an explicit ``--round``.
-- ``carried`` (counted wrong, told apart): wrong, after an earlier wrong answer in the file, and
-  what the student's own earlier answers give:
-  the step recomputed from their ``h_{t-1}`` (and ``c_{t-1}``), an activation of their own
+- ``carried`` (counted wrong, told apart): wrong, after an earlier wrong answer (in computing
+  order), and what the student's own earlier answers give: the step recomputed from their
+  ``h_{t-1}`` (and ``c_{t-1}``, and the layer below's ``h_t``), an activation of their own
   pre-activation, ``c_t``/``h_t`` from their own gates, the head from their own ``h_t``.
 - ``wrong``: a new mistake; where a known slip explains the number, ``note`` names it (two gates
-  swapped, h and c swapped, a square weight block transposed, GRU's reset gate on the other side
-  or z and 1 - z swapped, the biases left out, truncated instead of rounded).
+  swapped, h and c swapped, an activation left out, LSTM's f and i exchanged in c_t or the tanh
+  of c_t left out, a square weight block transposed, GRU's reset gate on the other side or z and
+  1 - z swapped, the biases left out, truncated instead of rounded).
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
     rounded: dict[int, dict[str, Any]] = {}
     given_at = {g.key: g for g in answers.given}
     own = _Own(ex, trace, doc, given_at, round_to)
-    slips = _Slips(ex, doc, round_to)
+    slips = _Slips(ex, trace, doc, round_to)
     items: list[Item] = []
     for g in sorted(answers.given, key=lambda g: _order(g.key, ex, trace)):
         expected = lookup(doc, g.key)
@@ -305,7 +306,10 @@ class _Own:
         w = ex.weights[layer][ex.directions.index(direction)]
         p = _params(w, torch.float64)
         with torch.no_grad(), rounding(self.round_to):
-            out = CELLS[ex.cell].step(p, tr.x[k].to(torch.float64), h_prev, c_prev, form)
+            x = tr.x[k].to(torch.float64)
+            if layer > 0 and ex.merge_mode == "concat":  # the layer below's output, theirs
+                x = torch.tensor(self._own_output(layer - 1, t), dtype=torch.float64)
+            out = CELLS[ex.cell].step(p, x, h_prev, c_prev, form)
         cross: dict[Key, float] = {}
         for field, blocks in (("pre", out.pre), ("act", out.act)):
             for gate, v in blocks.items():
@@ -410,8 +414,9 @@ class _Slips:
     """Known slips, each a way to get a wrong number: another quantity of the same run, or a run
     of a slightly wrong exercise (a weight block transposed, ...). Runs are made on first need."""
 
-    def __init__(self, ex: Exercise, doc: dict[str, Any], round_to: int | None) -> None:
-        self.ex, self.doc, self.round_to = ex, doc, round_to
+    def __init__(self, ex: Exercise, trace: Trace, doc: dict[str, Any],
+                 round_to: int | None) -> None:
+        self.ex, self.trace, self.doc, self.round_to = ex, trace, doc, round_to
         self._variants: list[tuple[str, dict[str, Any]]] | None = None
 
     def explain(self, g: Given, tol: float | None) -> str:
@@ -445,12 +450,35 @@ class _Slips:
                     out.append((f"matches {pre}{other}_{t}[{j + 1}], the "
                                 f"{_GATE_NAMES.get(other, other)}: gates swapped?",
                                 lookup(self.doc, (*base, field, other, j))))
+            if field == "act":
+                out.append((f"matches pre {gate}_{t}[{j + 1}]: the activation left out?",
+                            lookup(self.doc, (*base, "pre", gate, j))))
         elif field in ("h", "c"):
             j, other = int(key[6]), "c" if field == "h" else "h"
             if lookup(self.doc, (*base, other)) is not None:
                 out.append((f"matches {other}_{t}[{j + 1}]: h and c swapped?",
                             lookup(self.doc, (*base, other, j))))
+            if field == "h" and self.ex.cell == "rnn":
+                out.append((f"matches pre h_{t}[{j + 1}]: the activation left out?",
+                            lookup(self.doc, (*base, "pre", "h", j))))
+            out += self._lstm_slips(key, field, j)
         return out
+
+    def _lstm_slips(self, key: Key, field: str, j: int) -> list[tuple[str, float]]:
+        """c_t with f and i exchanged; h_t without the tanh of c_t (PyTorch's lstm only)."""
+        ex = self.ex
+        if ex.cell != "lstm" or ex.formulation.peepholes or ex.formulation.projection:
+            return []
+        tr = self.trace.layers[_t(key[1])].directions[str(key[3])]
+        k = tr.positions.index(_t(key[4]))
+        c_prev = tr.c_prev
+        if c_prev is None or tr.c is None:
+            return []
+        i, f, g, o = (float(tr.act[gate][k, j]) for gate in "ifgo")
+        if field == "c":
+            return [("matches i*c_{t-1} + f*g: the forget and input gates exchanged in c_t?",
+                     i * float(c_prev[k, j]) + f * g)]
+        return [("matches o_t*c_t: the tanh of c_t left out?", o * float(tr.c[k, j]))]
 
     def variants(self) -> list[tuple[str, dict[str, Any]]]:
         if self._variants is None:

@@ -430,3 +430,34 @@ def test_json_output_is_an_answers_file(cli, tmp_path):
     result = cli("lstm", "--format", "json")
     report = check(cli, LSTM, write(tmp_path, result.stdout, "run.json"))
     assert report["summary"]["all_right"] and report["summary"]["items"] > 30
+
+
+def _sig(a: float) -> float:
+    return 1 / (1 + math.exp(-a))
+
+
+@pytest.mark.parametrize(("config", "answers", "name", "words"), [
+    # an activation left out: f_0[1] written as its pre-activation 2.5; an rnn's h_0[1] as 2.5
+    (LSTM, steps({"t": 0, "act": {"f": ["2.5000"]}}), "f_0[1]", "activation left out"),
+    (RNN, steps({"t": 0, "h": ["2.5000"]}), "h_0[1]", "activation left out"),
+    # c_0[1] with f and i exchanged: i*c_{-1} + f*g = sigmoid(2.5) tanh(-0.5)
+    (LSTM, steps({"t": 0, "c": [round(_sig(2.5) * math.tanh(-0.5), 4)]}), "c_0[1]",
+     "forget and input gates exchanged"),
+    # h_0[1] without the tanh of c: o*c = sigmoid(4.5) sigmoid(0.5) tanh(-0.5)
+    (LSTM, steps({"t": 0, "h": [round(_sig(4.5) * _sig(0.5) * math.tanh(-0.5), 4)]}), "h_0[1]",
+     "tanh of c_t left out"),
+])
+def test_more_slips(cli, tmp_path, config, answers, name, words):
+    assert words in note_of(cli, tmp_path, config, answers, name)
+
+
+def test_carried_from_the_layer_below(cli, tmp_path):
+    """configs/rnn_stacked.yaml, layer 1: h_0[1] = tanh((1)(x[1]) + (-1)(x[2])), x = layer 0's h_0
+    (no bias on that unit, h_{-1} = 0). With their layer-0 h_0 = [0.9866, 0.8000] (0.9051 is
+    right): tanh(0.9866 - 0.8) = tanh(0.1866) = 0.1845."""
+    answers = {"layers": [
+        {"layer": 0, "directions": {"forward": [{"t": 0, "h": ["0.9866", "0.8000"]}]}},
+        {"layer": 1, "directions": {"forward": [{"t": 0, "h": [round(math.tanh(0.1866), 4)]}]}},
+    ]}
+    report = check(cli, str(CONFIGS / "rnn_stacked.yaml"), write(tmp_path, answers))
+    assert [i["mark"] for i in report["items"]] == ["right", "wrong", "carried"]
