@@ -83,8 +83,8 @@ def _quantities(tr: Trace) -> dict[str, torch.Tensor]:
 def _overrides(form: Formulation) -> dict[str, Any]:
     """The options a config set away from its convention's defaults."""
     base = preset(form.cell, form.convention)
-    return {f.name: getattr(form, f.name) for f in fields(form)
-            if f.name not in ("cell", "convention") and getattr(form, f.name) != getattr(base, f.name)}
+    names = [f.name for f in fields(form) if f.name not in ("cell", "convention")]
+    return {n: getattr(form, n) for n in names if getattr(form, n) != getattr(base, n)}
 
 
 def _key(form: Formulation) -> Formulation:
@@ -114,7 +114,8 @@ def compare(exercise: Exercise) -> Comparison:
     for k, (form, convs) in enumerate(candidates):
         trace = own_trace if k == 0 else run(replace(exercise, formulation=form))
         got = _quantities(trace)
-        differs = {q: not torch.allclose(got[q], ref, rtol=0, atol=tol * (1 + float(ref.abs().max())))
+        differs = {q: not torch.allclose(got[q], ref, rtol=0,
+                                         atol=tol * (1 + float(ref.abs().max())))
                    for q, ref in reference.items()}
         label = " = ".join(convs) if convs else f"this config, z weighting the {form.z_weights}"
         if k == 0:

@@ -14,7 +14,7 @@ import re
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import rnncalc
@@ -157,17 +157,25 @@ def formulated(draw):
 def test_printed_equations_compute_what_the_engine_records(config):
     ex = rnncalc.load(config)
     trace = rnncalc.run(ex)
+    # unbounded gate activations (softplus, affine, ...) can grow without limit: keep numbers
+    # that math.exp takes (e^709 is the largest float)
+    tr = trace.layers[0].directions["forward"]
+    assume(all(bool(v.abs().max() < 700) for v in (tr.h, *tr.pre.values())))
     lines = equations(ex.formulation)
     env0 = _symbols(ex, 0, 0)
+
+    def same(a, b):
+        return torch.allclose(a, b, atol=1e-10, rtol=1e-10)
+
     for step in trace.layers[0].directions["forward"].steps():
         got = evaluate(lines, {**env0, "x": step.x, "h_prev": step.h_prev, "c_prev": step.c_prev})
         for gate in GATES[ex.cell] if ex.cell != "rnn" else ():
-            assert close(got[f"{gate}_t"], step.act[gate]), (gate, lines)
-        assert close(got["h_t"], step.h), lines
+            assert same(got[f"{gate}_t"], step.act[gate]), (gate, lines)
+        assert same(got["h_t"], step.h), lines
         if step.c is not None:
-            assert close(got["c_t"], step.c)
+            assert same(got["c_t"], step.c)
         if "m_t" in got:
-            assert close(got["m_t"], step.extra["m"])
+            assert same(got["m_t"], step.extra["m"])
 
 
 def test_every_activation_is_its_printed_formula():
