@@ -338,13 +338,14 @@ def equations(form: Formulation, *, bias: bool = True) -> list[str]:
 def _symbols(form: Formulation, bias: bool) -> list[str]:
     cell = form.cell
     gates = {"rnn": "", "lstm": "i, f, g, o", "gru": "r, z, n"}[cell]
+    h_size = "[P]" if cell == "lstm" and form.projection else "[H]"
     out = ["where:", "  x_t      input at step t, [H_in]",
-           "  h_{t-1}  previous hidden state, [H] (h_0 given or zeros)"]
+           f"  h_{{t-1}}  previous hidden state, {h_size} (h_0 given or zeros)"]
     if cell == "lstm":
         out.append("  c_{t-1}  previous cell state, [H]")
     if gates:
-        out.append(f"  W_i?     [H, H_in] input weights of gate ? in {gates}; W_h? [H, H] "
-                   "recurrent")
+        out.append(f"  W_i?     [H, H_in] input weights of gate ? in {gates}; "
+                   f"W_h? [H, {h_size[1]}] recurrent")
     else:
         out.append("  W_ih     [H, H_in] input weights; W_hh [H, H] recurrent weights")
     if bias:
