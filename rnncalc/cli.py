@@ -438,6 +438,8 @@ def exercise(
         show_default=False)] = None,
     format: Annotated[SheetFormat, typer.Option(
         "--format", "-f", help="Sheet and key: markdown or latex.")] = SheetFormat.markdown,
+    explain: Annotated[bool, typer.Option(
+        "--explain", "-e", help="The key also writes out every sum, numbers substituted.")] = False,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
@@ -457,7 +459,7 @@ def exercise(
         if out_dir is None:
             _emit(config_text(spec), output)
             return
-        for path in write_exercise(spec, out_dir, format.value):
+        for path in write_exercise(spec, out_dir, format.value, explain=explain):
             print(f"wrote {path}", file=sys.stderr)
 
 

@@ -262,11 +262,12 @@ FILES = {"markdown": ("exercise.yaml", "sheet.md", "key.md"),
          "latex": ("exercise.yaml", "sheet.tex", "key.tex")}
 
 
-def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown") -> list[Path]:
+def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown", *,
+                   explain: bool = False) -> list[Path]:
     """Write the config, the student sheet and the answer key into ``out_dir``; return the paths.
 
     Sheet and key are rendered from the written config read back, so the key is exactly what
-    ``rnncalc CELL --config exercise.yaml`` computes.
+    ``rnncalc CELL --config exercise.yaml`` computes; ``explain`` adds every sum, written out.
     """
     import rnncalc
     from rnncalc.output import write_result
@@ -274,11 +275,12 @@ def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown") -> list[Pat
 
     if out_dir.exists() and not out_dir.is_dir():
         raise RnncalcError(f"{out_dir}: not a directory; --out-dir needs a directory")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = FILES[fmt]
-    paths = [out_dir / name for name in names]
-    text = config_text(spec)
-    write_result(text, paths[0])
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RnncalcError(f"{out_dir}: cannot create: {exc.strerror}") from None
+    paths = [out_dir / name for name in FILES[fmt]]
+    write_result(config_text(spec), paths[0])
     trace = rnncalc.run(rnncalc.load(str(paths[0])))
     renderer = markdown if fmt == "markdown" else latex
     title = report.title_of(trace.exercise)
@@ -286,7 +288,12 @@ def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown") -> list[Pat
     for fn in report.SECTIONS[1:]:
         sheet += fn(trace, True)
     write_result(renderer.render_sections(sheet, spec.precision, title=title), paths[1])
-    key = report.build(trace)
+    lines = None
+    if explain:
+        from rnncalc.explain import explain as arithmetic
+
+        lines = arithmetic(trace)
+    key = report.build(trace, explain=lines)
     write_result(renderer.render_sections(key, spec.precision, title=f"{title}: answer key"),
                  paths[2])
     return paths

@@ -155,7 +155,9 @@ def test_latex_compiles(cli, tmp_path):
                                           "-f", "latex"))
     out = tmp_path / "ex"
     run_ok(cli, "exercise", "lstm", "--seed", "4", "--task", "bidirectional", "--layers", "2",
-           "--format", "latex", "--out-dir", str(out))
+           "--format", "latex", "--explain", "--out-dir", str(out))
+    assert "Arithmetic" in (out / "key.tex").read_text()
+    assert "Arithmetic" not in (out / "sheet.tex").read_text()
     for name in ("sheet", "key"):
         pdflatex(out, name, (out / f"{name}.tex").read_text())
     wide = tmp_path / "wide"  # 8 hidden units: smaller type, wrapped vectors, inside the page
