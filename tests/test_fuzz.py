@@ -2,7 +2,8 @@
 
 Each example takes a file from ``configs/``, changes its data (deletes, renames, retypes and
 reshapes values, adds keys) and then its text (duplicates and deletes lines, inserts tags, anchors
-and aliases, stray bytes, truncates), and runs the real Typer app in-process. The only outcomes
+and aliases, stray bytes, truncates), and runs the real Typer app in-process: the cell commands
+with their options, and grad, convert, formulas, validate, run, answers-template. The only outcomes
 allowed are exit 0 with output, or exit 3 with one line on stderr: no traceback, no exit 4, no
 other exception, and no tag ever runs code. A few hundred examples in the default run; the opt-in
 ``HYPOTHESIS_PROFILE=thorough`` runs 3000 (see README, "Errors").
@@ -142,7 +143,7 @@ def _mutate_text(draw: Any, text: str) -> str | bytes:
 
 
 @st.composite
-def broken_configs(draw: Any) -> tuple[str, str | bytes, list[str]]:
+def broken_configs(draw: Any) -> tuple[str | bytes, list[str]]:
     name = draw(st.sampled_from(sorted(TEXTS)))
     text: str | bytes = TEXTS[name]
     original = copy.deepcopy(DATA[name])
@@ -157,27 +158,37 @@ def broken_configs(draw: Any) -> tuple[str, str | bytes, list[str]]:
         text = yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True)
     for _ in range(text_changes):
         text = _mutate_text(draw, text if isinstance(text, str) else text.decode("latin-1"))
-    flags = draw(st.sampled_from([[], [], ["-s"], ["--bidirectional"], ["--no-bidirectional"],
-                                  ["--task", "labeling"], ["--task", "hidden"],
-                                  ["--dtype", "float32"], ["-f", "table"]]))
-    return cell, text, flags
+    args = draw(st.sampled_from([
+        [cell, "-c", "-", "-f", "json"], [cell, "-c", "-", "-f", "json"], [cell, "-c", "-", "-s"],
+        [cell, "-c", "-", "-f", "json", "--bidirectional"], [cell, "-c", "-", "--task", "labeling"],
+        [cell, "-c", "-", "-f", "json", "--task", "hidden"],
+        [cell, "-c", "-", "--dtype", "float32"],
+        [cell, "-c", "-", "-f", "markdown", "--explain"], [cell, "-c", "-", "--round", "2"],
+        ["grad", "-c", "-", "-f", "json"], ["convert", "-", "--to", "onnx"],
+        ["convert", "-", "--to", "keras"], ["formulas", cell, "-c", "-"], ["validate", "-"],
+        ["run", "-", "-f", "jsonl"], ["answers-template", "-"],
+    ]))
+    return text, args
 
 
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(broken_configs())
 def test_broken_configs_succeed_or_fail_in_one_line(case):
-    cell, text, flags = case
+    text, args = case
     with mock.patch("typer.testing._get_command", return_value=COMMAND):
-        result = CliRunner().invoke(app, [cell, "-c", "-", "-f", "json", *flags], input=text,
-                                    env={"NO_COLOR": "1"})
+        result = CliRunner().invoke(app, args, input=text, env={"NO_COLOR": "1"})
     assert not MARKER.exists(), "a YAML tag ran code"
     assert result.exit_code in (0, 3), (result.exit_code, result.stderr, result.exception)
     assert "Traceback" not in result.stderr
-    if result.exit_code == 3:
+    if result.exit_code == 3 and args[0] == "run":  # its error record is the jsonl line
+        assert result.stderr == "" and json.loads(result.stdout)["error"], result.stdout
+    elif result.exit_code == 3:
         assert result.stderr.count("\n") == 1 and result.stderr.strip(), result.stderr
         assert result.stdout == ""
     else:
-        assert result.stdout
-        if "-f" not in flags:
+        assert result.stdout or args[0] == "validate"
+        if "json" in args:
             json.loads(result.stdout)
+        for line in result.stdout.splitlines() if "jsonl" in args else []:
+            json.loads(line)
