@@ -280,14 +280,21 @@ def finals_section(trace: Trace, blank: bool = False) -> list[Section]:
         Table(columns, tuple(rows))))]
 
 
+_JOIN = {"concat": "[{f}, {b}]", "sum": "({f} + {b})", "mul": "({f} * {b})",
+         "ave": "({f} + {b})/2"}
+
+
 def head_section(trace: Trace, blank: bool = False) -> list[Section]:
     head: HeadTrace | None = trace.head
     if head is None:
         return []
-    bidir = trace.exercise.bidirectional
-    on = Math("[h_forward_t, h_backward_t]", "[h^{\\rightarrow}_t, h^{\\leftarrow}_t]") \
-        if bidir else Math("h_t")
-    final = "[h_forward at T-1, h_backward at 0] (h_n)" if bidir else "h_{T-1}"
+    ex = trace.exercise
+    bidir = ex.bidirectional
+    join = _JOIN[ex.merge_mode]  # how the two directions meet, as the table's header says
+    on = Math(join.format(f="h_forward_t", b="h_backward_t"),
+              join.format(f="h^{\\rightarrow}_t", b="h^{\\leftarrow}_t")) if bidir else Math("h_t")
+    final = (join.format(f="h_forward at T-1", b="h_backward at 0") + " (h_n)" if bidir
+             else "h at 0 (computed last)" if ex.reverse else "h_{T-1}")
     if head.task == "regression":
         ys: list[tuple[Cell, ...]] = [
             (str(t), _v(y, blank)) for t, y in enumerate(head.logits_t.tolist())]
