@@ -30,6 +30,8 @@ __all__ = ["MIN_STEPS", "applies", "linear_scan", "run_direction"]
 
 #: Shorter sequences take the step loop: it is as fast there, and it is the reference.
 MIN_STEPS = 16
+#: The gates of a long sequence are evaluated this many slices of steps at a time.
+SLICES = 8
 
 #: The activations the fused kernels compute, in the roles' order (formulation.ROLES).
 _FUSED_ACTIVATIONS: dict[str, set[tuple[str, ...]]] = {
@@ -69,46 +71,67 @@ def _fused_states(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
 
 
 def linear_scan(a: torch.Tensor, b: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
-    """``c_t = a_t c_{t-1} + b_t`` for every ``t`` of ``[T, ...]`` blocks, from ``c_{-1} = c0``.
+    """``c_t = a_t c_{t-1} + b_t`` for every ``t`` of ``[T, ...]`` blocks, from ``c_{-1} = c0``;
+    ``c`` is written over ``b`` (which is returned).
 
     Hillis and Steele's scan: after the pass with offset ``d``, ``c[t]`` holds the recurrence run
     from step ``t-2d+1`` (or the start) and ``a[t]`` the product of the ``2d`` factors, so
-    ``log2(T)`` vectorized passes replace ``T`` Python steps.
+    ``log2(T)`` vectorized passes replace ``T`` Python steps. Besides ``b``, it needs two blocks
+    the size of ``a``.
 
     >>> linear_scan(torch.tensor([0.5, 0.5, 2.0]), torch.tensor([1.0, 1.0, 1.0]), torch.tensor(4.0))
     tensor([3.0000, 2.5000, 6.0000])
     """
-    c = b.clone()
+    c = b
     c[0] += a[0] * c0
     a = a.clone()
     a[0] = 0
+    scratch = torch.empty_like(a)
     d = 1
     while d < len(c):
-        c[d:] = torch.addcmul(c[d:], a[d:], c[:-d])  # the right side reads the old values
-        a[d:] = a[d:] * a[:-d]
+        n = len(c) - d
+        torch.mul(a[d:], c[:n], out=scratch[:n])  # from the values before this pass
+        c[d:] += scratch[:n]
+        if 2 * d < len(c):
+            torch.mul(a[d:], a[:n], out=scratch[:n])
+            a[d:] = scratch[:n]
         d *= 2
     return c
 
 
 def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
                   c0: torch.Tensor | None, layer: int, direction: str) -> DirectionTrace:
-    """As :func:`rnncalc.sequence.run_direction`, every step at once; needs :func:`applies`."""
+    """As :func:`rnncalc.sequence.run_direction`, every step at once; needs :func:`applies`.
+
+    The gates are evaluated in :data:`SLICES` slices of steps written into the trace's own
+    blocks, so the cell's temporaries stay a fraction of the trace (memory: the trace and a few
+    ``[T, H]`` blocks).
+    """
     cell = CELLS[ex.cell]
     positions = tuple(range(len(xs)))
     if direction == "backward":
         positions = positions[::-1]
     x = xs.flip(0) if direction == "backward" else xs
     h = _fused_states(ex, p, x, h0, c0)
-    h_prev = torch.cat([h0[None], h[:-1]])
-    c = None
-    if c0 is None:
-        out = cell.step(p, x, h_prev, None, ex.formulation)
-    else:
-        # with c_{t-1} = 0 the cell's own c_t is i_t g_t; then the recurrence adds f_t c_{t-1}
-        out = cell.step(p, x, h_prev, torch.zeros_like(h), ex.formulation)
-        assert out.c is not None
-        c = linear_scan(out.act["f"], out.c, c0)
+    steps = len(x)
+    pre = {g: h.new_empty(h.shape) for g in cell.GATES}
+    act = {g: h.new_empty(h.shape) for g in cell.GATES}
+    ig = None if c0 is None else h.new_empty(h.shape)  # i_t g_t, the lstm's input to c_t
+    rows = max(MIN_STEPS, -(-steps // SLICES))
+    for start in range(0, steps, rows):
+        stop = min(start + rows, steps)
+        h_prev = h[start - 1:stop - 1] if start else torch.cat([h0[None], h[:stop - 1]])
+        # with c_{t-1} = 0 the cell's own c_t is i_t g_t; the recurrence adds f_t c_{t-1} below
+        c_prev = None if ig is None else h.new_zeros(stop - start, h.shape[1])
+        out = cell.step(p, x[start:stop], h_prev, c_prev, ex.formulation)
+        for g in cell.GATES:
+            pre[g][start:stop] = out.pre[g]
+            act[g][start:stop] = out.act[g]
+        if ig is not None:
+            assert out.c is not None
+            ig[start:stop] = out.c
+    c = None if ig is None or c0 is None else linear_scan(act["f"], ig, c0)
     return DirectionTrace(
         layer=layer, direction=direction, positions=positions, x=x, h0=h0, c0=c0,
-        pre=out.pre, act=out.act, h=h, c=c,
+        pre=pre, act=act, h=h, c=c,
     )
