@@ -59,6 +59,9 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
     if to == "onnx":
         out = {k: v for k, v in out.items() if k not in _ONNX_OPTIONS}
         out.update(_onnx_attributes(exercise))
+    convention = exercise.formulation.convention
+    if convention != "pytorch" or to in ("onnx", "keras"):  # these two default to their own
+        out["convention"] = convention
     if to == "keras" and exercise.cell == "gru":
         out["reset_after"] = exercise.formulation.reset_after
     if to != "pytorch":

@@ -35,7 +35,7 @@ from typing import Any
 
 from rnncalc.config.yamlsafe import Located, Path
 from rnncalc.errors import ConfigError
-from rnncalc.formulation import ACTIVATIONS, PACKINGS
+from rnncalc.formulation import ACTIVATIONS, CONVENTIONS, PACKINGS, preset
 from rnncalc.model import DIRECTIONS, GATES, Exercise, LayerWeights, param_name
 
 __all__ = ["LAYOUTS", "ONNX_ATTRIBUTES", "PROPERTIES", "to_canonical", "write_weights"]
@@ -277,7 +277,13 @@ def _onnx_attributes(r: _Reader, D: int) -> dict[str, Any]:
             isinstance(a, str) for a in names):
         raise r.error(("activations",), f"expected {n * D} names ({n} per direction: "
                       f"{', '.join(ROLES[r.cell])}), got {names!r}")
-    params = {key: list(r.data.get(f"activation_{key}", [])) for key in ("alpha", "beta")}
+    params: dict[str, list[Any]] = {}
+    for key in ("alpha", "beta"):  # read before the schema check, which sees the canonical form
+        given = r.data.get(f"activation_{key}", [])
+        if not isinstance(given, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in given):
+            raise r.error((f"activation_{key}",), f"expected a list of numbers, got {given!r}")
+        params[key] = list(given)
     acts = []
     for i, name in enumerate(names):
         canonical = _ONNX_NAMES.get(name.lower())
@@ -308,7 +314,9 @@ def _read_keras(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
     cell, G, D = r.cell, r.G, _directions(r.data)
     order = _order("keras", cell)
     gates = "|".join({"g": "c", "n": "h"}.get(g, g) for g in order)
-    reset_after = bool(r.data.get("reset_after", True))
+    convention = r.data.get("convention", "keras")
+    default = preset(cell, convention).reset_after if convention in CONVENTIONS else True
+    reset_after = bool(r.data.get("reset_after", default))
     two_rows = cell == "gru" and reset_after
     names = ("kernel", "recurrent_kernel", "bias")
     subs = ("forward_layer", "backward_layer")[:D] if D == 2 else ()
@@ -505,6 +513,8 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     reader = {"onnx": _read_onnx, "keras": _read_keras,
               "concat": lambda r: _read_concat(r, orientation == "columns")}[layout]
     layers, attributes = reader(r)
+    if layout in ("onnx", "keras"):  # the formulation's label says whose equations these are
+        new.setdefault("convention", layout)
     for key, value in attributes.items():
         if key in data and key not in (*ONNX_ATTRIBUTES, "activations", "input_forget"):
             raise doc.error((key,), f"{key} is set by the ONNX attribute; give one of them")
