@@ -176,7 +176,7 @@ def explain(trace: Trace, selection: Selection | None = None) -> list[Line]:
     for layer in trace.layers:
         for tr in layer.directions.values():
             w = ex.weights[tr.layer][ex.directions.index(tr.direction)]
-            lines += (ln for ln in _direction(ex, w, tr, trace.round_to)
+            lines += (ln for ln in _direction(ex, w, tr, trace.round_to, sel)
                       if _selected(ln.where, sel))
     if trace.head is not None:
         lines += (ln for ln in _head(ex, trace, trace.head) if _selected(ln.where, sel))
@@ -223,10 +223,13 @@ def _lists(tr: DirectionTrace) -> dict[str, Any]:
     return out
 
 
-def _direction(ex: Exercise, w: LayerWeights, tr: DirectionTrace,
-               digits: int | None) -> Iterator[Line]:
+def _direction(ex: Exercise, w: LayerWeights, tr: DirectionTrace, digits: int | None,
+               sel: Selection) -> Iterator[Line]:
     lists = _lists(tr)
-    for k in range(len(tr.positions)):
+    for k, t in enumerate(tr.positions):
+        here = {"t": t, "layer": tr.layer, "direction": tr.direction}
+        if any(str(v) not in sel[key] for key, v in here.items() if key in sel):
+            continue  # the step is not selected: build none of its lines
         s = _Step(tr, k, lists)
 
         def where(q: str, j: int, s: _Step = s) -> Where:
