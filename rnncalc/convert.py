@@ -10,8 +10,9 @@ attribute names (``activations``, ``linear_before_reset``, ``input_forget``, ``c
 >>> print(text.split("\\n", 1)[1])  # doctest: +NORMALIZE_WHITESPACE
 cell: rnn
 inputs:
-- [1.0]
+- [1]
 activations: [Tanh]
+convention: pytorch
 layout: onnx
 weights:
   W:

@@ -2,8 +2,9 @@
 
 Random SimpleRNN/LSTM/GRU layers, one or two of them stacked, plain or wrapped in
 ``Bidirectional`` with each of the four merge modes, GRU with ``reset_after`` both ways, with and
-without biases: their weights are set at random, typed into an rnncalc config under their Keras
-names, and rnncalc (float64) must give the Keras model's per-position output.
+without biases, with Keras's own ``activation`` / ``recurrent_activation`` names: their weights
+are set at random, typed into an rnncalc config under their Keras names, and rnncalc (float64)
+must give the Keras model's per-position output.
 
 Keras runs with float64 variables here, but its torch backend computes every ``matmul`` in float32
 (JAX-style promotion: ``keras.backend.result_type("float64", "float64") == "float32"``), so the
@@ -28,6 +29,9 @@ if keras.backend.backend() != "torch":  # keras was imported earlier with anothe
     pytest.skip("these tests run Keras on its torch backend", allow_module_level=True)
 
 LAYERS = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
+KERAS_ACTIVATIONS = ["tanh", "sigmoid", "relu", "linear", "softsign", "softplus", "elu",
+                     "hard_sigmoid", "leaky_relu"]
+ARGUMENTS = ("reset_after", "activation", "recurrent_activation")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -48,6 +52,9 @@ def stacks(draw: Any) -> dict[str, Any]:
         "units": draw(st.integers(1, 3)), "input": draw(st.integers(1, 3)),
         "steps": draw(st.integers(1, 4)), "use_bias": draw(st.booleans()),
         "reset_after": draw(st.booleans()) if cell == "gru" else None,
+        "activation": draw(st.sampled_from([None, *KERAS_ACTIVATIONS])),
+        "recurrent_activation": draw(st.sampled_from([None, *KERAS_ACTIVATIONS]))
+        if cell != "rnn" else None,
         "seed": draw(st.integers(0, 2**32 - 1)),
     }
 
@@ -59,8 +66,7 @@ def keras_model(case: dict[str, Any]) -> Any:
     x = inputs
     for _ in range(case["layers"]):
         options: dict[str, Any] = {"return_sequences": True, "use_bias": case["use_bias"]}
-        if case["reset_after"] is not None:
-            options["reset_after"] = case["reset_after"]
+        options.update({k: case[k] for k in ARGUMENTS if case[k] is not None})
         layer = getattr(keras.layers, LAYERS[case["cell"]])(case["units"], **options)
         if case["merge"]:
             layer = keras.layers.Bidirectional(layer, merge_mode=case["merge"])
@@ -90,8 +96,7 @@ def config(case: dict[str, Any], model: Any, xs: np.ndarray) -> dict[str, Any]:
     }
     if case["merge"]:
         out.update(direction="bidirectional", merge_mode=case["merge"])
-    if case["reset_after"] is not None:
-        out["reset_after"] = case["reset_after"]
+    out.update({k: case[k] for k in ARGUMENTS if case[k] is not None})
     return out
 
 

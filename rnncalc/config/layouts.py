@@ -38,11 +38,14 @@ from rnncalc.errors import ConfigError
 from rnncalc.formulation import ACTIVATIONS, CONVENTIONS, PACKINGS, preset
 from rnncalc.model import DIRECTIONS, GATES, Exercise, LayerWeights, param_name
 
-__all__ = ["LAYOUTS", "ONNX_ATTRIBUTES", "PROPERTIES", "to_canonical", "write_weights"]
+__all__ = ["KERAS_ARGUMENTS", "LAYOUTS", "ONNX_ATTRIBUTES", "PROPERTIES", "to_canonical",
+           "write_weights"]
 
 LAYOUTS = ("pytorch", "per-gate", "onnx", "keras", "concat")
 #: Top-level keys that only a ``layout: onnx`` config takes (the node's own attribute names).
 ONNX_ATTRIBUTES = ("activation_alpha", "activation_beta", "linear_before_reset")
+#: Top-level keys that only a ``layout: keras`` config takes (the layer's own argument names).
+KERAS_ARGUMENTS = ("activation", "recurrent_activation")
 #: Top-level keys of the per-gate forms.
 PER_GATE_KEYS = ("orientation", "concat")
 
@@ -62,7 +65,23 @@ PROPERTIES: dict[str, Any] = {
                         "the node attribute."},
     "linear_before_reset": {"enum": [0, 1], "description": "onnx gru: 1 applies the reset gate "
                             "after the recurrent product (reset_after)."},
+    "activation": {"type": "string", "description": "keras: the layer's activation (tanh)."},
+    "recurrent_activation": {"type": "string", "description": "keras: the gates' activation "
+                             "(sigmoid)."},
 }
+#: Keras 3's activations, as rnncalc's (Keras's own parameters: hard_sigmoid is relu6(x + 3) / 6,
+#: leaky_relu's slope 0.2).
+_KERAS_ACTIVATIONS: dict[str, dict[str, Any]] = {
+    "tanh": {"name": "tanh"}, "sigmoid": {"name": "sigmoid"}, "relu": {"name": "relu"},
+    "linear": {"name": "identity"}, "softsign": {"name": "softsign"},
+    "softplus": {"name": "softplus"}, "elu": {"name": "elu", "alpha": 1.0},
+    "hard_sigmoid": {"name": "hard_sigmoid", "alpha": 1 / 6, "beta": 0.5},
+    "leaky_relu": {"name": "leaky_relu", "alpha": 0.2},
+}
+_KERAS_ROLES: dict[str, dict[str, tuple[str, ...]]] = {"rnn": {"activation": ("hidden",)},
+                "lstm": {"activation": ("cell_input", "cell_output"),
+                         "recurrent_activation": ("gate",)},
+                "gru": {"activation": ("candidate",), "recurrent_activation": ("gate",)}}
 
 _GROUP = re.compile(r"^l(\d+)$")
 _ROLE_COUNT = {"rnn": 1, "lstm": 3, "gru": 2}
@@ -358,7 +377,27 @@ def _read_keras(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
                     p.bias_ih, p.bias_hh = _reorder(bias, order, r.gates), [0.0] * (G * H)
             row.append(p)
         layers.append(row)
-    return layers, {}
+    return layers, _keras_activations(r)
+
+
+def _keras_activations(r: _Reader) -> dict[str, Any]:
+    """Keras's ``activation`` / ``recurrent_activation`` as rnncalc's ``activations`` by role."""
+    acts: dict[str, Any] = {}
+    for key, roles in _KERAS_ROLES[r.cell].items():
+        if key not in r.data:
+            continue
+        spec = _KERAS_ACTIVATIONS.get(r.data[key])
+        if spec is None:
+            raise r.error((key,), f"expected one of {', '.join(_KERAS_ACTIVATIONS)} (Keras's "
+                          f"names), got {r.data[key]!r}")
+        acts.update(dict.fromkeys(roles, spec))
+    for key in set(KERAS_ARGUMENTS) - set(_KERAS_ROLES[r.cell]):
+        if key in r.data:
+            raise r.error((key,), f"a Keras {r.cell} layer has no {key}")
+    if acts and "activations" in r.data:
+        raise r.error(("activations",), "give Keras's activation / recurrent_activation or "
+                      "rnncalc's activations, not both")
+    return {"activations": acts} if acts else {}
 
 
 def _read_concat(r: _Reader, columns: bool) -> tuple[list[list[_Params]], dict[str, Any]]:
@@ -478,7 +517,7 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     """
     data = doc.data
     if not isinstance(data, dict) or (data.get("layout", "pytorch") == "pytorch" and not any(
-            k in data for k in ONNX_ATTRIBUTES + PER_GATE_KEYS)):
+            k in data for k in ONNX_ATTRIBUTES + KERAS_ARGUMENTS + PER_GATE_KEYS)):
         return doc
     layout = data.get("layout", "pytorch")
     if layout not in LAYOUTS:
@@ -486,6 +525,10 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     for key in ONNX_ATTRIBUTES:
         if key in data and layout != "onnx":
             raise doc.error((key,), f"{key} is an ONNX attribute: it needs layout: onnx")
+    for key in KERAS_ARGUMENTS:
+        if key in data and layout != "keras":
+            raise doc.error((key,), f"{key} is a Keras argument: it needs layout: keras (or "
+                            "give rnncalc's activations by role)")
     for key in PER_GATE_KEYS:
         if key in data and layout not in ("per-gate", "concat"):
             raise doc.error((key,), f"{key} applies to the per-gate layouts (per-gate, concat), "
@@ -501,8 +544,9 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     if orientation not in ("rows", "columns"):
         raise doc.error(("orientation",), f"expected rows (W x, [out, in]) or columns (x W, "
                         f"[in, out]), got {orientation!r}")
-    drop = ("layout", *ONNX_ATTRIBUTES, *PER_GATE_KEYS) + (("activations",) if layout == "onnx"
-                                                          else ())
+    drop = ["layout", *ONNX_ATTRIBUTES, *KERAS_ARGUMENTS, *PER_GATE_KEYS]
+    if layout == "onnx":
+        drop.append("activations")
     new = {k: v for k, v in data.items() if k not in drop}
     lines = {p: line for p, line in doc.lines.items() if not p or p[0] != "weights"}
     lines[("weights",)] = doc.lines.get(("weights",), 0)
@@ -516,7 +560,8 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     if layout in ("onnx", "keras"):  # the formulation's label says whose equations these are
         new.setdefault("convention", layout)
     for key, value in attributes.items():
-        if key in data and key not in (*ONNX_ATTRIBUTES, "activations", "input_forget"):
+        if key in data and key not in (*ONNX_ATTRIBUTES, *KERAS_ARGUMENTS, "activations",
+                                       "input_forget"):
             raise doc.error((key,), f"{key} is set by the ONNX attribute; give one of them")
         new[key] = value
         line_of = doc.lines.get((key,), doc.lines.get(("activations",)))
