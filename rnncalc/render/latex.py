@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rnncalc.model import Matrix, Vector
 from rnncalc.render import fmt
 from rnncalc.render.report import (
+    Blank,
     Block,
     Cell,
     Equations,
@@ -118,12 +119,19 @@ def _numbers(cell: Numbers, precision: int) -> str:
     return "$[" + comma.join(text) + "]$"
 
 
-def _cell(cell: Cell, precision: int) -> str:
+def _cell(cell: Cell, precision: int, wraps: bool = False) -> str:
     if isinstance(cell, Math):
         return f"${cell.tex}$"
+    if isinstance(cell, Blank):  # room to write in: a taller row, ~4.5em per number unless wrapped
+        return "\\rule{0pt}{3.2ex}" + ("" if wraps else f"\\hspace{{{4.5 * cell.size:.1f}em}}")
     if isinstance(cell, Numbers):
         return _numbers(cell, precision)
     return escape(cell)
+
+
+def _length(cell: Cell) -> int:
+    return len(cell.values) if isinstance(cell, Numbers) else cell.size \
+        if isinstance(cell, Blank) else 1
 
 
 _SIZES = ((3, ""), (4, "\\small"), (5, "\\footnotesize"), (10**9, "\\scriptsize"))
@@ -131,7 +139,7 @@ _WRAP = 5  # vectors longer than this wrap inside their column
 
 
 def _table(table: Table, precision: int) -> str:
-    width = [max((len(c.values) if isinstance(c, Numbers) else 1 for c in column), default=1)
+    width = [max((_length(c) for c in column), default=1)
              for column in zip(*table.rows, strict=True)] or [1] * len(table.columns)
     size = next(cmd for limit, cmd in _SIZES if max(width) <= limit)  # long vectors: smaller type
     wide = [w > _WRAP for w in width]  # too long for a line even so: a column that wraps
@@ -140,7 +148,8 @@ def _table(table: Table, precision: int) -> str:
     lines = ["\\begin{center}" + size, "\\begin{tabular}{" + spec + "}", "\\toprule",
              " & ".join(_cell(c, precision) for c in table.columns) + " \\\\", "\\midrule"]
     for i, row in enumerate(table.rows):
-        lines.append(" & ".join(_cell(c, precision) for c in row) + " \\\\")
+        lines.append(" & ".join(_cell(c, precision, w) for c, w in zip(row, wide, strict=True))
+                     + " \\\\")
         if i in table.groups:
             lines.append("\\addlinespace")
     lines += ["\\bottomrule", "\\end{tabular}"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rnncalc.model import Matrix, Vector
 from rnncalc.render import fmt, fmt_vector
 from rnncalc.render.report import (
+    Blank,
     Block,
     Cell,
     Equations,
@@ -78,6 +79,8 @@ def _given(value: Matrix | Vector) -> str:
 def _cell(cell: Cell, precision: int) -> str:
     if isinstance(cell, Math):
         return f"`{cell.plain}`"
+    if isinstance(cell, Blank):
+        return " "
     if isinstance(cell, Numbers):
         if cell.exact:
             text = "[" + ", ".join(exact(v) for v in cell.values) + "]"

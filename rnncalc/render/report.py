@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SECTIONS",
+    "Blank",
     "Block",
     "Cell",
     "Equations",
@@ -69,7 +70,14 @@ class Numbers:
     vector: bool = True
 
 
-Cell = str | Math | Numbers  # "" is a blank for the student to fill in
+@dataclass(frozen=True)
+class Blank:
+    """A space for a student to write ``size`` numbers in (a student sheet)."""
+
+    size: int = 1
+
+
+Cell = str | Math | Numbers | Blank
 
 
 @dataclass(frozen=True)
@@ -223,7 +231,7 @@ def exercise_section(trace: Trace, blank: bool = False) -> list[Section]:
 
 
 def _v(values: Sequence[float], blank: bool, **kw: bool) -> Cell:
-    return "" if blank else Numbers(tuple(values), **kw)
+    return Blank(len(values)) if blank else Numbers(tuple(values), **kw)
 
 
 def _direction_table(tr: DirectionTrace, cell: str, blank: bool) -> Table:
@@ -317,7 +325,7 @@ def head_section(trace: Trace, blank: bool = False) -> list[Section]:
     rows: list[tuple[Cell, ...]] = []
     for t, z, p, k in items:
         label = f"{k} ({head.names[k]})" if head.names else str(k)
-        rows.append((t, _v(z, blank), _v(p, blank), "" if blank else label))
+        rows.append((t, _v(z, blank), _v(p, blank), Blank() if blank else label))
     rule = "label = [p >= 0.5]" if sigmoid else "label = argmax p"
     rule_tex = "\\hat{k} = [p \\ge 0.5]" if sigmoid else "\\hat{k} = \\arg\\max_k p_k"
     eq = Equations((Math(f"p = {activation}(W {src.plain} + b), {rule}",
