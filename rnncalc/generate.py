@@ -304,10 +304,13 @@ def _questions(trace: Trace, precision: int) -> Any:
 
     ex = trace.exercise
     last = ex.steps - 1
-    gates = {"rnn": "the pre-activation a_t and h_t",
-             "lstm": "every gate (i_t, f_t, g_t, o_t) before and after its activation, c_t and h_t"}
-    asks = [f"Compute {gates.get(ex.cell, 'every gate, before and after its activation, and h_t')}"
-            f" at every step t = 0 to {last}"
+    if ex.cell == "rnn":
+        what = "the pre-activation and h_t"
+    else:
+        names = ", ".join(f"{g}_t" for g in ex.gates)
+        what = f"every gate ({names}) before and after its activation, " + (
+            "c_t and h_t" if ex.cell == "lstm" else "and h_t")
+    asks = [f"Compute {what} at every step t = 0 to {last}"
             + (", in both directions (the backward direction runs from t = "
                f"{last} down to 0)" if ex.bidirectional else "")
             + (", layer by layer" if ex.num_layers > 1 else "") + "."]
