@@ -104,6 +104,22 @@ def test_round_trip(layout: str, cfg: dict[str, Any]) -> None:
             assert got == want
 
 
+@pytest.mark.parametrize("layout", ["per-gate", "concat"])
+@settings(max_examples=settings.default.max_examples // 3)
+@given(cfg=exercises(), concat=st.sampled_from([("h", "x"), ("x", "h")]))
+def test_round_trip_transposed(layout: str, cfg: dict[str, Any], concat: tuple[str, str]) -> None:
+    """The per-gate forms written ``orientation: columns`` (and concat either way) read back."""
+    if refused(cfg, layout):
+        return
+    there = yaml.safe_load(convert(cfg, layout, orientation="columns", concat=concat))
+    assert there["orientation"] == "columns"
+    got, want = trace_of(there), trace_of(cfg)
+    if summed_biases(cfg, layout):
+        np.testing.assert_allclose(got["output"], want["output"], rtol=1e-12, atol=1e-12)
+    else:
+        assert got == want
+
+
 @pytest.mark.parametrize("columns", [False, True])
 @pytest.mark.parametrize("order", [["h", "x"], ["x", "h"]])
 def test_concat_lstm_against_colah(order: list[str], columns: bool) -> None:
@@ -233,6 +249,16 @@ inputs: [[1, 2]]
 weights: {W_h: [[1, 2]]}
 """, "cfg.yaml:5: weights.W_h: expected shape [1, 3] (hidden x (hidden + input) on [h; x]), "
      "got [1, 2]"),
+    "orientation_columns_shape": ("""\
+cell: rnn
+layout: per-gate
+orientation: columns
+inputs: [[1, 2, 3]]
+weights:
+  W_ih: [[1, 2], [3, 4]]
+  W_hh: [[1, 2], [3, 4]]
+""", "cfg.yaml:6: weights.W_ih: expected shape [3, 2] (input x hidden, orientation: columns, "
+     "x W), got [2, 2]"),
     "orientation_needs_per_gate": ("""\
 cell: rnn
 orientation: columns

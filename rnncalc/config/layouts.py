@@ -483,28 +483,48 @@ def _direction_groups(r: _Reader, names: tuple[str, ...]) -> list[list[tuple[Pat
 
 
 def _transpose_per_gate(r: _Reader) -> dict[str, Any]:
-    """``orientation: columns`` on the per-gate names: every ``W_??`` written ``[in, out]``."""
+    """``orientation: columns`` on the per-gate names: every ``W_??`` written ``[in, out]``.
+
+    The shapes are checked here, in the orientation the user wrote, so that an error shows them
+    as written (a projection, ``proj_size``, is left to the builder's checks).
+    """
     weights = r.data.get("weights")
     if not isinstance(weights, dict):
         raise r.error(("weights",), f"expected a mapping, got {weights!r}")
+    groups = [(k, v) for k, v in weights.items() if isinstance(v, dict)] or [("l0", weights)]
+    recurrent = [v for _, g in groups for k, v in g.items()
+                 if str(k).startswith("W_h") and k != "W_hr" and isinstance(v, list)]
+    H = r.hidden(len(recurrent[0]) if recurrent else None, ("weights",))
+    D, checked = _directions(r.data), not r.data.get("proj_size")
 
-    def flip(path: Path, group: dict[str, Any]) -> dict[str, Any]:
+    def expected(key: str, layer: int) -> tuple[tuple[int, int], str] | None:
+        if key.startswith("W_h") and key != "W_hr":
+            return (H, H), "hidden x hidden"
+        in_size = r.input_size(layer, H, D)
+        if key.startswith("W_i") and in_size:
+            return (in_size, H), "input x hidden"
+        return None
+
+    def flip(path: Path, group: dict[str, Any], layer: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in group.items():
+            m = re.match(r"^l(\d+)", str(key))
             if isinstance(value, dict):
-                out[key] = flip((*path, key), value)
+                out[key] = flip((*path, key), value, int(m[1]) if m else layer)
             elif str(key).startswith("W_") and isinstance(value, list):
-                shape = _shape(value)
-                if len(shape) != 2:
+                shape, meaning = tuple(_shape(value)), "every row the same length"
+                want = expected(str(key), layer) if checked else None
+                if want is not None:
+                    shape, meaning = want[0], f"{want[1]}, orientation: columns, x W"
+                elif len(shape) != 2:
                     raise r.error((*path, key), f"expected a matrix [input, hidden] (orientation:"
-                                  f" columns, x W), got shape {shape}")
-                out[key] = _t(r.array((*path, key), value, tuple(shape), "every row the same "
-                                      "length"))
+                                  f" columns, x W), got shape {list(shape)}")
+                out[key] = _t(r.array((*path, key), value, shape, meaning))
             else:
                 out[key] = value
         return out
 
-    return flip(("weights",), weights)
+    return flip(("weights",), weights, 0)
 
 
 # ---- the canonical config ----------------------------------------------------------------------
