@@ -238,7 +238,8 @@ def _cell_command(cell: str) -> Callable[..., None]:
                 from rnncalc.render.table import render as render_table
                 from rnncalc.render.table import to_svg
 
-                picture = render_table(trace, step_by_step=step_by_step, precision=precision)
+                picture = render_table(trace, step_by_step=step_by_step, precision=precision,
+                                       steps=steps)
                 write_result(to_svg(picture, title=f"rnncalc {cell}"), svg)
 
     return command
@@ -364,6 +365,7 @@ def convert(
         help="per-gate, concat: rows (W x) or columns (x W, matrices transposed).")] = "rows",
     concat: Annotated[str, typer.Option(
         help="concat: the order of the concatenation, hx ([h; x]) or xh ([x; h]).")] = "hx",
+    weights: WeightsOpt = None,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
@@ -374,7 +376,7 @@ def convert(
         if orientation not in ("rows", "columns") or concat not in ("hx", "xh"):
             raise typer.BadParameter("--orientation rows|columns, --concat hx|xh")
         _emit(_convert(str(config), to.value, orientation=orientation,
-                       concat=(concat[0], concat[1])), output)
+                       concat=(concat[0], concat[1]), weights=weights), output)
 
 
 class Numbers(str, Enum):
