@@ -41,8 +41,13 @@ _ONNX_OPTIONS = ("activations", "nonlinearity", "reset_after", "input_forget")
 
 
 def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: str | None = None,
-            orientation: str = "rows", concat: tuple[str, str] = ("h", "x")) -> str:
-    """The exercise of ``source`` as YAML text with its weights in layout ``to``."""
+            orientation: str = "rows", concat: tuple[str, str] = ("h", "x"),
+            weights: str | os.PathLike[str] | None = None) -> str:
+    """The exercise of ``source`` as YAML text with its weights in layout ``to``.
+
+    ``weights`` names a PyTorch ``state_dict`` file whose tensors replace the config's weights
+    (a trained model's weights, written out as a readable per-gate sheet).
+    """
     import yaml
 
     from rnncalc.config import read_document
@@ -52,9 +57,14 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
     if to not in TARGETS:
         raise ConfigError(f"--to: expected one of {', '.join(TARGETS)}, got {to!r}")
     doc = read_document(source)
+    if weights is not None:
+        from rnncalc.config import _with_weights
+        from rnncalc.config.weightfile import read_weights
+
+        doc = _with_weights(doc, read_weights(weights))
     exercise = build_exercise(copy.deepcopy(doc), cell=cell)  # the schema fills in defaults
     data: dict[str, Any] = dict(to_canonical(doc, cell).data)
-    weights, notes = write_weights(exercise, to, orientation=orientation, concat=concat)
+    written, notes = write_weights(exercise, to, orientation=orientation, concat=concat)
     out = {k: v for k, v in data.items() if k not in _LAYOUT_KEYS}
     out.setdefault("cell", exercise.cell)
     if to == "onnx":
@@ -71,8 +81,9 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
         out["orientation"] = orientation
     if to == "concat":
         out["concat"] = list(concat)
-    out["weights"] = weights
-    header = [f"# {exercise.source}, converted by `rnncalc convert --to {to}`"]
+    out["weights"] = written
+    origin = exercise.source + (f" with the weights of {weights}" if weights else "")
+    header = [f"# {origin}, converted by `rnncalc convert --to {to}`"]
     header += [f"# note: {note}" for note in notes]
     body = yaml.safe_dump(_tidy(out), sort_keys=False, default_flow_style=None,
                           allow_unicode=True, width=100)

@@ -302,6 +302,27 @@ def test_convert_cli_writes_a_config_that_gives_the_same_trace(cli: Any, tmp_pat
         rnncalc.run(rnncalc.load(CONFIGS / "lstm.yaml")).to_dict()
 
 
+def test_convert_writes_a_trained_models_weights_as_a_sheet(cli: Any, tmp_path: Any) -> None:
+    """``--weights model.pt``: the sheet gives what torch.nn.LSTM itself gives."""
+    import torch
+
+    from tests.conftest import CONFIGS
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(3, 2, dtype=torch.float64)
+    torch.save(lstm.state_dict(), tmp_path / "model.pt")
+    result = cli("convert", str(CONFIGS / "lstm.yaml"), "--to", "per-gate", "--weights",
+                 str(tmp_path / "model.pt"))
+    assert result.exit_code == 0, result.stderr
+    sheet = yaml.safe_load(result.stdout)
+    assert "W_ii" in sheet["weights"] and "model.pt" in result.stdout.splitlines()[0]
+    with torch.no_grad():
+        _, (h_n, c_n) = lstm(torch.tensor(sheet["inputs"], dtype=torch.float64))
+    got = trace_of(sheet)
+    np.testing.assert_allclose(got["h_n"], h_n.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got["c_n"], c_n.numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_convert_refuses_what_a_layout_cannot_hold(cli: Any, tmp_path: Any) -> None:
     cfg = tmp_path / "peep.yaml"
     cfg.write_text("cell: lstm\ninputs: [[1]]\nweights: {W_ii: [[1]], W_hi: [[1]], W_if: [[1]], "
