@@ -41,7 +41,6 @@ def build_exercise(
     the head's task (``"hidden"`` drops the head); ``bidirectional=True`` on a one-direction config
     runs the backward direction with the forward weights, as the seed's exercise does.
     """
-    check_structure(doc)  # first as written, so that the layout readers get checked types
     doc = to_canonical(doc, cell)  # layout: onnx, keras, ... -> PyTorch's names
     check_structure(doc)
     data: dict[str, Any] = doc.data
