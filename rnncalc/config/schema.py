@@ -99,7 +99,7 @@ _TYPE_WORDS = {
 def _validator() -> Any:
     import fastjsonschema  # compiled once, on first use: a few ms
 
-    return fastjsonschema.compile(SCHEMA)
+    return fastjsonschema.compile(SCHEMA, use_default=False)  # never write into the data
 
 
 def _describe(value: Any) -> str:
