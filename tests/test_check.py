@@ -10,12 +10,18 @@ from __future__ import annotations
 import json
 import math
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+import rnncalc
+from rnncalc.answers import read_answers
+from rnncalc.check import check as check_api
 from tests.conftest import CONFIGS
 
 # ----------------------------------------------------------------------------- helpers
@@ -461,3 +467,98 @@ def test_carried_from_the_layer_below(cli, tmp_path):
     ]}
     report = check(cli, str(CONFIGS / "rnn_stacked.yaml"), write(tmp_path, answers))
     assert [i["mark"] for i in report["items"]] == ["right", "wrong", "carried"]
+
+
+# ----------------------------------------------------------------------------- properties
+
+_NUMBERS = st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0, 1.5])
+
+
+@st.composite
+def exercises(draw):
+    cell = draw(st.sampled_from(["rnn", "lstm", "gru"]))
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    H, I, T = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+
+    def m(rows, cols):
+        return draw(st.lists(st.lists(_NUMBERS, min_size=cols, max_size=cols), min_size=rows,
+                             max_size=rows))
+
+    return {"cell": cell, "inputs": m(T, I), "bias": draw(st.booleans()),
+            "weights": {"weight_ih_l0": m(G * H, I), "weight_hh_l0": m(G * H, H),
+                        "bias_ih_l0": m(1, G * H)[0], "bias_hh_l0": m(1, G * H)[0]}}
+
+
+def _leaves(doc):
+    """(key, value) of every number in the layers of a JSON output, keys as check names them."""
+    for layer in doc["layers"]:
+        for direction, rows in layer["directions"].items():
+            for row in rows:
+                base = ("layers", f"layer={layer['layer']}", "directions", direction,
+                        f"t={row['t']}")
+                for field in ("pre", "act"):
+                    for gate, values in row[field].items():
+                        yield from (((*base, field, gate, j), v) for j, v in enumerate(values))
+                for state in ("c", "h"):
+                    yield from (((*base, state, j), v) for j, v in enumerate(row.get(state, [])))
+
+
+def _answers_text(doc, digits, changed=None):
+    rows = {}
+    for key, value in _leaves(doc):
+        # as on paper, half away from zero (Python's format would write 0.25 as 0.2)
+        exact = Decimal(f"{value + (0.5 if key == changed else 0):.12g}")
+        text = str(exact.quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP))
+        rows.setdefault(key[:5], {}).setdefault(key[5:-1], []).append(text)
+    lines = ["layers:", "  - layer: 0", "    directions:", "      forward:"]
+    for base, fields in rows.items():
+        lines.append(f"        - t: {base[4].partition('=')[2]}")
+        for field, values in fields.items():
+            name = ".".join(field)
+            if len(field) == 2:
+                lines.append(f"          {field[0]}: {{{field[1]}: [{', '.join(values)}]}}")
+            else:
+                lines.append(f"          {name}: [{', '.join(values)}]")
+    return "\n".join(lines) + "\n"
+
+
+def _merge_flow_maps(text):
+    """pre: {i: [...]} written once per gate -> one mapping per field (YAML refuses duplicates)."""
+    out, seen = [], {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("pre: {", "act: {")):
+            field = stripped[:3]
+            if field in seen:
+                out[seen[field]] = out[seen[field]][:-1] + ", " + stripped[6:]
+                continue
+            seen[field] = len(out)
+        elif stripped.startswith("- t:"):
+            seen = {}
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@given(exercises(), st.integers(1, 6), st.data())
+def test_property_true_values_pass_and_one_change_fails_there(config, digits, data):
+    import tempfile
+
+    ex = rnncalc.load(config)
+    doc = rnncalc.run(ex).to_dict()
+    keys = [k for k, _ in _leaves(doc)]
+    changed = data.draw(st.sampled_from(keys))
+    with tempfile.TemporaryDirectory() as tmp:
+        for target in (None, changed):
+            path = Path(tmp) / "answers.yaml"
+            path.write_text(_merge_flow_maps(_answers_text(doc, digits, target)), encoding="utf-8")
+            report = check_api(ex, read_answers(str(path), doc))
+            assert len(report.items) == len(keys)
+            bad = [i.key for i in report.items if i.mark not in ("right", "rounding")]
+            assert bad == ([] if target is None else [changed])
+
+
+@given(exercises())
+def test_property_round_12_is_exact_to_1e_10(config):
+    ex = rnncalc.load(config)
+    exact, rounded = rnncalc.run(ex), rnncalc.run(ex, round_to=12)
+    assert torch.allclose(exact.output, rounded.output, atol=1e-10, rtol=0)
