@@ -200,8 +200,7 @@ def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
             earlier = any(i.mark in ("wrong", "carried") for i in items)
             carried = own.value(g.key) if earlier else None
             if carried is not None and agrees(g, carried, tol):
-                mark, note = "carried", (f"follows from your earlier answers (from them: "
-                                         f"{_show(carried, g)})")
+                mark, note = "carried", f"follows from your answers above: {_show(carried, g)}"
             else:
                 note = slips.explain(g, tol)
         items.append(Item(name, g.key, g, expected, mark, note, where))

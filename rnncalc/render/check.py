@@ -10,7 +10,7 @@ from rnncalc.explain import line_text
 __all__ = ["render", "render_json"]
 
 SIGNS = {"right": "ok", "rounding": "ok~", "carried": "->", "wrong": "XX"}
-LEGEND = ("ok right · ok~ right when every intermediate is rounded as you wrote it · "
+LEGEND = ("ok right · ok~ right when every intermediate is rounded as you wrote it\n"
           "-> wrong, but it follows from your earlier answers · XX wrong")
 
 
