@@ -176,9 +176,11 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
         raise doc.error(path, f"expected a number, got {node!r}")
     text = raw.get(path, str(node)).strip()
     try:
-        Decimal(text)
+        finite = Decimal(text).is_finite()
     except InvalidOperation:
-        raise doc.error(path, f"expected a number, got {text!r}") from None
+        finite = False
+    if not finite:
+        raise doc.error(path, f"expected a finite number, got {text!r}")
     value: float | int = int(text) if isinstance(expected, int) and text.lstrip("-").isdigit() \
         else float(text)
     out.append(Given(key, value, text, doc.line_of(path)))

@@ -243,7 +243,7 @@ def _by_rounding(ex: Exercise, g: Given, cache: dict[int, dict[str, Any]]) -> bo
     if isinstance(g.value, str):
         return False
     d = decimals(g.text)
-    if d == 0:
+    if not 0 < d <= 12:  # a whole number, or a machine's digits: not a hand-rounded sheet
         return False
     if d not in cache:
         from rnncalc.sequence import run
