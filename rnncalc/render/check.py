@@ -27,14 +27,15 @@ def render(report: Report, *, title: str = "", precision: int = 4) -> str:
             else "each number at the precision written")
     out = [f"Checking {report.source}" + (f" against {title}" if title else ""),
            f"({how}; {rule})", ""]
+    first = report.first_wrong
     rows = [("", "quantity", "given", "expected", "")]
     rows += [(SIGNS[i.mark], i.name, i.given.text, _expected(i.expected, i.given.text, precision),
-              i.note) for i in report.items]
+              "<< first mistake" + (f"; {i.note}" if i.note else "") if i is first else i.note)
+             for i in report.items]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for r in rows:
         out.append(("  ".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True))
                     + "  " + r[4]).rstrip())
-    first = report.first_wrong
     if first is not None:
         line = f" (line {first.given.line})" if first.given.line else ""
         out += ["", f"First mistake: {first.name}{line}, you wrote {first.given.text}"]
