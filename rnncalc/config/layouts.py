@@ -28,6 +28,7 @@ transposed, for a row vector on its left (``x_t W``): ``W_ii`` ``[H_in, H]``, ``
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass
@@ -300,8 +301,10 @@ def _onnx_attributes(r: _Reader, D: int) -> dict[str, Any]:
     for key in ("alpha", "beta"):  # read before the schema check, which sees the canonical form
         given = r.data.get(f"activation_{key}", [])
         if not isinstance(given, list) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in given):
-            raise r.error((f"activation_{key}",), f"expected a list of numbers, got {given!r}")
+                isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                for v in given):
+            raise r.error((f"activation_{key}",), f"expected a list of finite numbers, got "
+                          f"{given!r}")
         params[key] = list(given)
     acts = []
     for i, name in enumerate(names):
@@ -386,7 +389,7 @@ def _keras_activations(r: _Reader) -> dict[str, Any]:
     for key, roles in _KERAS_ROLES[r.cell].items():
         if key not in r.data:
             continue
-        spec = _KERAS_ACTIVATIONS.get(r.data[key])
+        spec = _KERAS_ACTIVATIONS.get(r.data[key]) if isinstance(r.data[key], str) else None
         if spec is None:
             raise r.error((key,), f"expected one of {', '.join(_KERAS_ACTIVATIONS)} (Keras's "
                           f"names), got {r.data[key]!r}")
@@ -539,9 +542,14 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     if not isinstance(data, dict) or (data.get("layout", "pytorch") == "pytorch" and not any(
             k in data for k in ONNX_ATTRIBUTES + KERAS_ARGUMENTS + PER_GATE_KEYS)):
         return doc
+    # check every key against the schema before it is read, except the ONNX attributes spelled
+    # unlike rnncalc's keys (a list of activations, input_forget 0/1), which are read below
+    from rnncalc.config.schema import check_structure
+
+    onnx = data.get("layout") == "onnx"
+    probe = {k: v for k, v in data.items() if not (onnx and k in ("activations", "input_forget"))}
+    check_structure(Located(copy.deepcopy(probe), doc.lines, doc.source))  # it fills defaults in
     layout = data.get("layout", "pytorch")
-    if layout not in LAYOUTS:
-        raise doc.error(("layout",), f"expected one of {', '.join(LAYOUTS)}; got {layout!r}")
     for key in ONNX_ATTRIBUTES:
         if key in data and layout != "onnx":
             raise doc.error((key,), f"{key} is an ONNX attribute: it needs layout: onnx")
