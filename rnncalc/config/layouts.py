@@ -577,7 +577,6 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
         drop.append("activations")
     new = {k: v for k, v in data.items() if k not in drop}
     lines = {p: line for p, line in doc.lines.items() if not p or p[0] != "weights"}
-    lines[("weights",)] = doc.lines.get(("weights",), 0)
     if layout == "per-gate":
         new["weights"] = _transpose_per_gate(r) if orientation == "columns" else data["weights"]
         lines.update(doc.lines)
@@ -597,14 +596,20 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
             lines[(key,)] = line_of
     # rnncalc's per-gate groups (l0, l0_reverse, ...): the one form that also holds peepholes
     new["weights"] = weights = {}
-    line = doc.lines.get(("weights",), 0)
+    line = doc.lines.get(("weights",))  # what the builder says of them points at weights
     for k, row in enumerate(layers):
         for d, p in enumerate(row):
             name = f"l{k}" + ("_reverse" if d else "")
             weights[name] = _per_gate(p, r.gates)
-            lines.update({("weights", name, key): line for key in weights[name]})
-            lines[("weights", name)] = line
+    if line is not None:
+        lines.update({path: line for path in _paths(("weights",), weights)})
     return Located(new, lines, doc.source)
+
+
+def _paths(path: Path, value: Any) -> list[Path]:
+    if not isinstance(value, dict):
+        return [path]
+    return [path] + [q for k, v in value.items() for q in _paths((*path, k), v)]
 
 
 def _per_gate(p: _Params, gates: tuple[str, ...]) -> dict[str, Any]:
