@@ -367,7 +367,7 @@ class _Own:
         if field == z_key:
             return z[int(key[-1])]
         if len(z) == 1:
-            p = [1 / (1 + math.exp(-z[0]))]
+            p = [1 / (1 + math.exp(min(-z[0], 709.0)))]
         else:
             top_z = max(z)
             e = [math.exp(v - top_z) for v in z]

@@ -373,7 +373,7 @@ def _head(ex: Exercise, trace: Trace, head: HeadTrace) -> Iterator[Line]:
             yield Line(Sym("p", t, 1), (Call("sigmoid", Sym("z", t, 1)), Call("sigmoid", Num(z[0])),
                                         Num(p[0])), Where("p", t, 1))
         else:
-            exps = [math.exp(v) for v in z]
+            exps = [math.exp(v) if v < 709 else math.inf for v in z]  # beyond: inf, as a float
             if trace.round_to is not None:
                 exps = [round_half_away(e, trace.round_to) for e in exps]
             for k in range(len(z)):
