@@ -68,6 +68,8 @@ def agrees(given: Given, value: Any, tolerance: float | None = None) -> bool:
 
 
 def _truncated(given: Given, value: float) -> bool:
+    if not math.isfinite(value):
+        return False
     step = Decimal(1).scaleb(-decimals(given.text))
     return _true(value).quantize(step, ROUND_DOWN) == Decimal(given.text)
 
