@@ -36,7 +36,7 @@ DIRECTIONS = ("forward", "backward")
 
 
 def param_name(kind: str, layer: int, direction: str) -> str:
-    """PyTorch's state_dict name: ``param_name("weight_ih", 1, "backward") == "weight_ih_l1_reverse"``."""
+    """PyTorch's name: ``param_name("weight_ih", 1, "backward") == "weight_ih_l1_reverse"``."""
     return f"{kind}_l{layer}" + ("_reverse" if direction == "backward" else "")
 
 

@@ -23,17 +23,23 @@ def test_stacked_example_matches_torch_rnn():
     ex = rnncalc.load(CONFIGS / "rnn_stacked.yaml")
     rnn = torch.nn.RNN(3, 2, num_layers=2, dtype=torch.float64)
     state = {
-        "weight_ih_l0": [[-1, 0, 0.5], [1, 0, -0.5]], "weight_hh_l0": [[0, -1], [0, -1]],
-        "bias_ih_l0": [1, 1], "bias_hh_l0": [1, 1],
-        "weight_ih_l1": [[1, -1], [0.5, 0.5]], "weight_hh_l1": [[0.5, 0], [0, 0.5]],
-        "bias_ih_l1": [0, -0.5], "bias_hh_l1": [0, 0],
+        "weight_ih_l0": [[-1, 0, 0.5], [1, 0, -0.5]],
+        "weight_hh_l0": [[0, -1], [0, -1]],
+        "bias_ih_l0": [1, 1],
+        "bias_hh_l0": [1, 1],
+        "weight_ih_l1": [[1, -1], [0.5, 0.5]],
+        "weight_hh_l1": [[0.5, 0], [0, 0.5]],
+        "bias_ih_l1": [0, -0.5],
+        "bias_hh_l1": [0, 0],
     }
     rnn.load_state_dict({k: torch.tensor(v, dtype=torch.float64) for k, v in state.items()})
     x = torch.tensor([[1.0, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=torch.float64)
     with torch.no_grad():
         out, h_n = rnn(x)
     trace = rnncalc.run(ex)
-    assert torch.allclose(trace.output, out, atol=1e-12) and torch.allclose(trace.h_n, h_n, atol=1e-12)
+    assert torch.allclose(trace.output, out, atol=1e-12) and torch.allclose(
+        trace.h_n, h_n, atol=1e-12
+    )
     # the head: y = [1, -1] . h_2 of the top layer
     assert abs(trace.to_dict()["head"]["y"][0] - float(out[-1, 0] - out[-1, 1])) < 1e-12
 
@@ -48,7 +54,9 @@ def _state_dict_form(per_gate: dict, gates: str) -> dict:
 
 def test_per_gate_and_state_dict_forms_give_identical_traces():
     per_gate = rnncalc.run(rnncalc.load(SEED)).to_dict()
-    stacked = rnncalc.run(rnncalc.load({**SEED, "weights": _state_dict_form(SEED["weights"], "ifgo")}))
+    stacked = rnncalc.run(
+        rnncalc.load({**SEED, "weights": _state_dict_form(SEED["weights"], "ifgo")})
+    )
     assert stacked.to_dict() == per_gate
 
 
@@ -75,7 +83,8 @@ def test_initial_state_one_vector_or_one_per_layer_and_direction():
     import math
 
     assert trace.layers[0].directions["forward"].h[0].tolist() == pytest.approx(
-        [math.tanh(2.5 - 1), math.tanh(1.5 - 1)], abs=1e-15)
+        [math.tanh(2.5 - 1), math.tanh(1.5 - 1)], abs=1e-15
+    )
 
 
 def write(tmp_path, text):
@@ -87,15 +96,22 @@ def write(tmp_path, text):
 LSTM_TEXT = (CONFIGS / "lstm.yaml").read_text()
 
 
-@pytest.mark.parametrize("old,new,where,expected", [
-    ("W_hf: [[0, 1], [0, -1]]", "W_hf: [[0, 1, 0], [0, -1, 0]]", ":14: weights.W_hf: ",
-     "expected shape [2, 2] (hidden x hidden), got [2, 3]"),
-    ("cell: lstm", "cell: rnn", ":4: cell: ", "this config is for 'rnn', not 'lstm'"),
-    ("weights:", "wieghts:", ":10: wieghts: ", "did you mean 'weights'?"),
-    ("W_hf: ", "W_fh: ", ":14: weights.W_fh: ", "did you mean 'W_hf'?"),
-    ("  - [4, 5, 6]", "  - [4, 5]", ":8: inputs[1]: ", "row 1 has 2 numbers but row 0 has 3"),
-    ("bias: false", "bias: maybe", ":5: bias: ", "expected true or false, got 'maybe'"),
-])
+@pytest.mark.parametrize(
+    "old,new,where,expected",
+    [
+        (
+            "W_hf: [[0, 1], [0, -1]]",
+            "W_hf: [[0, 1, 0], [0, -1, 0]]",
+            ":14: weights.W_hf: ",
+            "expected shape [2, 2] (hidden x hidden), got [2, 3]",
+        ),
+        ("cell: lstm", "cell: rnn", ":4: cell: ", "this config is for 'rnn', not 'lstm'"),
+        ("weights:", "wieghts:", ":10: wieghts: ", "did you mean 'weights'?"),
+        ("W_hf: ", "W_fh: ", ":14: weights.W_fh: ", "did you mean 'W_hf'?"),
+        ("  - [4, 5, 6]", "  - [4, 5]", ":8: inputs[1]: ", "row 1 has 2 numbers but row 0 has 3"),
+        ("bias: false", "bias: maybe", ":5: bias: ", "expected true or false, got 'maybe'"),
+    ],
+)
 def test_bad_config_names_file_line_and_field(cli, tmp_path, old, new, where, expected):
     assert old in LSTM_TEXT
     path = write(tmp_path, LSTM_TEXT.replace(old, new, 1))
@@ -111,7 +127,11 @@ def test_bad_config_names_file_line_and_field(cli, tmp_path, old, new, where, ex
 def test_bidirectional_needs_backward_weights_or_sharing(cli, tmp_path):
     path = write(tmp_path, LSTM_TEXT.replace("bias: false", "bias: false\nbidirectional: true"))
     result = cli("lstm", "-c", path)
-    assert result.exit_code == 3 and "l0_reverse" in result.stderr and "share_directions" in result.stderr
+    assert (
+        result.exit_code == 3
+        and "l0_reverse" in result.stderr
+        and "share_directions" in result.stderr
+    )
 
 
 def test_head_width_must_match_top_layer(cli, tmp_path):
@@ -126,9 +146,11 @@ def test_usage_errors_exit_2(cli):
 
 
 def test_help_shows_examples(cli):
-    for args, example in ((["--help"], "rnncalc lstm --step-by-step"),
-                          (["rnn", "--help"], "rnncalc rnn --task labeling"),
-                          (["lstm", "--help"], "rnncalc lstm --step-by-step")):
+    for args, example in (
+        (["--help"], "rnncalc lstm --step-by-step"),
+        (["rnn", "--help"], "rnncalc rnn --task labeling"),
+        (["lstm", "--help"], "rnncalc lstm --step-by-step"),
+    ):
         result = cli(*args)
         assert result.exit_code == 0 and "Examples:" in result.stdout
         assert example in " ".join(result.stdout.split()), args

@@ -35,9 +35,14 @@ def nets(draw, cells=("rnn", "lstm")):
 
 def torch_module(spec):
     torch.manual_seed(spec["seed"])
-    kwargs = dict(input_size=spec["input_size"], hidden_size=spec["hidden_size"],
-                  num_layers=spec["num_layers"], bidirectional=spec["bidirectional"],
-                  bias=spec["bias"], dtype=torch.float64)
+    kwargs = dict(
+        input_size=spec["input_size"],
+        hidden_size=spec["hidden_size"],
+        num_layers=spec["num_layers"],
+        bidirectional=spec["bidirectional"],
+        bias=spec["bias"],
+        dtype=torch.float64,
+    )
     if spec["cell"] == "rnn":
         return torch.nn.RNN(nonlinearity=spec["nonlinearity"], **kwargs)
     return torch.nn.LSTM(**kwargs)
@@ -48,17 +53,30 @@ def config_and_reference(spec):
     D = 2 if spec["bidirectional"] else 1
     x = torch.randn(spec["steps"], spec["input_size"], dtype=torch.float64) * 2
     states = spec["num_layers"] * D, spec["hidden_size"]
-    h0 = torch.randn(*states, dtype=torch.float64) if spec["initial"] else torch.zeros(*states, dtype=torch.float64)
-    c0 = torch.randn(*states, dtype=torch.float64) if spec["initial"] else torch.zeros(*states, dtype=torch.float64)
+    h0 = (
+        torch.randn(*states, dtype=torch.float64)
+        if spec["initial"]
+        else torch.zeros(*states, dtype=torch.float64)
+    )
+    c0 = (
+        torch.randn(*states, dtype=torch.float64)
+        if spec["initial"]
+        else torch.zeros(*states, dtype=torch.float64)
+    )
     config = {
-        "cell": spec["cell"], "inputs": x.tolist(), "num_layers": spec["num_layers"],
-        "bidirectional": spec["bidirectional"], "bias": spec["bias"],
+        "cell": spec["cell"],
+        "inputs": x.tolist(),
+        "num_layers": spec["num_layers"],
+        "bidirectional": spec["bidirectional"],
+        "bias": spec["bias"],
         "weights": {k: v.tolist() for k, v in module.state_dict().items()},
     }
     if spec["cell"] == "rnn":
         config["nonlinearity"] = spec["nonlinearity"]
     if spec["initial"]:
-        config["initial"] = {"h": h0.tolist()} | ({"c": c0.tolist()} if spec["cell"] == "lstm" else {})
+        config["initial"] = {"h": h0.tolist()} | (
+            {"c": c0.tolist()} if spec["cell"] == "lstm" else {}
+        )
     with torch.no_grad():
         if spec["cell"] == "lstm":
             out, (h_n, c_n) = module(x, (h0, c0))
@@ -94,23 +112,34 @@ def test_every_step_matches_a_cell_step(spec):
             b_ih = params.get("bias_ih" + suffix)
             b_hh = params.get("bias_hh" + suffix)
             if spec["cell"] == "rnn":
-                cell = torch.nn.RNNCell(w_ih.shape[1], spec["hidden_size"], bias=spec["bias"],
-                                        nonlinearity=spec["nonlinearity"], dtype=torch.float64)
+                cell = torch.nn.RNNCell(
+                    w_ih.shape[1],
+                    spec["hidden_size"],
+                    bias=spec["bias"],
+                    nonlinearity=spec["nonlinearity"],
+                    dtype=torch.float64,
+                )
             else:
-                cell = torch.nn.LSTMCell(w_ih.shape[1], spec["hidden_size"], bias=spec["bias"],
-                                         dtype=torch.float64)
-            cell.load_state_dict({"weight_ih": w_ih, "weight_hh": w_hh} | (
-                {"bias_ih": b_ih, "bias_hh": b_hh} if spec["bias"] else {}))
+                cell = torch.nn.LSTMCell(
+                    w_ih.shape[1], spec["hidden_size"], bias=spec["bias"], dtype=torch.float64
+                )
+            cell.load_state_dict(
+                {"weight_ih": w_ih, "weight_hh": w_hh}
+                | ({"bias_ih": b_ih, "bias_hh": b_hh} if spec["bias"] else {})
+            )
             for step in tr.steps():
                 with torch.no_grad():
-                    # the pre-activations by the formula, written here: W_ih x + b_ih + W_hh h + b_hh
+                    # the pre-activations by the formula: W_ih x + b_ih + W_hh h + b_hh
                     a = torch.nn.functional.linear(step.x, w_ih, b_ih) + torch.nn.functional.linear(
-                        step.h_prev, w_hh, b_hh)
+                        step.h_prev, w_hh, b_hh
+                    )
                     if spec["cell"] == "rnn":
                         h = cell(step.x[None], step.h_prev[None])[0]
                         assert close(step.pre["h"], a) and close(step.h, h)
                     else:
-                        h, c = (v[0] for v in cell(step.x[None], (step.h_prev[None], step.c_prev[None])))
+                        h, c = (
+                            v[0] for v in cell(step.x[None], (step.h_prev[None], step.c_prev[None]))
+                        )
                         for gate, block in zip("ifgo", a.chunk(4), strict=True):
                             assert close(step.pre[gate], block)
                         assert close(step.act["i"], torch.sigmoid(a.chunk(4)[0]))

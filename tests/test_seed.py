@@ -30,7 +30,9 @@ def json_of(cli, *args):
     return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("args", [("rnn",), ("rnn", "--config", str(CONFIGS / "rnn_regression.yaml"))])
+@pytest.mark.parametrize(
+    "args", [("rnn",), ("rnn", "--config", str(CONFIGS / "rnn_regression.yaml"))]
+)
 def test_rnn_hidden_states_and_regression(cli, args):
     d = json_of(cli, *args)
     assert forward_h(d) == SEED_H
@@ -42,16 +44,18 @@ def test_rnn_hidden_only_config(cli):
     assert forward_h(d) == SEED_H and "head" not in d
 
 
-@pytest.mark.parametrize("args", [("rnn", "--task", "labeling"),
-                                  ("rnn", "-c", str(CONFIGS / "rnn_labeling.yaml"))])
+@pytest.mark.parametrize(
+    "args", [("rnn", "--task", "labeling"), ("rnn", "-c", str(CONFIGS / "rnn_labeling.yaml"))]
+)
 def test_rnn_labeling(cli, args):
     steps = json_of(cli, *args)["head"]["steps"]
     assert [r4(s["probs"]) for s in steps] == [[0.4796, 0.5204], [0.7059, 0.2941], [0.8697, 0.1303]]
     assert [s["label"] for s in steps] == [1, 0, 0]
 
 
-@pytest.mark.parametrize("args", [("rnn", "--bidirectional"),
-                                  ("rnn", "-c", str(CONFIGS / "rnn_bidirectional.yaml"))])
+@pytest.mark.parametrize(
+    "args", [("rnn", "--bidirectional"), ("rnn", "-c", str(CONFIGS / "rnn_bidirectional.yaml"))]
+)
 def test_rnn_bidirectional(cli, args):
     d = json_of(cli, *args)
     backward = {s["t"]: s["h"] for s in d["layers"][0]["directions"]["backward"]}
@@ -67,7 +71,7 @@ def test_bidirectional_float32_prints_the_seeds_scientific_figures(cli):
     """The notebook ran in float32: its 2.4676e-04 is 1 - tanh(4.5) after float32 cancellation.
 
     In float64 the same value is 1 - tanh(4.5) = 1 - 0.99975321 = 2.4679e-04 (worked by hand), so
-    the seed's scientific figures are reproduced with --dtype float32, and float64 agrees to 4 places.
+    the seed's scientific figures come back with --dtype float32; float64 agrees to 4 places.
     """
     d = json_of(cli, "rnn", "--bidirectional", "--dtype", "float32")
     at_1 = next(s["h"] for s in d["layers"][0]["directions"]["backward"] if s["t"] == 1)
@@ -93,11 +97,25 @@ def test_lstm_step_by_step_table_shows_every_gate(cli):
     result = cli("lstm", "--step-by-step")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    for text in ["[0.5000, -2.5000]", "[2.5000, -0.5000]", "[-0.5000, -0.5000]",
-                 "[4.5000, -2.5000]", "[-0.2769, -0.0027]", "forget", "input (add)", "output"]:
+    for text in [
+        "[0.5000, -2.5000]",
+        "[2.5000, -0.5000]",
+        "[-0.5000, -0.5000]",
+        "[4.5000, -2.5000]",
+        "[-0.2769, -0.0027]",
+        "forget",
+        "input (add)",
+        "output",
+    ]:
         assert text in out
-    assert sum(line.split()[0] in {"0", "1", "2"} for line in out.splitlines() if line.strip()
-               and line.split()[0].isdigit()) == 3
+    assert (
+        sum(
+            line.split()[0] in {"0", "1", "2"}
+            for line in out.splitlines()
+            if line.strip() and line.split()[0].isdigit()
+        )
+        == 3
+    )
 
 
 def test_rnn_step_by_step_adds_pre_activations(cli):
