@@ -9,6 +9,7 @@ backward.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from rnncalc import fast
@@ -24,9 +25,15 @@ __all__ = ["run"]
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
+def _tensor(values: object, dtype: torch.dtype) -> torch.Tensor:
+    """Python numbers as a tensor, through numpy: ten times faster than ``torch.tensor`` on the
+    nested tuples of a long sequence or a large layer."""
+    return torch.from_numpy(np.array(values, dtype=str(dtype).removeprefix("torch.")))
+
+
 def _params(w: LayerWeights, dtype: torch.dtype) -> Params:
-    weight_ih = torch.tensor(w.weight_ih, dtype=dtype)
-    weight_hh = torch.tensor(w.weight_hh, dtype=dtype)
+    weight_ih = _tensor(w.weight_ih, dtype)
+    weight_hh = _tensor(w.weight_hh, dtype)
     zeros = torch.zeros(weight_ih.shape[0], dtype=dtype)
 
     def optional(m: tuple[tuple[float, ...], ...] | None) -> torch.Tensor | None:
@@ -85,7 +92,7 @@ def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
     """
     dtype = _DTYPES[ex.dtype]
     with torch.no_grad(), rounding(round_to):
-        xs = torch.tensor(ex.inputs, dtype=dtype)
+        xs = _tensor(ex.inputs, dtype)
         h0 = torch.tensor(ex.h0, dtype=dtype)
         c0 = None if ex.c0 is None else torch.tensor(ex.c0, dtype=dtype)
         layers, finals_h, finals_c = [], [], []
@@ -96,9 +103,8 @@ def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
             dirs = {}
             for d, (direction, w) in enumerate(zip(ex.directions, row, strict=True)):
                 k = layer * ex.num_directions + d
-                dirs[direction] = run_dir(
-                    ex, _params(w, dtype), xs, h0[k], None if c0 is None else c0[k], layer, direction
-                )
+                dirs[direction] = run_dir(ex, _params(w, dtype), xs, h0[k],
+                                          None if c0 is None else c0[k], layer, direction)
                 finals_h.append(dirs[direction].h[-1])
                 if c0 is not None:
                     finals_c.append(dirs[direction].c[-1])  # type: ignore[index]
