@@ -9,7 +9,6 @@ module (``validate`` stays instant).
 from __future__ import annotations
 
 import glob
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -159,7 +158,10 @@ class Job:
             return self._failed(source, RnncalcError(message), int(ExitCode.INTERNAL))
 
     def _failed(self, source: str, exc: BaseException, code: int) -> Outcome:
-        text = json.dumps(error_record(source, exc, code)) + "\n" if self.render == "jsonl" else ""
+        from rnncalc.render.json import dumps
+
+        text = dumps(error_record(source, exc, code), indent=False) + "\n" \
+            if self.render == "jsonl" else ""
         return Outcome(source, text, str(exc), code)
 
     def _text(self, source: str, trace: Trace) -> str:
