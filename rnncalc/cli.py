@@ -35,6 +35,7 @@ app = typer.Typer(
     "--format json",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: rich's costs 0.1 s of imports (README, Speed)
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -348,6 +349,16 @@ def formulas(
         _emit("\n".join([title, "", *equations(form, bias=bias)]) + "\n", output)
 
 
+class Orientation(str, Enum):
+    rows = "rows"
+    columns = "columns"
+
+
+class ConcatOrder(str, Enum):
+    hx = "hx"
+    xh = "xh"
+
+
 class Layout(str, Enum):
     per_gate = "per-gate"
     pytorch = "pytorch"
@@ -361,10 +372,12 @@ class Layout(str, Enum):
 def convert(
     config: Annotated[Path, typer.Argument(help="YAML exercise ('-' for stdin).")],
     to: Annotated[Layout, typer.Option("--to", help="The layout to write the weights in.")],
-    orientation: Annotated[str, typer.Option(
-        help="per-gate, concat: rows (W x) or columns (x W, matrices transposed).")] = "rows",
-    concat: Annotated[str, typer.Option(
-        help="concat: the order of the concatenation, hx ([h; x]) or xh ([x; h]).")] = "hx",
+    orientation: Annotated[Orientation, typer.Option(
+        help="per-gate, concat: rows (W x) or columns (x W, matrices transposed).")
+    ] = Orientation.rows,
+    concat: Annotated[ConcatOrder, typer.Option(
+        help="concat: the order of the concatenation, hx ([h; x]) or xh ([x; h]).")
+    ] = ConcatOrder.hx,
     weights: WeightsOpt = None,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
@@ -373,10 +386,8 @@ def convert(
     with _errors(traceback):
         from rnncalc.convert import convert as _convert
 
-        if orientation not in ("rows", "columns") or concat not in ("hx", "xh"):
-            raise typer.BadParameter("--orientation rows|columns, --concat hx|xh")
-        _emit(_convert(str(config), to.value, orientation=orientation,
-                       concat=(concat[0], concat[1]), weights=weights), output)
+        _emit(_convert(str(config), to.value, orientation=orientation.value,
+                       concat=(concat.value[0], concat.value[1]), weights=weights), output)
 
 
 class Numbers(str, Enum):
@@ -567,7 +578,7 @@ def grad(
         "--explain", "-e", help="Write the chain rule for one element (--element) with "
         "numbers.")] = False,
     element: Annotated[str | None, typer.Option(
-        help="With --explain: PARAMETER\\[row,col] or PARAMETER\\[i], e.g. weight_hh_l0[0,1], "
+        help="With --explain: PARAMETER[row,col] or PARAMETER[i], e.g. weight_hh_l0[0,1], "
         "bias_ih_l1_reverse[2], head.W[0,1] (indices from 0). Default: the element of "
         "weight_hh_l0 with the largest gradient.", show_default=False)] = None,
     step_by_step: StepOpt = False,
