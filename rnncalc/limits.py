@@ -98,8 +98,8 @@ def check_finite(trace: Any) -> None:
             where = "".join(f"[{i}]" for i in bad.nonzero()[0].tolist())
             dtype = str(tensor.dtype).removeprefix("torch.")
             raise RnncalcError(
-                f"{trace.exercise.source}: {path}{where}: the computation left the range of "
-                f"{dtype} (got {tensor[bad][0].item()}; {dtype} holds up to "
+                f"{trace.exercise.source}: {path}{where}: out of the range of {dtype} (got "
+                f"{tensor[bad][0].item()}; {dtype} holds numbers up to "
                 f"{torch.finfo(tensor.dtype).max:.3g}); the weights or inputs are too large"
             )
 

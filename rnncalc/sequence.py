@@ -28,7 +28,8 @@ _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 def _tensor(values: object, dtype: torch.dtype) -> torch.Tensor:
     """Python numbers as a tensor, through numpy: ten times faster than ``torch.tensor`` on the
     nested tuples of a long sequence or a large layer."""
-    return torch.from_numpy(np.array(values, dtype=str(dtype).removeprefix("torch.")))
+    with np.errstate(over="ignore"):  # 1e39 in float32 becomes inf: check_finite names it
+        return torch.from_numpy(np.array(values, dtype=str(dtype).removeprefix("torch.")))
 
 
 def _params(w: LayerWeights, dtype: torch.dtype) -> Params:

@@ -177,7 +177,7 @@ def _billion_laughs(levels: int = 9, width: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize(("text", "words"), [
+@pytest.mark.parametrize(("text", "words"), ids=["billion-laughs", "wide"], argvalues=[
     (_billion_laughs(), f"more than {MAX_ALIASES} aliases"),  # 9**9 values if expanded
     # few aliases, each to a large block: 64 x 5,000 values if expanded
     ("a: &a [" + ", ".join(["1"] * 5000) + "]\nb: [" + ", ".join(["*a"] * 60) + "]\n",
@@ -304,12 +304,12 @@ def test_traceback_flag_keeps_the_exit_code(cli, tmp_path):
 
 
 @pytest.mark.parametrize(("weights", "flags", "got"), [
-    ("[[1e308, 0, -1e308]]", [], "got nan; float64 holds up to 1.8e+308"),  # 7e308 - 9e308
-    ("[[1e300, 0, 1]]", ["--dtype", "float32"], "got inf; float32 holds up to 3.4e+38"),
+    ("[[1e308, 0, -1e308]]", [], "got nan; float64 holds numbers up to 1.8e+308"),  # 7e308-9e308
+    ("[[1e300, 0, 1]]", ["--dtype", "float32"], "got inf; float32 holds numbers up to 3.4e+38"),
 ])
 def test_numbers_that_overflow_the_dtype_give_no_answer(run_file, weights, flags, got):
     text = f"cell: rnn\ninputs: [[7, 8, 9]]\nweights: {{W_ih: {weights}, W_hh: [[1]]}}\n"
     message, name = run_file(text, "rnn", *flags)
-    assert message == (f"{name}: layers[0].directions.forward.pre.h[0][0]: the computation left "
-                       f"the range of {flags[-1] if flags else 'float64'} ({got}); the weights "
-                       "or inputs are too large")
+    assert message == (f"{name}: layers[0].directions.forward.pre.h[0][0]: out of the range of "
+                       f"{flags[-1] if flags else 'float64'} ({got}); the weights or inputs are "
+                       "too large")
