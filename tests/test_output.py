@@ -65,7 +65,7 @@ def test_output_replaces_the_file_keeping_its_permissions(cli, earlier):
     assert earlier.stat().st_mode & 0o777 == 0o640 and only(earlier) == ["result.json"]
 
 
-def test_a_new_file_gets_the_usual_permissions_not_a_temp_files(cli, tmp_path):
+def test_a_new_file_gets_the_usual_permissions_not_the_temp_files(cli, tmp_path):
     path = tmp_path / "new.txt"
     umask = os.umask(0o022)
     try:
