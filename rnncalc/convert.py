@@ -84,10 +84,26 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
     out["weights"] = written
     origin = exercise.source + (f" with the weights of {weights}" if weights else "")
     header = [f"# {origin}, converted by `rnncalc convert --to {to}`"]
+    notes += _foreign(exercise, to)
     header += [f"# note: {note}" for note in notes]
     body = yaml.safe_dump(_tidy(out), sort_keys=False, default_flow_style=None,
                           allow_unicode=True, width=100)
     return "\n".join(header) + "\n" + body
+
+
+def _foreign(ex: Any, to: str) -> list[str]:
+    """Options the target framework has no word for: kept as rnncalc's own keys, and said so."""
+    form = ex.formulation
+    options = {
+        "forget_bias": ex.cell == "lstm" and bool(form.forget_bias),
+        "z_weights: candidate": ex.cell == "gru" and form.z_weights == "candidate",
+        f"merge_mode: {ex.merge_mode}": ex.bidirectional and ex.merge_mode != "concat",
+        "clip": form.clip is not None, "input_forget": form.input_forget,
+    }
+    lacking = {"onnx": ("forget_bias", "z_weights: candidate", "merge_mode"),
+               "keras": ("forget_bias", "z_weights: candidate", "clip", "input_forget")}
+    foreign = [k for k, on in options.items() if on and k.startswith(lacking.get(to, ()))]
+    return [f"{to} has no {k}; it is kept as rnncalc's key" for k in foreign]
 
 
 def _onnx_attributes(ex: Any) -> dict[str, Any]:
