@@ -323,6 +323,25 @@ def test_convert_writes_a_trained_models_weights_as_a_sheet(cli: Any, tmp_path: 
     np.testing.assert_allclose(got["c_n"], c_n.numpy(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("layout", TARGETS)
+def test_every_shipped_config_converts(layout: str) -> None:
+    """Every file in configs/ in every layout: the same trace, or a refusal that says why."""
+    from tests.conftest import CONFIGS
+
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        want = rnncalc.run(rnncalc.load(path)).to_dict()
+        try:
+            text = convert(path, layout)
+        except rnncalc.ConfigError as exc:
+            assert "layout" in str(exc) or "PyTorch" in str(exc), (path.name, str(exc))
+            continue
+        got = trace_of(yaml.safe_load(text))
+        assert got.keys() == want.keys(), path.name
+        np.testing.assert_allclose(got["output"], want["output"], rtol=1e-12, atol=1e-12,
+                                   err_msg=path.name)
+        assert got["formulation"] == want["formulation"], path.name
+
+
 def test_convert_refuses_what_a_layout_cannot_hold(cli: Any, tmp_path: Any) -> None:
     cfg = tmp_path / "peep.yaml"
     cfg.write_text("cell: lstm\ninputs: [[1]]\nweights: {W_ii: [[1]], W_hi: [[1]], W_if: [[1]], "

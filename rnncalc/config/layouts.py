@@ -697,8 +697,8 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
             notes.append(f"layout {layout} keeps one bias per gate: b = b_ih + b_hh (the trace "
                          "agrees to rounding)")
     if any(p.peephole is not None for row in rows for p in row) and layout != "per-gate":
-        raise ConfigError(f"layout {layout} has no peephole weights; convert to onnx, per-gate or "
-                          "pytorch", source=ex.source)
+        raise ConfigError(f"layout {layout} has no peephole weights; convert to onnx or "
+                          "per-gate", source=ex.source)
 
     def summed(p: _Params) -> list[float]:
         return [a + b for a, b in zip(p.bias_ih or [], p.bias_hh or [], strict=True)]
