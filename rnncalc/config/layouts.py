@@ -24,6 +24,11 @@ layout                  ``weights`` holds (per layer ``l0``, ``l1``, ... when st
 ``orientation: columns`` (``per-gate`` and ``concat``) states that each matrix is written
 transposed, for a row vector on its left (``x_t W``): ``W_ii`` ``[H_in, H]``, ``W_f``
 ``[H + H_in, H]``. It is never guessed from the shapes (a square matrix fits both).
+
+``layout: onnx`` also takes the node's attributes under their ONNX names (``activations`` as a
+list, ``activation_alpha``, ``activation_beta``, ``linear_before_reset``, ``input_forget`` 0/1),
+and ``layout: keras`` the layer's ``activation`` and ``recurrent_activation``; both become
+rnncalc's own keys (``activations`` by role, ``reset_after``, ...).
 """
 
 from __future__ import annotations
