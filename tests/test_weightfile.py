@@ -30,15 +30,21 @@ def run_json(cli, *args):
     return json.loads(result.stdout)
 
 
-def test_lstm_state_dict_runs_as_the_module_does(cli, tmp_path):
+@pytest.mark.parametrize(("cell", "module"), [("rnn", torch.nn.RNN), ("lstm", torch.nn.LSTM),
+                                            ("gru", torch.nn.GRU)])
+def test_state_dict_runs_as_the_module_does(cli, tmp_path, cell, module):
     torch.manual_seed(0)
-    lstm = torch.nn.LSTM(3, 2).double()
-    path = saved(tmp_path, lstm.state_dict())
-    out = run_json(cli, "lstm", "--weights", str(path))  # the seed's inputs (bias: false there)
-    want, (_h_n, c_n) = lstm(SEED_X)
+    net = module(3, 2).double()
+    path = saved(tmp_path, net.state_dict())
+    out = run_json(cli, cell, "--weights", str(path))  # the default exercise's inputs
+    want, h_n = net(SEED_X)
     assert torch.allclose(torch.tensor(out["output"], dtype=torch.float64), want.detach(),
                           atol=1e-12)
-    assert torch.allclose(torch.tensor(out["c_n"], dtype=torch.float64), c_n.detach(), atol=1e-12)
+    if cell == "lstm":  # (h_n, c_n)
+        h_n, c_n = h_n
+        assert torch.allclose(torch.tensor(out["c_n"], dtype=torch.float64), c_n.detach(),
+                              atol=1e-12)
+    assert torch.allclose(torch.tensor(out["h_n"], dtype=torch.float64), h_n.detach(), atol=1e-12)
 
 
 def test_stacked_bidirectional_state_dict_sets_layers_and_directions(cli, tmp_path):
