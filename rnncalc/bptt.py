@@ -49,6 +49,7 @@ from rnncalc.cells import Params
 from rnncalc.cells.activations import apply
 from rnncalc.errors import RnncalcError
 from rnncalc.formulation import Activation, Formulation
+from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import Exercise, Loss, param_name
 from rnncalc.sequence import _params
@@ -341,7 +342,7 @@ def backprop(trace: Trace, truncate: int | None = None) -> GradTrace:
                                  ex.merge_mode)
         totals = {name: v for dirs in layers for g in dirs.values() for name, v in g.totals.items()
                   if ex.bias or not name.startswith("bias_")}
-        return GradTrace(
+        grad = GradTrace(
             loss=ex.loss, value=None if lg is None else lg.value, at=at, z=z,
             target=None if lg is None else lg.target, dz=None if lg is None else lg.dz,
             h_head=None if lg is None or trace.head is None else (
@@ -349,6 +350,8 @@ def backprop(trace: Trace, truncate: int | None = None) -> GradTrace:
             dh_head=dh_head, layers=tuple(layers), params={**totals, **head_params},
             truncate=truncate,
         )
+        check_finite(grad, ex.source, "grad")  # a loss of 1e600 is no answer
+        return grad
 
 
 def _by_position(tr: DirectionTrace) -> torch.Tensor:

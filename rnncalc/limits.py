@@ -14,7 +14,9 @@ A run whose numbers overflow its dtype is refused after it is computed (:func:`c
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,36 +86,43 @@ def check_run(*, steps: int, layers: int, directions: int, gates: int, hidden: i
     )
 
 
-def check_finite(trace: Any) -> None:
-    """Refuse a run whose numbers left the range of its dtype (an ``inf`` or ``nan`` anywhere):
-    weights of 1e308, or of 1e39 in float32, give no answer worth showing.
+def check_finite(result: Any, source: str, prefix: str = "") -> None:
+    """Refuse a result whose numbers left the range of their dtype (an ``inf`` or ``nan``
+    anywhere): weights of 1e308, or of 1e39 in float32, give no answer worth showing.
 
-    The first such number is named by its field path in the trace, as ``--format json`` has it.
+    ``result`` is a trace or a gradient trace; the first such number is named by its field path.
     """
     import torch
 
-    for path, tensor in _tensors(trace, "", torch.Tensor):
-        bad = ~torch.isfinite(tensor)
-        if tensor.is_floating_point() and bool(bad.any()):
+    for path, value in _numbers(result, prefix, (torch.Tensor, float)):
+        if isinstance(value, float):
+            bad_value, dtype, top = value, "float64", sys.float_info.max
+            if math.isfinite(value):
+                continue
+            where = ""
+        else:
+            bad = ~torch.isfinite(value)
+            if not value.is_floating_point() or not bool(bad.any()):
+                continue
             where = "".join(f"[{i}]" for i in bad.nonzero()[0].tolist())
-            dtype = str(tensor.dtype).removeprefix("torch.")
-            raise RnncalcError(
-                f"{trace.exercise.source}: {path}{where}: out of the range of {dtype} (got "
-                f"{tensor[bad][0].item()}; {dtype} holds numbers up to "
-                f"{torch.finfo(tensor.dtype).max:.3g}); the weights or inputs are too large"
-            )
+            bad_value = value[bad][0].item()
+            dtype, top = str(value.dtype).removeprefix("torch."), torch.finfo(value.dtype).max
+        raise RnncalcError(
+            f"{source}: {path}{where}: out of the range of {dtype} (got {bad_value}; {dtype} "
+            f"holds numbers up to {top:.3g}); the weights or inputs are too large"
+        )
 
 
-def _tensors(obj: Any, path: str, kind: type) -> Iterator[tuple[str, Any]]:
-    if isinstance(obj, kind):
+def _numbers(obj: Any, path: str, kinds: tuple[type, ...]) -> Iterator[tuple[str, Any]]:
+    if isinstance(obj, kinds):
         yield path, obj
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
-            if f.name != "exercise":
-                yield from _tensors(getattr(obj, f.name), f"{path}.{f.name}".lstrip("."), kind)
+            if f.name not in ("exercise", "loss"):  # the config's own numbers: checked on reading
+                yield from _numbers(getattr(obj, f.name), f"{path}.{f.name}".lstrip("."), kinds)
     elif isinstance(obj, dict):
         for key, value in obj.items():
-            yield from _tensors(value, f"{path}.{key}", kind)
+            yield from _numbers(value, f"{path}.{key}", kinds)
     elif isinstance(obj, list | tuple):
         for i, value in enumerate(obj):
-            yield from _tensors(value, f"{path}[{i}]", kind)
+            yield from _numbers(value, f"{path}[{i}]", kinds)

@@ -122,5 +122,5 @@ def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
             exercise=ex, layers=tuple(layers), output=xs, h_n=h_n,
             c_n=torch.stack(finals_c) if finals_c else None, head=head, round_to=round_to,
         )
-        check_finite(trace)  # an overflow would show as nan or blank cells, not as an answer
+        check_finite(trace, ex.source)  # an overflow would show as nan or blank cells
         return trace

@@ -313,3 +313,10 @@ def test_numbers_that_overflow_the_dtype_give_no_answer(run_file, weights, flags
     assert message == (f"{name}: layers[0].directions.forward.pre.h[0][0]: out of the range of "
                        f"{flags[-1] if flags else 'float64'} ({got}); the weights or inputs are "
                        "too large")
+
+
+def test_gradients_that_overflow_give_no_answer(run_file):
+    grad = (CONFIGS / "rnn_grad.yaml").read_text()
+    message, name = run_file(replaced(grad, "target: 0.5", "target: 1.0e+300"), "grad")
+    assert message == (f"{name}: grad.value: out of the range of float64 (got inf; float64 holds "
+                       "numbers up to 1.8e+308); the weights or inputs are too large")  # the loss
