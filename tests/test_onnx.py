@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import rnncalc
@@ -123,6 +123,8 @@ def run_rnncalc(node: dict[str, Any]) -> list[np.ndarray]:
     """rnncalc's trace arranged as ONNX's outputs (by position; directions in ONNX's order)."""
     trace = rnncalc.run(rnncalc.load(config(node)))
     dirs = list(trace.layers[0].directions.values())
+    # onnxruntime's float32 Softplus is log(1 + exp(x)): inf past x = 88 (rnncalc's is exact)
+    assume(max(float(p.abs().max()) for tr in dirs for p in tr.pre.values()) < 80)
     T, H = len(node["inputs"]["X"]), node["H"]
     Y = np.zeros((T, len(dirs), 1, H))
     for d, tr in enumerate(dirs):
