@@ -53,21 +53,23 @@ def applies(ex: Exercise) -> bool:
     return form == pytorch and ex.proj_size == 0
 
 
-def _fused_states(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
-                  c0: torch.Tensor | None) -> torch.Tensor:
-    """``h_t`` of every step ``[T, H]``, from torch's fused kernel, ``x`` in the order computed."""
+def _fused_states(
+    ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``h_t`` of every step ``[T, H]`` from torch's fused kernel (``x`` in the order computed),
+    and the last ``h`` and ``c``, from which a next slice of steps goes on exactly."""
     weights = [p.weight_ih, p.weight_hh, p.bias_ih, p.bias_hh]
     batch = x[:, None]  # [T, 1, H_in]: one sequence
     # (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
     if ex.cell == "lstm":
         assert c0 is not None
-        out = torch.lstm(batch, (h0[None, None], c0[None, None]), weights, True, 1, 0.0, False,
-                         False, False)[0]
-    else:
-        kernel = torch.gru if ex.cell == "gru" else (
-            torch.rnn_relu if ex.formulation.activations[0].name == "relu" else torch.rnn_tanh)
-        out = kernel(batch, h0[None, None], weights, True, 1, 0.0, False, False, False)[0]
-    return out[:, 0]
+        out, h_n, c_n = torch.lstm(batch, (h0[None, None], c0[None, None]), weights, True, 1, 0.0,
+                                   False, False, False)
+        return out[:, 0], h_n[0, 0], c_n[0, 0]
+    kernel = torch.gru if ex.cell == "gru" else (
+        torch.rnn_relu if ex.formulation.activations[0].name == "relu" else torch.rnn_tanh)
+    out, h_n = kernel(batch, h0[None, None], weights, True, 1, 0.0, False, False, False)
+    return out[:, 0], h_n[0, 0], None
 
 
 def linear_scan(a: torch.Tensor, b: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
@@ -103,26 +105,28 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
                   c0: torch.Tensor | None, layer: int, direction: str) -> DirectionTrace:
     """As :func:`rnncalc.sequence.run_direction`, every step at once; needs :func:`applies`.
 
-    The gates are evaluated in :data:`SLICES` slices of steps written into the trace's own
-    blocks, so the cell's temporaries stay a fraction of the trace (memory: the trace and a few
-    ``[T, H]`` blocks).
+    The fused kernel and the gates go :data:`SLICES` slices of steps at a time (the kernel goes
+    on from the last slice's ``h`` and ``c``, exactly), written into the trace's own blocks, so
+    the temporaries stay a fraction of the trace (memory: the trace and a few ``[T, H]`` blocks).
     """
     cell = CELLS[ex.cell]
     positions = tuple(range(len(xs)))
     if direction == "backward":
         positions = positions[::-1]
     x = xs.flip(0) if direction == "backward" else xs
-    h = _fused_states(ex, p, x, h0, c0)
-    steps = len(x)
-    pre = {g: h.new_empty(h.shape) for g in cell.GATES}
-    act = {g: h.new_empty(h.shape) for g in cell.GATES}
-    ig = None if c0 is None else h.new_empty(h.shape)  # i_t g_t, the lstm's input to c_t
+    steps, hidden = len(x), h0.shape[0]
+    h = x.new_empty(steps, hidden)
+    pre = {g: x.new_empty(steps, hidden) for g in cell.GATES}
+    act = {g: x.new_empty(steps, hidden) for g in cell.GATES}
+    ig = None if c0 is None else x.new_empty(steps, hidden)  # i_t g_t, the lstm's input to c_t
     rows = max(MIN_STEPS, -(-steps // SLICES))
+    h_last, c_last = h0, c0
     for start in range(0, steps, rows):
         stop = min(start + rows, steps)
+        h[start:stop], h_last, c_last = _fused_states(ex, p, x[start:stop], h_last, c_last)
         h_prev = h[start - 1:stop - 1] if start else torch.cat([h0[None], h[:stop - 1]])
         # with c_{t-1} = 0 the cell's own c_t is i_t g_t; the recurrence adds f_t c_{t-1} below
-        c_prev = None if ig is None else h.new_zeros(stop - start, h.shape[1])
+        c_prev = None if ig is None else x.new_zeros(stop - start, hidden)
         out = cell.step(p, x[start:stop], h_prev, c_prev, ex.formulation)
         for g in cell.GATES:
             pre[g][start:stop] = out.pre[g]
