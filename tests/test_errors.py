@@ -7,6 +7,8 @@ line number can be read off the file in ``configs/``.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -320,3 +322,13 @@ def test_gradients_that_overflow_give_no_answer(run_file):
     message, name = run_file(replaced(grad, "target: 0.5", "target: 1.0e+300"), "grad")
     assert message == (f"{name}: grad.value: out of the range of float64 (got inf; float64 holds "
                        "numbers up to 1.8e+308); the weights or inputs are too large")  # the loss
+
+
+def test_an_endless_sequence_on_stdin_is_refused_after_the_limit():
+    """10^9 steps (here: endless, from ``yes``) are refused once the first MiB is read."""
+    shell = (f"(echo 'cell: rnn'; echo 'inputs:'; yes '  - [1, 2, 3]') | {sys.executable} -m "
+             "rnncalc rnn -c -; echo \"status ${PIPESTATUS[1]}\" >&2")
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=300)
+    assert done.stdout == ""
+    assert done.stderr == ("<stdin>: larger than the limit of 1,048,576 bytes, far more than any "
+                           "exercise; set RNNCALC_MAX_CONFIG_BYTES to raise it\nstatus 3\n")
