@@ -14,7 +14,7 @@ import traceback as tb
 from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -114,18 +114,18 @@ def _emit(renderable_or_text: object, output: Path | None, after: str = "") -> N
     write_result(text + after, output)
 
 
-ConfigOpt = Annotated[Optional[Path], typer.Option(
+ConfigOpt = Annotated[Path | None, typer.Option(
     "--config", "-c", help="YAML exercise ('-' for stdin); default: the seed exercise.",
     show_default=False)]
-WeightsOpt = Annotated[Optional[Path], typer.Option(
+WeightsOpt = Annotated[Path | None, typer.Option(
     "--weights", "-w", help="A PyTorch state_dict file (.pt) whose tensors replace the config's "
     "weights; loaded with weights_only=True.", show_default=False)]
 StepOpt = Annotated[bool, typer.Option(
     "--step-by-step", "-s", help="Show every pre-activation and activation.")]
-TaskOpt = Annotated[Optional[Task], typer.Option(
+TaskOpt = Annotated[Task | None, typer.Option(
     help="Override the head's task ('hidden': no head). With no config: pick the seed exercise.",
     show_default=False)]
-BidirOpt = Annotated[Optional[bool], typer.Option(
+BidirOpt = Annotated[bool | None, typer.Option(
     "--bidirectional/--no-bidirectional",
     help="Override the config. With no config: the seed's bidirectional exercise.",
     show_default=False)]
@@ -135,9 +135,9 @@ FormatOpt = Annotated[Format, typer.Option(
 SvgOpt = Annotated[Path | None, typer.Option(
     "--svg", help="Also save the tables as an SVG picture (for slides).", show_default=False)]
 PrecisionOpt = Annotated[int, typer.Option(min=0, max=17, help="Digits after the point in tables.")]
-DTypeOpt = Annotated[Optional[DType], typer.Option(
+DTypeOpt = Annotated[DType | None, typer.Option(
     help="Override the config's dtype (default float64).", show_default=False)]
-OutputOpt = Annotated[Optional[Path], typer.Option(
+OutputOpt = Annotated[Path | None, typer.Option(
     "--output", "-o", help="Write to this file (atomically) instead of stdout.",
     show_default=False)]
 StepsOpt = Annotated[str | None, typer.Option(
@@ -166,7 +166,7 @@ class Convention(str, Enum):
     d2l = "d2l"
 
 
-ConventionOpt = Annotated[Optional[Convention], typer.Option(
+ConventionOpt = Annotated[Convention | None, typer.Option(
     help="Whose equations (replaces the config's convention; its other options stay): GRU form, "
     "forget bias, default activations. See `rnncalc formulas CELL`.", show_default=False)]
 CompareOpt = Annotated[bool, typer.Option(
