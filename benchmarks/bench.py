@@ -44,6 +44,8 @@ def best(fn: Callable[[], object], reps: int) -> float:
 def shell(args: list[str], reps: int, env: dict[str, str] | None = None,
           stdin: str | None = None) -> float:
     full_env = {**os.environ, **(env or {})}
+    # an installed package has its bytecode compiled; without it every start recompiles rnncalc
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def once() -> None:
         subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full_env,

@@ -5,7 +5,7 @@ than any exercise and still small for a laptop. Real large runs raise them with 
 variable, read when a config is loaded:
 
 - ``RNNCALC_MAX_CONFIG_BYTES`` (default 1 MiB): a larger config file is refused before parsing.
-- ``RNNCALC_MAX_VALUES`` (default 1,000,000): a run that would record more numbers (see
+- ``RNNCALC_MAX_VALUES`` (default 20,000,000): a run that would record more numbers (see
   :func:`run_values`) is refused before anything is computed.
 
 A run whose numbers overflow its dtype is refused after it is computed (:func:`check_finite`).
@@ -25,7 +25,7 @@ from rnncalc.errors import RnncalcError
 __all__ = ["check_finite", "check_run", "max_config_bytes", "max_values", "run_values"]
 
 DEFAULT_CONFIG_BYTES = 1024 * 1024
-DEFAULT_VALUES = 1_000_000
+DEFAULT_VALUES = 20_000_000  # 160 MB of float64: a 2000-step, 512-unit LSTM fits
 
 
 def _limit(name: str, default: int) -> int:

@@ -233,7 +233,7 @@ def test_sizes_needing_gigabytes_are_refused_up_front(run_file, extra, line, fie
     message, name = run_file(RNN + extra)
     assert message.startswith(f"{name}:{line}: {field}: this run would record "), message
     assert words in message
-    assert message.endswith("more than the limit of 1,000,000; set RNNCALC_MAX_VALUES to raise it")
+    assert message.endswith("more than the limit of 20,000,000; set RNNCALC_MAX_VALUES to raise it")
 
 
 def test_many_steps_are_refused_over_the_limit_and_run_when_it_is_raised(cli, tmp_path,
