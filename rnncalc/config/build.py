@@ -15,7 +15,7 @@ from rnncalc.config.layouts import to_canonical
 from rnncalc.config.loss import read_loss
 from rnncalc.config.options import read_direction, read_formulation
 from rnncalc.config.schema import check_structure, did_you_mean
-from rnncalc.config.yamlsafe import Located, Path
+from rnncalc.config.yamlsafe import Located, Path, shape_of
 from rnncalc.errors import ConfigError
 from rnncalc.limits import check_run
 from rnncalc.model import GATES, Exercise, Head, LayerWeights, Matrix, Vector, param_name
@@ -107,14 +107,6 @@ def _has_reverse(weights: dict[str, Any]) -> bool:
     return any(str(k).endswith("_reverse") for k in weights)
 
 
-def _shape(value: Any) -> list[int]:
-    shape = []
-    while isinstance(value, list):
-        shape.append(len(value))
-        value = value[0] if value else None
-    return shape
-
-
 class _Reader:
     """Turns YAML values into checked numbers, vectors and matrices, with located errors."""
 
@@ -154,7 +146,7 @@ class _Reader:
         matrix = self.matrix(path, value)
         if (len(matrix), len(matrix[0])) != (rows, cols):
             raise self.error(
-                path, f"expected shape [{rows}, {cols}] ({meaning}), got {_shape(value)}"
+                path, f"expected shape [{rows}, {cols}] ({meaning}), got {shape_of(value)}"
             )
         return matrix
 
@@ -168,7 +160,7 @@ class _Reader:
         if isinstance(value[0], list) or len(vector) != size:
             raise self.error(
                 path, f"expected {size} numbers ({meaning}) or one number for every unit, "
-                f"got shape {_shape(value)}"
+                f"got shape {shape_of(value)}"
             )
         return vector
 
@@ -205,7 +197,7 @@ class _Reader:
         if len(W[0]) != width:
             raise self.error(
                 ("head", "W"), f"expected {width} columns (the top layer's output width), "
-                f"got shape {_shape(value['W'])}"
+                f"got shape {shape_of(value['W'])}"
             )
         b = self.bias(("head", "b"), value.get("b", 0.0), len(W), "one per output")
         task = task or value["task"]

@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rnncalc.config.yamlsafe import Located, Path
+from rnncalc.config.yamlsafe import Located, Path, shape_of
 from rnncalc.errors import ConfigError
 from rnncalc.formulation import ACTIVATIONS, CONVENTIONS, PACKINGS, preset
 from rnncalc.model import DIRECTIONS, GATES, Exercise, LayerWeights, param_name
@@ -131,14 +131,6 @@ def _order(layout: str, cell: str) -> tuple[str, ...]:
 # ---- reading ------------------------------------------------------------------------------------
 
 
-def _shape(value: Any) -> list[int]:
-    shape = []
-    while isinstance(value, list):
-        shape.append(len(value))
-        value = value[0] if value else None
-    return shape
-
-
 class _Reader:
     """Checks a layout's arrays against the shapes it expects; errors name the user's own paths."""
 
@@ -152,9 +144,9 @@ class _Reader:
 
     def array(self, path: Path, value: Any, shape: tuple[int, ...], meaning: str) -> Any:
         """``value`` as nested lists of floats of exactly ``shape``."""
-        if _shape(value) != list(shape):
+        if shape_of(value) != list(shape):
             raise self.error(path, f"expected shape {list(shape)} ({meaning}), got "
-                             f"{_shape(value) if isinstance(value, list) else repr(value)}")
+                             f"{shape_of(value) if isinstance(value, list) else repr(value)}")
         return self._numbers(path, value, shape)
 
     def _numbers(self, path: Path, value: Any, shape: tuple[int, ...]) -> Any:
@@ -165,7 +157,7 @@ class _Reader:
             return float(value)
         if not isinstance(value, list) or len(value) != shape[0]:
             raise self.error(path, f"expected a list of {shape[0]} (every row of the same "
-                             f"length), got {_shape(value) or repr(value)}")
+                             f"length), got {shape_of(value) or repr(value)}")
         return [self._numbers((*path, i), v, shape[1:]) for i, v in enumerate(value)]
 
     def flag(self, key: str, default: bool) -> bool:
@@ -254,9 +246,9 @@ def _read_onnx(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
             if name not in group:
                 raise r.error(path, f"missing {name} (the operator's {name} input)")
         R = group["R"]
-        shape = _shape(R)
+        shape = shape_of(R)
         H = r.hidden(shape[2] if len(shape) == 3 else None, (*path, "R"))
-        in_size = r.input_size(k, H, D) or [*_shape(group["W"]), 0, 0, 0][2]
+        in_size = r.input_size(k, H, D) or [*shape_of(group["W"]), 0, 0, 0][2]
         W = r.array((*path, "W"), group["W"], (D, G * H, in_size),
                     f"[num_directions, {G}*hidden, input], gates {gates}" if G > 1
                     else "[num_directions, hidden, input]")
@@ -520,7 +512,7 @@ def _transpose_per_gate(r: _Reader) -> dict[str, Any]:
             if isinstance(value, dict):
                 out[key] = flip((*path, key), value, int(m[1]) if m else layer)
             elif str(key).startswith("W_") and isinstance(value, list):
-                shape, meaning = tuple(_shape(value)), "every row the same length"
+                shape, meaning = tuple(shape_of(value)), "every row the same length"
                 want = expected(str(key), layer) if checked else None
                 if want is not None:
                     shape, meaning = want[0], f"{want[1]}, orientation: columns, x W"

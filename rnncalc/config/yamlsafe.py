@@ -21,7 +21,9 @@ import yaml
 
 from rnncalc.errors import ConfigError
 
-__all__ = ["MAX_ALIASES", "MAX_ALIAS_VALUES", "Located", "Path", "format_path", "load_yaml"]
+__all__ = [
+    "MAX_ALIASES", "MAX_ALIAS_VALUES", "Located", "Path", "format_path", "load_yaml", "shape_of",
+]
 
 MAX_ALIASES = 64
 #: Values built by expanding aliases, all aliases together: a config shares a few small blocks.
@@ -43,6 +45,15 @@ def format_path(path: Path) -> str:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
+
+
+def shape_of(value: Any) -> list[int]:
+    """The shape of nested lists, read along the first elements: ``[[1, 2, 3]]`` -> ``[1, 3]``."""
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return shape
 
 @dataclass(frozen=True)
 class Located:
