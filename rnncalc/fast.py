@@ -6,11 +6,13 @@ gate of step ``t`` is a function of ``x_t`` and the states before it only. So:
 1. the states ``h_t`` of every step come from torch's fused kernel (``torch.lstm``, ``torch.gru``,
    ``torch.rnn_tanh``, ``torch.rnn_relu``: what ``torch.nn.LSTM`` and friends call), which
    computes exactly PyTorch's formulation;
-2. the cell's own equations (:mod:`rnncalc.cells`) are evaluated once on the whole ``[T, ...]``
-   block, from ``x`` and ``h_{t-1}`` of every step: every pre-activation and activation;
+2. the cell's equations are evaluated once on the whole ``[T, ...]`` block, from ``x`` and
+   ``h_{t-1}`` of every step: every pre-activation and activation (the RNN's and GRU's by their
+   cells in :mod:`rnncalc.cells`; the LSTM's by PyTorch's gate equations written out in
+   :func:`_lstm_blocks`, straight into the trace's blocks);
 3. the LSTM's cell state, which the fused kernel does not return step by step, follows from those
    gates: ``c_t = f_t c_{t-1} + i_t g_t`` is a first-order linear recurrence, solved for every
-   step at once by a parallel prefix scan (:func:`linear_scan`).
+   step at once by a blocked scan (:func:`linear_scan`).
 
 This applies only to PyTorch's formulation (the fused kernels know no other); :func:`applies` says
 when. The result equals the step-by-step loop of :mod:`rnncalc.sequence` up to rounding (tested
@@ -22,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from rnncalc.cells import CELLS, Params
+from rnncalc.cells.lstm import GATES
 from rnncalc.formulation import preset
 from rnncalc.model import Exercise
 from rnncalc.trace import DirectionTrace
@@ -32,6 +35,8 @@ __all__ = ["MIN_STEPS", "applies", "linear_scan", "run_direction"]
 MIN_STEPS = 16
 #: The gates of a long sequence are evaluated this many slices of steps at a time.
 SLICES = 8
+#: :func:`linear_scan` shortens the recurrence this many times per level.
+SCAN_BLOCK = 8
 
 #: The activations the fused kernels compute, in the roles' order (formulation.ROLES).
 _FUSED_ACTIVATIONS: dict[str, set[tuple[str, ...]]] = {
@@ -73,69 +78,115 @@ def _fused_states(
 
 
 def linear_scan(a: torch.Tensor, b: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:
-    """``c_t = a_t c_{t-1} + b_t`` for every ``t`` of ``[T, ...]`` blocks, from ``c_{-1} = c0``;
-    ``c`` is written over ``b`` (which is returned).
+    r"""``c_t = a_t c_{t-1} + b_t`` for every ``t`` of ``[T, ...]`` blocks, from ``c_{-1} = c0``;
+    ``c`` is written over ``b`` (which is returned); ``a`` is only read.
 
-    Hillis and Steele's scan: after the pass with offset ``d``, ``c[t]`` holds the recurrence run
-    from step ``t-2d+1`` (or the start) and ``a[t]`` the product of the ``2d`` factors, so
-    ``log2(T)`` vectorized passes replace ``T`` Python steps. Besides ``b``, it needs two blocks
-    the size of ``a``.
+    A blocked scan: the steps go in blocks of :data:`SCAN_BLOCK`. Within every block the
+    recurrence is run from zero, all blocks at once (a few vectorized steps); the last state of
+    every block then follows from the block before, ``c_e = (a_s \cdots a_e) c_{s-1} + c_e``:
+    the same recurrence, ``SCAN_BLOCK`` times shorter, solved by this function; finally every
+    other ``c_t`` of a block gains ``(a_s \cdots a_t) c_{s-1}``, ``s`` the block's first step.
+    About ``SCAN_BLOCK`` small torch operations per ``SCAN_BLOCK``-fold shortening replace ``T``
+    Python steps; it needs one block the size of ``b`` (the products ``a_s \cdots a_t``).
 
     >>> linear_scan(torch.tensor([0.5, 0.5, 2.0]), torch.tensor([1.0, 1.0, 1.0]), torch.tensor(4.0))
     tensor([3.0000, 2.5000, 6.0000])
     """
-    c = b
-    c[0] += a[0] * c0
-    a = a.clone()
-    a[0] = 0
-    scratch = torch.empty_like(a)
-    d = 1
-    while d < len(c):
-        n = len(c) - d
-        torch.mul(a[d:], c[:n], out=scratch[:n])  # from the values before this pass
-        c[d:] += scratch[:n]
-        if 2 * d < len(c):
-            torch.mul(a[d:], a[:n], out=scratch[:n])
-            a[d:] = scratch[:n]
-        d *= 2
-    return c
+    steps = len(b)
+    if steps <= SCAN_BLOCK:
+        b[0].addcmul_(a[0], c0)
+        for t in range(1, steps):
+            b[t].addcmul_(a[t], b[t - 1])
+        return b
+    blocks = steps // SCAN_BLOCK
+    whole = blocks * SCAN_BLOCK
+    c = b[:whole].unflatten(0, (blocks, SCAN_BLOCK))  # [B, L, ...]
+    f = a[:whole].unflatten(0, (blocks, SCAN_BLOCK))
+    rows, factors = c.unbind(1), f.unbind(1)
+    for k in range(1, SCAN_BLOCK):  # every block from zero, all blocks at once
+        rows[k].addcmul_(factors[k], rows[k - 1])
+    products = torch.cumprod(f, dim=1)  # a_s ... a_t within each block
+    last = c[:, -1]
+    linear_scan(products[:, -1], last, c0)  # the last state of every block, exact
+    entering = torch.cat([c0.expand_as(last[:1]), last[:-1]])  # c_{s-1} of every block
+    c[:, :-1].addcmul_(products[:, :-1], entering[:, None])
+    for t in range(whole, steps):  # the last steps, that fill no block
+        b[t].addcmul_(a[t], b[t - 1])
+    return b
 
 
 def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
                   c0: torch.Tensor | None, layer: int, direction: str) -> DirectionTrace:
     """As :func:`rnncalc.sequence.run_direction`, every step at once; needs :func:`applies`.
 
-    The fused kernel and the gates go :data:`SLICES` slices of steps at a time (the kernel goes
-    on from the last slice's ``h`` and ``c``, exactly), written into the trace's own blocks, so
-    the temporaries stay a fraction of the trace (memory: the trace and a few ``[T, H]`` blocks).
+    An LSTM goes as :func:`_lstm_blocks`. An RNN or GRU: the fused kernel and the cell's gates go
+    :data:`SLICES` slices of steps at a time (the kernel goes on from the last slice's ``h``,
+    exactly), written into the trace's own blocks, so the temporaries stay a fraction of the trace
+    (memory: the trace and a few ``[T, H]`` blocks).
     """
-    cell = CELLS[ex.cell]
     positions = tuple(range(len(xs)))
     if direction == "backward":
         positions = positions[::-1]
     x = xs.flip(0) if direction == "backward" else xs
+    if ex.cell == "lstm":
+        assert c0 is not None
+        pre, act, h, c = _lstm_blocks(ex, p, x, h0, c0)
+        return DirectionTrace(
+            layer=layer, direction=direction, positions=positions, x=x, h0=h0, c0=c0,
+            pre=pre, act=act, h=h, c=c,
+        )
+    cell = CELLS[ex.cell]  # rnn or gru: no cell state
     steps, hidden = len(x), h0.shape[0]
     h = x.new_empty(steps, hidden)
     pre = {g: x.new_empty(steps, hidden) for g in cell.GATES}
     act = {g: x.new_empty(steps, hidden) for g in cell.GATES}
-    ig = None if c0 is None else x.new_empty(steps, hidden)  # i_t g_t, the lstm's input to c_t
     rows = max(MIN_STEPS, -(-steps // SLICES))
-    h_last, c_last = h0, c0
+    h_last = h0
     for start in range(0, steps, rows):
         stop = min(start + rows, steps)
-        h[start:stop], h_last, c_last = _fused_states(ex, p, x[start:stop], h_last, c_last)
+        h[start:stop], h_last, _ = _fused_states(ex, p, x[start:stop], h_last, None)
         h_prev = h[start - 1:stop - 1] if start else torch.cat([h0[None], h[:stop - 1]])
-        # with c_{t-1} = 0 the cell's own c_t is i_t g_t; the recurrence adds f_t c_{t-1} below
-        c_prev = None if ig is None else x.new_zeros(stop - start, hidden)
-        out = cell.step(p, x[start:stop], h_prev, c_prev, ex.formulation)
+        out = cell.step(p, x[start:stop], h_prev, None, ex.formulation)
         for g in cell.GATES:
             pre[g][start:stop] = out.pre[g]
             act[g][start:stop] = out.act[g]
-        if ig is not None:
-            assert out.c is not None
-            ig[start:stop] = out.c
-    c = None if ig is None or c0 is None else linear_scan(act["f"], ig, c0)
     return DirectionTrace(
         layer=layer, direction=direction, positions=positions, x=x, h0=h0, c0=c0,
-        pre=pre, act=act, h=h, c=c,
+        pre=pre, act=act, h=h, c=None,
     )
+
+
+def _lstm_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor,
+                            torch.Tensor]:
+    r"""PyTorch's LSTM (:mod:`rnncalc.cells.lstm` with every option off) on the whole block:
+
+    .. math::
+        a_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}    (stacked i | f | g | o)
+        i_t = \sigma(a_{i,t}),  f_t = \sigma(a_{f,t}),  g_t = \tanh(a_{g,t}),  o_t = \sigma(a_{o,t})
+        c_t = f_t \odot c_{t-1} + i_t \odot g_t
+
+    ``h_t = o_t \odot \tanh(c_t)`` of every step comes from the fused kernel, ``c_t`` from
+    :func:`linear_scan`. The pre-activations are computed straight into one ``[4H, T]`` block
+    (two matrix products) and the activations into another, gate by gate on contiguous rows;
+    ``pre[gate]`` and ``act[gate]`` are ``[T, H]`` views of them (transposes). The fused kernel
+    runs first, on the whole sequence, and its temporaries are gone before the trace's blocks are
+    filled (memory: the trace and one ``[T, H]`` block, the scan's products).
+    """
+    steps, hidden = len(x), h0.shape[0]
+    states = x.new_empty(steps + 1, hidden)  # h_{-1} = h0, h_0, ..., h_{T-1}
+    states[0] = h0
+    states[1:] = _fused_states(ex, p, x, h0, c0)[0]
+    h_prev, h = states[:-1], states[1:]
+    # a^T = W_ih x^T + W_hh h_prev^T + b: [4H, T], each gate's rows contiguous, so that every
+    # activation runs on contiguous memory; pre[gate] is the [T, H] view (a transpose)
+    a = torch.addmm((p.bias_ih + p.bias_hh)[:, None], p.weight_ih, x.T)
+    a.addmm_(p.weight_hh, h_prev.T)
+    gates = torch.empty_like(a)
+    pre = {g: v.T for g, v in zip(GATES, a.chunk(4), strict=True)}
+    act = {g: v.T for g, v in zip(GATES, gates.chunk(4), strict=True)}
+    torch.sigmoid(a[:2 * hidden], out=gates[:2 * hidden])  # i and f
+    torch.tanh(a[2 * hidden:3 * hidden], out=gates[2 * hidden:3 * hidden])  # g
+    torch.sigmoid(a[3 * hidden:], out=gates[3 * hidden:])  # o
+    c = torch.mul(act["i"].T, act["g"].T).T  # i_t g_t, [T, H] as a transpose too
+    return pre, act, h, linear_scan(act["f"], c, c0)
