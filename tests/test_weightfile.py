@@ -144,3 +144,11 @@ def test_weight_file_over_the_size_limit_is_refused_unread(cli, tmp_path, monkey
     monkeypatch.setenv("RNNCALC_MAX_CONFIG_BYTES", "10")
     message = one_line(cli("rnn", "-w", str(path)))
     assert message.startswith(f"{path}: {path.stat().st_size:,} bytes, larger than the limit of 18")
+
+
+def test_a_config_in_an_onnx_or_keras_layout_refuses_a_state_dict(cli, tmp_path):
+    path = saved(tmp_path, torch.nn.LSTM(3, 2).double().state_dict())
+    result = cli("lstm", "-c", str(CONFIGS / "lstm_onnx.yaml"), "--weights", str(path))
+    assert result.exit_code == 3
+    message = one_line(result)
+    assert "lstm_onnx.yaml:" in message and "layout: onnx" in message and "convert" in message

@@ -120,6 +120,12 @@ def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
     whether there are biases and, where the config does not say, the layers and directions."""
     if not isinstance(doc.data, dict):
         return doc  # the builder says what is wrong with it
+    layout = doc.data.get("layout")
+    if layout in ("onnx", "keras"):
+        # their other keys (activations as a list, kernel names) belong to that layout's weights
+        raise doc.error(("layout",), f"--weights gives PyTorch state_dict weights, but this config "
+                        f"is written in layout: {layout}; convert it first (rnncalc convert CONFIG "
+                        "--to pytorch) or drop --weights")
     names = [str(k) for k in weights]
     layers = [int(m[1]) for m in map(_LAYER.search, names) if m]
     data = {k: v for k, v in doc.data.items() if k not in ("bias", "layout", "orientation")}
