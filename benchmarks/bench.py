@@ -32,7 +32,8 @@ RNNCALC = [sys.executable, "-m", "rnncalc"]
 PY = sys.executable
 
 
-def best(fn: Callable[[], object], reps: int) -> float:
+def best(fn: Callable[[], object], reps: int = 3) -> float:
+    """The best of ``reps`` timed calls (shared by the other benchmark scripts)."""
     times = []
     for _ in range(reps):
         start = time.perf_counter()

@@ -14,24 +14,15 @@ import argparse
 import json
 import random
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from bench import best  # benchmarks/ is the script's folder
 
 import rnncalc
 from rnncalc.answers import read_answers
 from rnncalc.check import check
 from rnncalc.explain import explain, parse_selection
 from rnncalc.render.explain import render
-
-
-def best(fn: Callable[[], object], repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

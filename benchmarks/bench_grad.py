@@ -8,9 +8,9 @@ for comparison, the same gradients by torch.autograd on torch.nn modules.
 from __future__ import annotations
 
 import sys
-import time
 
 import torch
+from bench import best  # benchmarks/ is the script's folder
 
 import rnncalc
 from rnncalc.bptt import backprop
@@ -29,15 +29,6 @@ def config(cell: str, steps: int, hidden: int) -> dict:
     }, module
 
 
-def best_of(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     hidden = int(sys.argv[2]) if len(sys.argv) > 2 else 32
@@ -46,8 +37,8 @@ def main() -> None:
         cfg, module = config(cell, steps, hidden)
         ex = rnncalc.load(cfg)
         trace = rnncalc.run(ex)
-        forward = best_of(lambda ex=ex: rnncalc.run(ex))
-        backward = best_of(lambda trace=trace: backprop(trace))
+        forward = best(lambda ex=ex: rnncalc.run(ex))
+        backward = best(lambda trace=trace: backprop(trace))
         x = torch.tensor(cfg["inputs"], dtype=torch.float64)
         W = torch.tensor(cfg["head"]["W"], dtype=torch.float64)
         k = torch.tensor(cfg["loss"]["targets"])
@@ -58,7 +49,7 @@ def main() -> None:
             torch.nn.functional.cross_entropy(out @ W.T, k).backward()
 
         print(f"{cell:4s} T={steps} H={hidden}: forward {forward:.3f} s, backward (rnncalc) "
-              f"{backward:.3f} s, torch.autograd forward+backward {best_of(autograd):.4f} s")
+              f"{backward:.3f} s, torch.autograd forward+backward {best(autograd):.4f} s")
 
 
 if __name__ == "__main__":
