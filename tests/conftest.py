@@ -32,3 +32,19 @@ def cli():
         return runner.invoke(app, list(args), input=input, env={"NO_COLOR": "1"})
 
     return invoke
+
+
+def layer_cell(module, layer: int, direction: str, cell_class, **kwargs):
+    """A ``torch.nn.*Cell`` holding one layer and direction of ``module``'s parameters, and those
+    parameters (``w_ih, w_hh, b_ih, b_hh``; biases ``None`` without bias)."""
+    import torch
+
+    suffix = f"_l{layer}" + ("_reverse" if direction == "backward" else "")
+    params = dict(module.named_parameters())
+    w_ih, w_hh = params["weight_ih" + suffix], params["weight_hh" + suffix]
+    b_ih, b_hh = params.get("bias_ih" + suffix), params.get("bias_hh" + suffix)
+    cell = cell_class(w_ih.shape[1], w_hh.shape[1], bias=b_ih is not None,
+                      dtype=torch.float64, **kwargs)
+    cell.load_state_dict({"weight_ih": w_ih, "weight_hh": w_hh}
+                         | ({"bias_ih": b_ih, "bias_hh": b_hh} if b_ih is not None else {}))
+    return cell, (w_ih, w_hh, b_ih, b_hh)

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rnncalc
+from tests.conftest import layer_cell
 
 TOL = 1e-10
 
@@ -104,29 +105,17 @@ def test_sequence_matches_torch_nn(spec):
 def test_every_step_matches_a_cell_step(spec):
     config, module, _ = config_and_reference(spec)
     trace = rnncalc.run(rnncalc.load(config))
-    params = dict(module.named_parameters())
     for lt in trace.layers:
         for direction, tr in lt.directions.items():
-            suffix = f"_l{lt.layer}" + ("_reverse" if direction == "backward" else "")
-            w_ih, w_hh = params["weight_ih" + suffix], params["weight_hh" + suffix]
-            b_ih = params.get("bias_ih" + suffix)
-            b_hh = params.get("bias_hh" + suffix)
             if spec["cell"] == "rnn":
-                cell = torch.nn.RNNCell(
-                    w_ih.shape[1],
-                    spec["hidden_size"],
-                    bias=spec["bias"],
+                cell, (w_ih, w_hh, b_ih, b_hh) = layer_cell(
+                    module, lt.layer, direction, torch.nn.RNNCell,
                     nonlinearity=spec["nonlinearity"],
-                    dtype=torch.float64,
                 )
             else:
-                cell = torch.nn.LSTMCell(
-                    w_ih.shape[1], spec["hidden_size"], bias=spec["bias"], dtype=torch.float64
+                cell, (w_ih, w_hh, b_ih, b_hh) = layer_cell(
+                    module, lt.layer, direction, torch.nn.LSTMCell
                 )
-            cell.load_state_dict(
-                {"weight_ih": w_ih, "weight_hh": w_hh}
-                | ({"bias_ih": b_ih, "bias_hh": b_hh} if spec["bias"] else {})
-            )
             for step in tr.steps():
                 with torch.no_grad():
                     # the pre-activations by the formula: W_ih x + b_ih + W_hh h + b_hh

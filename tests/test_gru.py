@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rnncalc
+from tests.conftest import layer_cell
 
 TOL = 1e-10
 
@@ -81,16 +82,10 @@ def test_gru_sequence_matches_torch_nn_gru(spec):
 def test_every_gru_step_matches_a_gru_cell_step_and_the_documented_gates(spec):
     config, module, _ = build(spec)
     trace = rnncalc.run(rnncalc.load(config))
-    params = dict(module.named_parameters())
     for lt in trace.layers:
         for direction, tr in lt.directions.items():
-            suffix = f"_l{lt.layer}" + ("_reverse" if direction == "backward" else "")
-            w_ih, w_hh = params["weight_ih" + suffix], params["weight_hh" + suffix]
-            b_ih, b_hh = params.get("bias_ih" + suffix), params.get("bias_hh" + suffix)
-            cell = torch.nn.GRUCell(w_ih.shape[1], spec["hidden_size"], bias=spec["bias"],
-                                    dtype=torch.float64)
-            cell.load_state_dict({"weight_ih": w_ih, "weight_hh": w_hh} | (
-                {"bias_ih": b_ih, "bias_hh": b_hh} if spec["bias"] else {}))
+            cell, (w_ih, w_hh, b_ih, b_hh) = layer_cell(module, lt.layer, direction,
+                                                        torch.nn.GRUCell)
             for step in tr.steps():
                 with torch.no_grad():
                     h = cell(step.x[None], step.h_prev[None])[0]
