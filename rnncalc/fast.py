@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from rnncalc.cells import CELLS, Params
+from rnncalc.cells import Params
 from rnncalc.cells.lstm import GATES
 from rnncalc.formulation import preset
 from rnncalc.model import Exercise
@@ -36,7 +36,7 @@ MIN_STEPS = 16
 #: The gates of a long sequence are evaluated this many slices of steps at a time.
 SLICES = 8
 #: :func:`linear_scan` shortens the recurrence this many times per level.
-SCAN_BLOCK = 8
+SCAN_BLOCK = 16
 
 #: The activations the fused kernels compute, in the roles' order (formulation.ROLES).
 _FUSED_ACTIVATIONS: dict[str, set[tuple[str, ...]]] = {
@@ -82,12 +82,13 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, c0: torch.Tensor) -> torch.Ten
     ``c`` is written over ``b`` (which is returned); ``a`` is only read.
 
     A blocked scan: the steps go in blocks of :data:`SCAN_BLOCK`. Within every block the
-    recurrence is run from zero, all blocks at once (a few vectorized steps); the last state of
-    every block then follows from the block before, ``c_e = (a_s \cdots a_e) c_{s-1} + c_e``:
-    the same recurrence, ``SCAN_BLOCK`` times shorter, solved by this function; finally every
-    other ``c_t`` of a block gains ``(a_s \cdots a_t) c_{s-1}``, ``s`` the block's first step.
-    About ``SCAN_BLOCK`` small torch operations per ``SCAN_BLOCK``-fold shortening replace ``T``
-    Python steps; it needs one block the size of ``b`` (the products ``a_s \cdots a_t``).
+    recurrence is run from zero, all blocks at once (a few vectorized steps), and so are the
+    products ``a_s \cdots a_t`` (``s`` the block's first step); the last state of every block then
+    follows from the block before, ``c_e = (a_s \cdots a_e) c_{s-1} + c_e``: the same recurrence,
+    ``SCAN_BLOCK`` times shorter, solved by this function; finally every other ``c_t`` of a block
+    gains ``(a_s \cdots a_t) c_{s-1}``. About ``2 SCAN_BLOCK`` small torch operations per
+    ``SCAN_BLOCK``-fold shortening replace ``T`` Python steps; it needs one block the size of
+    ``b`` (the products).
 
     >>> linear_scan(torch.tensor([0.5, 0.5, 2.0]), torch.tensor([1.0, 1.0, 1.0]), torch.tensor(4.0))
     tensor([3.0000, 2.5000, 6.0000])
@@ -102,10 +103,12 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, c0: torch.Tensor) -> torch.Ten
     whole = blocks * SCAN_BLOCK
     c = b[:whole].unflatten(0, (blocks, SCAN_BLOCK))  # [B, L, ...]
     f = a[:whole].unflatten(0, (blocks, SCAN_BLOCK))
-    rows, factors = c.unbind(1), f.unbind(1)
+    products = torch.empty_like(c)  # a_s ... a_t within each block
+    rows, factors, prods = c.unbind(1), f.unbind(1), products.unbind(1)
+    prods[0].copy_(factors[0])
     for k in range(1, SCAN_BLOCK):  # every block from zero, all blocks at once
         rows[k].addcmul_(factors[k], rows[k - 1])
-    products = torch.cumprod(f, dim=1)  # a_s ... a_t within each block
+        torch.mul(prods[k - 1], factors[k], out=prods[k])
     last = c[:, -1]
     linear_scan(products[:, -1], last, c0)  # the last state of every block, exact
     entering = torch.cat([c0.expand_as(last[:1]), last[:-1]])  # c_{s-1} of every block
@@ -119,46 +122,77 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
                   c0: torch.Tensor | None, layer: int, direction: str) -> DirectionTrace:
     """As :func:`rnncalc.sequence.run_direction`, every step at once; needs :func:`applies`.
 
-    An LSTM goes as :func:`_lstm_blocks`. An RNN or GRU: the fused kernel and the cell's gates go
-    :data:`SLICES` slices of steps at a time (the kernel goes on from the last slice's ``h``,
-    exactly), written into the trace's own blocks, so the temporaries stay a fraction of the trace
-    (memory: the trace and a few ``[T, H]`` blocks).
+    An LSTM goes as :func:`_lstm_blocks`, an RNN as :func:`_rnn_blocks`. A GRU: the fused kernel
+    and the cell's gates (:func:`rnncalc.cells.gru.step` on a block) go :data:`SLICES` slices of
+    steps at a time (the kernel goes on from the last slice's ``h``, exactly), written into the
+    trace's own blocks, so the temporaries stay a fraction of the trace (memory: the trace and a
+    few ``[T, H]`` blocks).
     """
     positions = tuple(range(len(xs)))
     if direction == "backward":
         positions = positions[::-1]
     x = xs.flip(0) if direction == "backward" else xs
-    if ex.cell == "lstm":
-        assert c0 is not None
-        pre, act, h, c = _lstm_blocks(ex, p, x, h0, c0)
-        return DirectionTrace(
-            layer=layer, direction=direction, positions=positions, x=x, h0=h0, c0=c0,
-            pre=pre, act=act, h=h, c=c,
-        )
-    cell = CELLS[ex.cell]  # rnn or gru: no cell state
+    blocks = _lstm_blocks if ex.cell == "lstm" else _rnn_blocks if ex.cell == "rnn" else _gru_blocks
+    pre, act, h, c = blocks(ex, p, x, h0, c0)
+    return DirectionTrace(
+        layer=layer, direction=direction, positions=positions, x=x, h0=h0, c0=c0,
+        pre=pre, act=act, h=h, c=c,
+    )
+
+
+Blocks = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]
+
+
+def _states(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None
+            ) -> torch.Tensor:
+    """``[T + 1, H]``: ``h0`` then every ``h_t`` from the fused kernel; ``[:-1]`` are the
+    ``h_{t-1}`` of every step, ``[1:]`` the ``h_t``."""
+    states = x.new_empty(len(x) + 1, h0.shape[0])
+    states[0] = h0
+    states[1:] = _fused_states(ex, p, x, h0, c0)[0]
+    return states
+
+
+def _rnn_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
+                c0: torch.Tensor | None) -> Blocks:
+    r""":mod:`rnncalc.cells.rnn` on the whole block:
+
+    .. math::
+        a_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},    h_t = f(a_t)
+
+    ``a`` is two matrix products straight into its block; ``f(a_t)`` is ``h_t`` itself, which the
+    fused kernel computed (memory: the trace and nothing more).
+    """
+    states = _states(ex, p, x, h0, None)
+    a = torch.addmm(p.bias_ih + p.bias_hh, x, p.weight_ih.T).addmm_(states[:-1], p.weight_hh.T)
+    h = states[1:]
+    return {"h": a}, {"h": h}, h, None
+
+
+def _gru_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
+                c0: torch.Tensor | None) -> Blocks:
+    """:func:`rnncalc.cells.gru.step` on :data:`SLICES` slices of steps, after the fused kernel."""
+    from rnncalc.cells import gru
+
     steps, hidden = len(x), h0.shape[0]
     h = x.new_empty(steps, hidden)
-    pre = {g: x.new_empty(steps, hidden) for g in cell.GATES}
-    act = {g: x.new_empty(steps, hidden) for g in cell.GATES}
+    pre = {g: x.new_empty(steps, hidden) for g in gru.GATES}
+    act = {g: x.new_empty(steps, hidden) for g in gru.GATES}
     rows = max(MIN_STEPS, -(-steps // SLICES))
     h_last = h0
     for start in range(0, steps, rows):
         stop = min(start + rows, steps)
         h[start:stop], h_last, _ = _fused_states(ex, p, x[start:stop], h_last, None)
         h_prev = h[start - 1:stop - 1] if start else torch.cat([h0[None], h[:stop - 1]])
-        out = cell.step(p, x[start:stop], h_prev, None, ex.formulation)
-        for g in cell.GATES:
+        out = gru.step(p, x[start:stop], h_prev, None, ex.formulation)
+        for g in gru.GATES:
             pre[g][start:stop] = out.pre[g]
             act[g][start:stop] = out.act[g]
-    return DirectionTrace(
-        layer=layer, direction=direction, positions=positions, x=x, h0=h0, c0=c0,
-        pre=pre, act=act, h=h, c=None,
-    )
+    return pre, act, h, None
 
 
-def _lstm_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor
-                 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor,
-                            torch.Tensor]:
+def _lstm_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
+                 c0: torch.Tensor | None) -> Blocks:
     r"""PyTorch's LSTM (:mod:`rnncalc.cells.lstm` with every option off) on the whole block:
 
     .. math::
@@ -167,26 +201,19 @@ def _lstm_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor, c0:
         c_t = f_t \odot c_{t-1} + i_t \odot g_t
 
     ``h_t = o_t \odot \tanh(c_t)`` of every step comes from the fused kernel, ``c_t`` from
-    :func:`linear_scan`. The pre-activations are computed straight into one ``[4H, T]`` block
-    (two matrix products) and the activations into another, gate by gate on contiguous rows;
-    ``pre[gate]`` and ``act[gate]`` are ``[T, H]`` views of them (transposes). The fused kernel
-    runs first, on the whole sequence, and its temporaries are gone before the trace's blocks are
-    filled (memory: the trace and one ``[T, H]`` block, the scan's products).
+    :func:`linear_scan`. The pre-activations are two matrix products straight into one
+    ``[T, 4H]`` block and the activations go into another; ``pre[gate]`` and ``act[gate]`` are
+    ``[T, H]`` views of them. The fused kernel runs first, on the whole sequence, and its
+    temporaries are gone before the trace's blocks are filled (memory: the trace and one
+    ``[T, H]`` block, the scan's products).
     """
-    steps, hidden = len(x), h0.shape[0]
-    states = x.new_empty(steps + 1, hidden)  # h_{-1} = h0, h_0, ..., h_{T-1}
-    states[0] = h0
-    states[1:] = _fused_states(ex, p, x, h0, c0)[0]
-    h_prev, h = states[:-1], states[1:]
-    # a^T = W_ih x^T + W_hh h_prev^T + b: [4H, T], each gate's rows contiguous, so that every
-    # activation runs on contiguous memory; pre[gate] is the [T, H] view (a transpose)
-    a = torch.addmm((p.bias_ih + p.bias_hh)[:, None], p.weight_ih, x.T)
-    a.addmm_(p.weight_hh, h_prev.T)
-    gates = torch.empty_like(a)
-    pre = {g: v.T for g, v in zip(GATES, a.chunk(4), strict=True)}
-    act = {g: v.T for g, v in zip(GATES, gates.chunk(4), strict=True)}
-    torch.sigmoid(a[:2 * hidden], out=gates[:2 * hidden])  # i and f
-    torch.tanh(a[2 * hidden:3 * hidden], out=gates[2 * hidden:3 * hidden])  # g
-    torch.sigmoid(a[3 * hidden:], out=gates[3 * hidden:])  # o
-    c = torch.mul(act["i"].T, act["g"].T).T  # i_t g_t, [T, H] as a transpose too
-    return pre, act, h, linear_scan(act["f"], c, c0)
+    assert c0 is not None
+    states = _states(ex, p, x, h0, c0)
+    a = torch.addmm(p.bias_ih + p.bias_hh, x, p.weight_ih.T).addmm_(states[:-1], p.weight_hh.T)
+    pre = dict(zip(GATES, a.chunk(4, dim=1), strict=True))
+    act = dict(zip(GATES, torch.empty_like(a).chunk(4, dim=1), strict=True))
+    for gate in ("i", "f", "o"):
+        torch.sigmoid(pre[gate], out=act[gate])
+    torch.tanh(pre["g"], out=act["g"])
+    c = torch.mul(act["i"], act["g"])  # i_t g_t, then c_t
+    return pre, act, states[1:], linear_scan(act["f"], c, c0)

@@ -1,17 +1,20 @@
 """The fast path (rnncalc.fast) gives the step-by-step loop's trace, to 1e-12 in float64.
 
-Relative and absolute: a relu net can grow its states to 1e4 and beyond in a few steps.
+Relative, and absolute to the block's largest value: a relu net can grow its states to 1e4 and
+beyond in a few steps, and a pre-activation that is a small difference of such terms carries
+their rounding (1e-16 of 1e4), whichever order the sums are taken in.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, reject
 from hypothesis import strategies as st
 
 import rnncalc
 from rnncalc import fast, sequence
+from rnncalc.errors import RnncalcError
 from rnncalc.trace import Trace
 
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -61,31 +64,37 @@ def _both(ex: rnncalc.Exercise, monkeypatch: pytest.MonkeyPatch) -> tuple[Trace,
     return quick, slow
 
 
-def _close(a: torch.Tensor | None, b: torch.Tensor | None, what: str) -> None:
+def _close(a: torch.Tensor | None, b: torch.Tensor | None, what: str, tol: float = 1e-12) -> None:
     assert (a is None) == (b is None), what
     if a is not None and b is not None:
         assert a.shape == b.shape, what
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=lambda m: f"{what}: {m}")
+        scale = max(1.0, b.abs().max().item()) if b.numel() else 1.0
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol * scale, msg=lambda m: f"{what}: {m}")
 
 
-@given(configs())
-def test_fast_path_equals_step_loop(config: dict) -> None:
-    ex = rnncalc.load(config)
+@given(configs(), st.sampled_from(["float64", "float32"]))
+def test_fast_path_equals_step_loop(config: dict, dtype: str) -> None:
+    """In float32 the fused LSTM kernel is oneDNN's, which rounds differently: 1e-4 there."""
+    ex = rnncalc.load({**config, "dtype": dtype})
+    tol = 1e-12 if dtype == "float64" else 1e-4
     assert fast.applies(ex)
     with pytest.MonkeyPatch.context() as mp:
-        quick, slow = _both(ex, mp)
+        try:
+            quick, slow = _both(ex, mp)
+        except RnncalcError:  # a relu net grown past float32's range: refused (out of range)
+            reject()
     for lq, ls in zip(quick.layers, slow.layers, strict=True):
         for d, tq in lq.directions.items():
             ts = ls.directions[d]
             assert tq.positions == ts.positions
             for name in ("x", "h", "c", "h_prev", "c_prev"):
-                _close(getattr(tq, name), getattr(ts, name), f"layer {lq.layer} {d} {name}")
+                _close(getattr(tq, name), getattr(ts, name), f"layer {lq.layer} {d} {name}", tol)
             assert tq.pre.keys() == ts.pre.keys() and tq.act.keys() == ts.act.keys()
             for g in tq.pre:
-                _close(tq.pre[g], ts.pre[g], f"layer {lq.layer} {d} pre {g}")
-                _close(tq.act[g], ts.act[g], f"layer {lq.layer} {d} act {g}")
+                _close(tq.pre[g], ts.pre[g], f"layer {lq.layer} {d} pre {g}", tol)
+                _close(tq.act[g], ts.act[g], f"layer {lq.layer} {d} act {g}", tol)
     for name in ("output", "h_n", "c_n"):
-        _close(getattr(quick, name), getattr(slow, name), name)
+        _close(getattr(quick, name), getattr(slow, name), name, tol)
 
 
 def test_long_lstm_against_torch_module() -> None:
