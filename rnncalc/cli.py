@@ -4,8 +4,9 @@ The one place where errors become exit codes (:func:`_errors`). torch is importe
 commands that compute.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads every command's signature with
+# typing.get_type_hints, which compiles and evaluates string annotations afresh on each start
+# (~15 ms); annotations evaluated once, as the module is executed, cost a third of that.
 import contextlib
 import os
 import shutil
@@ -278,14 +279,14 @@ def _comparison(exercise: object, format: Format, precision: int) -> object:
     return render_comparison(comparison, precision=precision)
 
 
-def _compute(exercise: object, round_to: int | None = None) -> Trace:
+def _compute(exercise: object, round_to: int | None = None) -> "Trace":
     from rnncalc.batch import compute
 
     # one torch thread for a small exercise (thread start-up costs more than the arithmetic)
     return compute(exercise, round_to=round_to)  # type: ignore[arg-type]
 
 
-def _explained(explain: bool, selection: str | None) -> Callable[[Trace], list[Line]] | None:
+def _explained(explain: bool, selection: str | None) -> "Callable[[Trace], list[Line]] | None":
     """``--explain [SELECTION]``: the lines to show, as a function of the trace; None: no lines.
 
     A SELECTION alone implies --explain; a bad one is a usage error (exit 2).
