@@ -42,18 +42,35 @@ def best(fn: Callable[[], object], reps: int = 3) -> float:
     return min(times)
 
 
-def shell(args: list[str], reps: int, env: dict[str, str] | None = None,
-          stdin: str | None = None) -> float:
+def paired(reference: Callable[[], object], measured: Callable[[], object],
+           reps: int) -> tuple[float, float]:
+    """The best of ``reps`` calls of each, taken in turns (reference, measured, reference, ...),
+    so that a burst of other work on the machine falls on both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(reps):
+        for fn, out in zip((reference, measured), times, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return min(times[0]), min(times[1])
+
+
+def command(args: list[str], env: dict[str, str] | None = None) -> Callable[[], None]:
+    """A call of ``args`` as a subprocess, output discarded, the file cache warmed."""
     full_env = {**os.environ, **(env or {})}
     # an installed package has its bytecode compiled; without it every start recompiles rnncalc
     full_env.pop("PYTHONDONTWRITEBYTECODE", None)
 
     def once() -> None:
         subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=full_env,
-                       input=stdin, text=True, cwd=ROOT, check=False)
+                       text=True, cwd=ROOT, check=False)
 
-    once()  # warm the file cache
-    return best(once, reps)
+    once()
+    return once
+
+
+def shell(args: list[str], reps: int, env: dict[str, str] | None = None) -> float:
+    return best(command(args, env), reps)
 
 
 def row(name: str, value: float, reference: float, target: str, unit: str = "s") -> None:
@@ -63,25 +80,26 @@ def row(name: str, value: float, reference: float, target: str, unit: str = "s")
 
 
 def startup(reps: int) -> None:
-    print("1. Commands that compute nothing, against `python -c 'import typer, rich, yaml'`")
-    ref = shell([PY, "-c", "import typer, rich, yaml"], reps)
+    print("1. Commands that compute nothing, against `python -c 'import typer, rich, yaml'` "
+          "(run in turns with each)")
+    reference = command([PY, "-c", "import typer, rich, yaml"])
     lines = [["--help"], ["lstm", "--help"], ["run", "--help"], ["validate", str(CONFIGS)],
              ["init", "lstm"], ["schema"], ["formulas", "gru"]]
     for args in lines:
-        row("rnncalc " + " ".join(a.replace(str(ROOT) + "/", "") for a in args),
-            shell([*RNNCALC, *args], reps), ref, "<= 1.5")
+        ref, value = paired(reference, command([*RNNCALC, *args]), reps)
+        row("rnncalc " + " ".join(a.replace(str(ROOT) + "/", "") for a in args), value, ref,
+            "<= 1.5")
     completion = {"_RNNCALC_COMPLETE": "complete_bash", "COMP_WORDS": "rnncalc l",
                   "COMP_CWORD": "1"}
-    row("shell completion (bash)", shell(RNNCALC, reps, completion), ref, "<= 1.5")
-    again = shell([PY, "-c", "import typer, rich, yaml"], reps)
-    print(f"  (the reference measured again after them: {again:.4f} s)")
+    ref, value = paired(reference, command(RNNCALC, completion), reps)
+    row("shell completion (bash)", value, ref, "<= 1.5")
 
 
 def compute(reps: int) -> None:
-    print("2. A computing command, against `python -c 'import torch'`")
-    ref = shell([PY, "-c", "import torch"], reps)
-    row("rnncalc lstm --format json (seed exercise)",
-        shell([*RNNCALC, "lstm", "--format", "json"], reps), ref, "<= 1.15")
+    print("2. A computing command, against `python -c 'import torch'` (run in turns)")
+    ref, value = paired(command([PY, "-c", "import torch"]),
+                        command([*RNNCALC, "lstm", "--format", "json"]), reps)
+    row("rnncalc lstm --format json (seed exercise)", value, ref, "<= 1.15")
 
 
 def batch(n: int, separate: int, reps: int) -> None:
@@ -137,7 +155,7 @@ def long_sequences(reps: int, sizes: list[int]) -> None:
     from rnncalc.sequence import _params
 
     print("4. The full trace of a 2000-step sequence, against torch.nn's forward on the same "
-          "input, same process, same threads")
+          "input, same process, same threads, run in turns")
     for cell in ("lstm", "gru", "rnn"):
         for hidden in sizes:
             for dtype in ("float32", "float64"):
@@ -148,9 +166,9 @@ def long_sequences(reps: int, sizes: list[int]) -> None:
                 h0 = torch.zeros(hidden, dtype=x.dtype)
                 c0 = h0 if cell == "lstm" else None
                 with torch.no_grad():
-                    ref = best(lambda: module(x), reps)  # noqa: B023
-                    engine = best(lambda: fast.run_direction(ex, p, x, h0, c0, 0, "forward"),  # noqa: B023
-                                  reps)
+                    ref, engine = paired(lambda: module(x),  # noqa: B023
+                                         lambda: fast.run_direction(ex, p, x, h0, c0, 0, "forward"),  # noqa: B023
+                                         reps if hidden > 128 else 5 * reps)
                 api = best(lambda: rbatch.compute(ex), max(1, reps // 2))  # noqa: B023
                 name = f"{cell} {hidden} units {dtype} ({torch.get_num_threads()} thr)"
                 row(name + " engine", engine, ref, "<= 1.5")
@@ -158,7 +176,7 @@ def long_sequences(reps: int, sizes: list[int]) -> None:
 
 
 MEMORY_PROBE = """
-import json, resource, sys, torch
+import ctypes, gc, json, sys, torch
 sys.path.insert(0, {root!r})
 from benchmarks.bench import _long_exercise
 from rnncalc import fast
@@ -168,36 +186,39 @@ del module
 torch.set_num_threads(1)
 p = _params(ex.weights[0][0], x.dtype)
 h0 = torch.zeros({hidden}, dtype=x.dtype)
-def rss():
-    return int(open("/proc/self/statm").read().split()[1]) * 4096
+def status(key):  # in bytes, from /proc/self/status
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
 with torch.no_grad():  # warm up: load the kernels' code before measuring
     short = x[:40]
     fast.run_direction(ex, p, short, h0, h0 if {cell!r} == "lstm" else None, 0, "forward")
-before = rss()
-peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+gc.collect()  # building the exercise from Python numbers peaked far above the run:
+ctypes.CDLL("libc.so.6").malloc_trim(0)  # its freed memory goes back to the system
+open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) starts again from here
+before = status("VmRSS")
 with torch.no_grad():
     tr = fast.run_direction(ex, p, x, h0, h0 if {cell!r} == "lstm" else None, 0, "forward")
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = status("VmHWM")
 storages = {{}}
 for t in [tr.x, tr.h, tr.c, *tr.pre.values(), *tr.act.values()]:
     if t is not None:
         s = t.untyped_storage()
         storages[s.data_ptr()] = s.nbytes()
 size = sum(storages.values()) - x.untyped_storage().nbytes()  # the input was there before
-print(json.dumps({{"extra": max(peak, peak_before) - before, "trace": size,
-                  "peak_was_before": peak_before > peak}}))
+print(json.dumps({{"extra": peak - before, "trace": size}}))
 """
 
 
 def memory() -> None:
     print("4b. Peak memory of the fast path, against the size of the trace it returns")
-    for cell, hidden, dtype in (("lstm", 512, "float64"), ("gru", 512, "float32"),
-                                ("lstm", 64, "float64")):
+    for cell, hidden, dtype in (("lstm", 512, "float64"), ("lstm", 512, "float32"),
+                                ("lstm", 64, "float64"), ("lstm", 64, "float32"),
+                                ("gru", 512, "float32"), ("rnn", 512, "float32")):
         code = MEMORY_PROBE.format(root=str(ROOT), cell=cell, hidden=hidden, dtype=dtype)
         out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True)
         m = json.loads(out.stdout.splitlines()[-1])
-        note = " (peak set before the run: figure unreliable)" if m["peak_was_before"] else ""
-        row(f"{cell} {hidden} units {dtype}{note}", m["extra"] / 2**20, m["trace"] / 2**20,
+        row(f"{cell} {hidden} units {dtype}", m["extra"] / 2**20, m["trace"] / 2**20,
             "<= 1.5", "MB")
 
 

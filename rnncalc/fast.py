@@ -122,11 +122,8 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
                   c0: torch.Tensor | None, layer: int, direction: str) -> DirectionTrace:
     """As :func:`rnncalc.sequence.run_direction`, every step at once; needs :func:`applies`.
 
-    An LSTM goes as :func:`_lstm_blocks`, an RNN as :func:`_rnn_blocks`. A GRU: the fused kernel
-    and the cell's gates (:func:`rnncalc.cells.gru.step` on a block) go :data:`SLICES` slices of
-    steps at a time (the kernel goes on from the last slice's ``h``, exactly), written into the
-    trace's own blocks, so the temporaries stay a fraction of the trace (memory: the trace and a
-    few ``[T, H]`` blocks).
+    Each cell's equations for a whole block: :func:`_rnn_blocks`, :func:`_gru_blocks`,
+    :func:`_lstm_blocks`.
     """
     positions = tuple(range(len(xs)))
     if direction == "backward":
@@ -143,13 +140,30 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
 Blocks = tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor, torch.Tensor | None]
 
 
+def _slices(steps: int, slices: int = SLICES) -> list[slice]:
+    """The steps in ``slices`` slices of at least :data:`MIN_STEPS` steps."""
+    rows = max(MIN_STEPS, -(-steps // slices))
+    return [slice(start, min(start + rows, steps)) for start in range(0, steps, rows)]
+
+
 def _states(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None
             ) -> torch.Tensor:
-    """``[T + 1, H]``: ``h0`` then every ``h_t`` from the fused kernel; ``[:-1]`` are the
-    ``h_{t-1}`` of every step, ``[1:]`` the ``h_t``."""
+    """``[T + 1, H]``: ``h0`` then every ``h_t`` from the fused kernel (``[:-1]`` are the
+    ``h_{t-1}`` of every step, ``[1:]`` the ``h_t``).
+
+    The kernel goes a slice of steps at a time (:func:`_slices`), each slice on from the last
+    one's ``h`` and ``c``, exactly: its temporaries (the input's products for every step of the
+    call) stay a fraction of the trace. Not the float32 LSTM's kernel (oneDNN's), which packs the
+    weights again at every call (8 calls took 1.3x the time of one at 512 units); its
+    temporaries are smaller.
+    """
     states = x.new_empty(len(x) + 1, h0.shape[0])
     states[0] = h0
-    states[1:] = _fused_states(ex, p, x, h0, c0)[0]
+    h, c = h0, c0
+    one_call = ex.cell == "lstm" and x.dtype == torch.float32
+    for part in _slices(len(x), 1 if one_call else SLICES):
+        out, h, c = _fused_states(ex, p, x[part], h, c)
+        states[part.start + 1:part.stop + 1] = out
     return states
 
 
@@ -161,7 +175,7 @@ def _rnn_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
         a_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},    h_t = f(a_t)
 
     ``a`` is two matrix products straight into its block; ``f(a_t)`` is ``h_t`` itself, which the
-    fused kernel computed (memory: the trace and nothing more).
+    fused kernel computed (memory: the trace and the kernel's temporaries for one slice).
     """
     states = _states(ex, p, x, h0, None)
     a = torch.addmm(p.bias_ih + p.bias_hh, x, p.weight_ih.T).addmm_(states[:-1], p.weight_hh.T)
@@ -171,24 +185,31 @@ def _rnn_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
 
 def _gru_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
                 c0: torch.Tensor | None) -> Blocks:
-    """:func:`rnncalc.cells.gru.step` on :data:`SLICES` slices of steps, after the fused kernel."""
-    from rnncalc.cells import gru
+    r"""PyTorch's GRU (:mod:`rnncalc.cells.gru`, reset after) on the whole block:
 
-    steps, hidden = len(x), h0.shape[0]
-    h = x.new_empty(steps, hidden)
-    pre = {g: x.new_empty(steps, hidden) for g in gru.GATES}
-    act = {g: x.new_empty(steps, hidden) for g in gru.GATES}
-    rows = max(MIN_STEPS, -(-steps // SLICES))
-    h_last = h0
-    for start in range(0, steps, rows):
-        stop = min(start + rows, steps)
-        h[start:stop], h_last, _ = _fused_states(ex, p, x[start:stop], h_last, None)
-        h_prev = h[start - 1:stop - 1] if start else torch.cat([h0[None], h[:stop - 1]])
-        out = gru.step(p, x[start:stop], h_prev, None, ex.formulation)
-        for g in gru.GATES:
-            pre[g][start:stop] = out.pre[g]
-            act[g][start:stop] = out.act[g]
-    return pre, act, h, None
+    .. math::
+        r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})
+        z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})
+        n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))
+
+    ``h_t = (1 - z_t) n_t + z_t h_{t-1}`` comes from the fused kernel. The input's part of every
+    pre-activation is one matrix product into the ``[T, 3H]`` block of ``pre``; the recurrent
+    part ``W_{hh} h_{t-1} + b_{hh}`` goes a slice of steps at a time (memory: the trace and a
+    slice of ``[T, 3H]``).
+    """
+    states = _states(ex, p, x, h0, None)
+    hidden = h0.shape[0]
+    a = torch.addmm(p.bias_ih, x, p.weight_ih.T)  # W_i x_t + b_i, then the pre-activations
+    gates = torch.empty_like(a)
+    pre = dict(zip(("r", "z", "n"), a.chunk(3, dim=1), strict=True))
+    act = dict(zip(("r", "z", "n"), gates.chunk(3, dim=1), strict=True))
+    for part in _slices(len(x)):
+        recurrent = torch.addmm(p.bias_hh, states[:-1][part], p.weight_hh.T)  # W_h h + b_h
+        a[part, :2 * hidden] += recurrent[:, :2 * hidden]
+        torch.sigmoid(a[part, :2 * hidden], out=gates[part, :2 * hidden])  # r and z
+        pre["n"][part].addcmul_(act["r"][part], recurrent[:, 2 * hidden:])
+    torch.tanh(pre["n"], out=act["n"])
+    return pre, act, states[1:], None
 
 
 def _lstm_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
@@ -203,9 +224,8 @@ def _lstm_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
     ``h_t = o_t \odot \tanh(c_t)`` of every step comes from the fused kernel, ``c_t`` from
     :func:`linear_scan`. The pre-activations are two matrix products straight into one
     ``[T, 4H]`` block and the activations go into another; ``pre[gate]`` and ``act[gate]`` are
-    ``[T, H]`` views of them. The fused kernel runs first, on the whole sequence, and its
-    temporaries are gone before the trace's blocks are filled (memory: the trace and one
-    ``[T, H]`` block, the scan's products).
+    ``[T, H]`` views of them (memory: the trace, one ``[T, H]`` block for the scan's products
+    and the kernel's temporaries for one slice).
     """
     assert c0 is not None
     states = _states(ex, p, x, h0, c0)
