@@ -415,7 +415,7 @@ CellArg = Annotated[str, typer.Argument(help="rnn, lstm or gru (any cell rnncalc
 
 
 def _check_cell(cell: str) -> None:
-    from rnncalc.model import GATES
+    from rnncalc.gates import GATES
 
     if cell not in GATES:
         raise typer.BadParameter(f"expected one of {', '.join(GATES)}, got {cell!r}",

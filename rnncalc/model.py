@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnncalc.formulation import Formulation, activation, preset
+from rnncalc.gates import GATES
 
 __all__ = [
     "DIRECTIONS",
@@ -28,10 +29,6 @@ __all__ = [
 Vector = tuple[float, ...]
 Matrix = tuple[Vector, ...]
 
-#: Gate order of each cell, as PyTorch stacks the blocks of ``weight_ih_l[k]``.
-GATES: dict[str, tuple[str, ...]] = {
-    "rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"),
-}
 DIRECTIONS = ("forward", "backward")
 
 

@@ -2,24 +2,28 @@
 
 The template holds the seed's numbers (so it runs and gives the seed's figures), every key in use
 explained in a comment, and every other key of the schema commented out with its description, so
-a new key in :data:`rnncalc.config.schema.SCHEMA` shows up here without editing this file. No
-torch: neither command computes anything.
+a new key in :data:`rnncalc.config.schema.SCHEMA` shows up here without editing this file (once
+``schema.json`` is written again). No torch: neither command computes anything.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from rnncalc.config.schema import SCHEMA
 from rnncalc.errors import RnncalcError
-from rnncalc.model import GATES
+from rnncalc.gates import GATES
 
 __all__ = ["DEFAULT_SCHEMA_URL", "schema_json", "template"]
 
 #: Where the template's schema comment points: a file beside the config, written by
 #: ``rnncalc schema -o rnncalc.schema.json`` (the YAML language server resolves it relatively).
 DEFAULT_SCHEMA_URL = "rnncalc.schema.json"
+
+#: :data:`rnncalc.config.schema.SCHEMA`, written ahead (``python -m rnncalc.config.schema``; a test
+#: keeps it current): read here instead of importing the config reader, 30-40 ms, that builds it.
+_SCHEMA_FILE = Path(__file__).parent / "config" / "schema.json"
 
 _TASKS = ("hidden", "regression", "classification", "labeling")
 
@@ -41,7 +45,7 @@ _HEAD_WORDS = {
 
 def schema_json() -> str:
     """The JSON Schema of a config, as editors read it."""
-    return json.dumps(SCHEMA, indent=2) + "\n"
+    return _SCHEMA_FILE.read_text("utf-8")
 
 
 def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
@@ -148,7 +152,7 @@ def _other_keys() -> list[str]:
         "# Other keys, for exercises written in other conventions (uncomment to use):",
         "# hidden_size: 2   # optional where the weights show it",
     ]
-    for key, rule in SCHEMA["properties"].items():
+    for key, rule in json.loads(schema_json())["properties"].items():
         if key in shown:
             continue
         words = rule.get("description", "")  # "lstm: ...": says which cell it is for

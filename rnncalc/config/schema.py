@@ -2,6 +2,9 @@
 
 The schema checks keys and the types of values; shapes and the agreement between sizes are checked
 where the exercise is built (:mod:`rnncalc.config.build`), since they depend on one another.
+
+``python -m rnncalc.config.schema`` writes what is derived from it ahead of time, each kept current
+by a test: the checker ``_schema_check.py`` and ``schema.json``.
 """
 
 from __future__ import annotations
@@ -97,6 +100,16 @@ _TYPE_WORDS = {
 
 
 _GENERATED = Path(__file__).with_name("_schema_check.py")
+#: SCHEMA as ``rnncalc schema`` prints it, written ahead like the checker: ``rnncalc init`` and
+#: ``rnncalc schema`` read this file (:mod:`rnncalc.scaffold`) rather than import the config reader.
+SCHEMA_FILE = Path(__file__).with_name("schema.json")
+
+
+def schema_text() -> str:
+    """The text of ``schema.json``: SCHEMA as JSON, indented for people to read."""
+    import json
+
+    return json.dumps(SCHEMA, indent=2) + "\n"
 
 
 def checker_source() -> str:
@@ -226,3 +239,4 @@ def _message(exc: Any, path: tuple[str | int, ...]) -> str:
 
 if __name__ == "__main__":
     _GENERATED.write_text(checker_source())
+    SCHEMA_FILE.write_text(schema_text())
