@@ -33,6 +33,17 @@ side apart: GRU's ``n``). The totals are the sums of the contributions, per laye
     \delta a^g_t = \delta c_t \odot i_t \odot (1 - g_t^2)
     \delta c^{fut}_{t-1} = \delta c_t \odot f_t
 
+**Options** (ONNX, TF1, PyTorch's ``proj_size``): ``clip`` passes a gradient only where the
+pre-activation was inside ``(-clip, clip)`` (``\delta a`` is for the pre-activation before the
+clamp; a value exactly at the bound counts as clipped); LSTM peepholes add
+``p_o \odot \delta a^o_t`` to ``\delta c_t`` and ``p_i \odot \delta a^i_t + p_f \odot \delta a^f_t``
+to ``\delta c^{fut}_{t-1}``, with contributions ``\delta a^i_t c_{t-1}, \delta a^f_t c_{t-1},
+\delta a^o_t c_t`` to ``peephole`` (rows ``p_i, p_f, p_o``); ``input_forget`` (``f_t = 1 - i_t``)
+gives ``\delta a^i_t = \delta c_t (g_t - c_{t-1}) \sigma'`` and no ``\delta a^f``; a projection
+``h_t = W_{hr} m_t`` gives ``\delta m_t = W_{hr}^\top \delta h_t`` (which takes the place of
+``\delta h_t`` above) and contributions ``\delta h_t \otimes m_t`` to ``weight_hr``;
+``forget_bias`` is a constant.
+
 **Truncation** (``truncate=K``): each layer and direction differentiates only its last ``K`` steps
 computed; the state entering them, and everything before, is a constant.
 """
@@ -58,6 +69,9 @@ from rnncalc.trace import DirectionTrace, Step, Trace
 __all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_names"]
 
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+#: The LSTM's own parameters, when its options have them: their per-step blocks' names.
+EXTRA_PARAMS = {"weight_hr": ("W_hr",), "peephole": ("p_i", "p_f", "p_o")}
+GATES_LSTM = ("i", "f", "g", "o")
 
 
 class CellGrad(NamedTuple):
@@ -72,6 +86,7 @@ class CellGrad(NamedTuple):
     dx: torch.Tensor  # dL/dx_t [H_in]
     dh_prev: torch.Tensor  # dL/dh_{t-1} through this step
     dc_prev: torch.Tensor | None  # dL/dc_{t-1} through this step (lstm)
+    extra: dict[str, torch.Tensor] = {}  # noqa: RUF012  # lstm: "peephole" [3, H], "weight_hr"
 
 
 def slope(act: Activation, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -106,37 +121,61 @@ def slope(act: Activation, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     raise RnncalcError(f"rnncalc grad has no derivative for the activation {act.name!r} yet")
 
 
+def unclipped(a: torch.Tensor, bound: float | None) -> torch.Tensor | float:
+    """Where ``clip`` let the pre-activation through (1) or clamped it (0): the clamp's slope."""
+    return 1.0 if bound is None else (a.abs() < bound).to(a.dtype)
+
+
 def _finish(p: Params, s: Step, dpre: dict[str, torch.Tensor], dc: torch.Tensor | None,
-            dc_prev: torch.Tensor | None) -> CellGrad:
+            dc_prev: torch.Tensor | None, extra: dict[str, torch.Tensor] | None = None
+            ) -> CellGrad:
     """The contributions when every gate reads ``W_i? x_t + W_h? h_{t-1}`` (rnn, lstm)."""
     da = torch.cat(list(dpre.values()))
     return CellGrad(dpre, dc, torch.outer(da, s.x), torch.outer(da, s.h_prev), da, da,
-                    p.weight_ih.T @ da, p.weight_hh.T @ da, dc_prev)
+                    p.weight_ih.T @ da, p.weight_hh.T @ da, dc_prev, extra or {})
 
 
 def rnn_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
                  form: Formulation) -> CellGrad:
     r"""``\delta a_t = \delta h_t \odot \phi'(a_t)``."""
     (phi,) = form.activations
-    return _finish(p, s, {"h": dh * slope(phi, s.pre["h"], s.h)}, None, None)
+    a = s.pre["h"]
+    return _finish(p, s, {"h": dh * slope(phi, a, s.act["h"]) * unclipped(a, form.clip)}, None,
+                   None)
 
 
 def lstm_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
                   form: Formulation) -> CellGrad:
     r"""The LSTM equations of the module docstring (gate order i, f, g, o), with any activation
-    per role: ``\sigma`` (gates), the cell input's (``g``) and the cell output's (``\tanh c``)."""
+    per role: ``\sigma`` (gates), the cell input's (``g``) and the cell output's (``\tanh c``),
+    and the options (peepholes, clip, input_forget, projection)."""
     assert s.c is not None and s.c_prev is not None and dc_future is not None
     sigma, g_act, h_act = form.activations
     i, f, g, o = (s.act[k] for k in ("i", "f", "g", "o"))
+    extra = {}
+    if p.weight_hr is not None:  # h_t = W_hr m_t: the cell's own output is m_t
+        extra["weight_hr"] = torch.outer(dh, s.extra["m"])
+        dh = p.weight_hr.T @ dh
+    d = {k: slope(act, s.pre[k], s.act[k]) * unclipped(s.pre[k], form.clip)
+         for k, act in zip("ifgo", (sigma, sigma, g_act, sigma), strict=True)}  # da/d(gate)
     out_c = apply(h_act, s.c)
+    dpre = {"o": dh * out_c * d["o"]}
     dc = dh * o * slope(h_act, s.c, out_c) + dc_future
-    dpre = {
-        "i": dc * g * slope(sigma, s.pre["i"], i),
-        "f": dc * s.c_prev * slope(sigma, s.pre["f"], f),
-        "g": dc * i * slope(g_act, s.pre["g"], g),
-        "o": dh * out_c * slope(sigma, s.pre["o"], o),
-    }
-    return _finish(p, s, dpre, dc, dc * f)
+    if p.peephole is not None:  # o_t reads c_t
+        dc = dc + p.peephole[2] * dpre["o"]
+    if form.input_forget:  # f_t = 1 - i_t
+        dpre["i"] = dc * (g - s.c_prev) * d["i"]
+        dpre["f"] = torch.zeros_like(dc)
+    else:
+        dpre["i"] = dc * g * d["i"]
+        dpre["f"] = dc * s.c_prev * d["f"]
+    dpre["g"] = dc * i * d["g"]
+    dc_prev = dc * f
+    if p.peephole is not None:  # i_t and f_t read c_{t-1}
+        dc_prev = dc_prev + p.peephole[0] * dpre["i"] + p.peephole[1] * dpre["f"]
+        extra["peephole"] = torch.stack([dpre["i"] * s.c_prev, dpre["f"] * s.c_prev,
+                                         dpre["o"] * s.c])
+    return _finish(p, s, {k: dpre[k] for k in GATES_LSTM}, dc, dc_prev, extra)
 
 
 def gru_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
@@ -161,13 +200,15 @@ def gru_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor |
     previous = form.z_weights == "previous"
     dn, dz = (dh * (1 - z), dh * (s.h_prev - n)) if previous else (dh * z, dh * (n - s.h_prev))
     direct = dh * (z if previous else 1 - z)
-    da_n = dn * slope(n_act, s.pre["n"], n)
-    da_z = dz * slope(sigma, s.pre["z"], z)
+    passed = {k: unclipped(s.pre[k], form.clip) for k in ("r", "z", "n")}
+    da_n = dn * slope(n_act, s.pre["n"], n) * passed["n"]
+    da_z = dz * slope(sigma, s.pre["z"], z) * passed["z"]
+    d_r = slope(sigma, s.pre["r"], r) * passed["r"]
     if form.reset_after:
-        da_r = da_n * (W_hn @ s.h_prev + b_hn) * slope(sigma, s.pre["r"], r)
+        da_r = da_n * (W_hn @ s.h_prev + b_hn) * d_r
         da_hn, n_reads, back_n = da_n * r, s.h_prev, W_hn.T @ (da_n * r)
     else:
-        da_r = (W_hn.T @ da_n) * s.h_prev * slope(sigma, s.pre["r"], r)
+        da_r = (W_hn.T @ da_n) * s.h_prev * d_r
         da_hn, n_reads, back_n = da_n, r * s.h_prev, r * (W_hn.T @ da_n)
     da = torch.cat([da_r, da_z, da_n])
     weight_hh = torch.cat([torch.outer(da_r, s.h_prev), torch.outer(da_z, s.h_prev),
@@ -208,14 +249,24 @@ class DirectionGrad:
     dc: torch.Tensor | None  # [K, H] lstm
     dpre: dict[str, torch.Tensor]  # gate -> [K, H]
     contrib: dict[str, torch.Tensor]  # weight_ih [K, G*H, H_in], weight_hh, bias_ih, bias_hh
+    # (and EXTRA_PARAMS an lstm's options have)
     dx: torch.Tensor  # [K, H_in]
     dh0: torch.Tensor | None  # dL/d(initial h), when the recursion reached the first step
     dc0: torch.Tensor | None
     totals: dict[str, torch.Tensor]  # PyTorch names (weight_ih_l0, ...) -> sum of contributions
 
+    @property
+    def extra_kinds(self) -> tuple[str, ...]:
+        """The options' parameters (``weight_hr``, ``peephole``) this recursion has."""
+        return tuple(kind for kind in EXTRA_PARAMS if kind in self.contrib)
+
     def gate_blocks(self, kind: str, k: int) -> dict[str, torch.Tensor]:
         """Row ``k``'s contribution to ``kind`` (``weight_ih``, ...) cut into per-gate blocks,
         named like the forward weights: ``{"W_ii": ..., "W_if": ...}``."""
+        if kind == "weight_hr":
+            return {"W_hr": self.contrib[kind][k]}
+        if kind == "peephole":  # [3, H]: a row per gate
+            return dict(zip(EXTRA_PARAMS[kind], self.contrib[kind][k], strict=True))
         blocks = self.contrib[kind][k].chunk(len(self.gates), dim=0)
         index = PARAMS.index(kind)
         return {gate_weight_names(g)[index]: b for g, b in zip(self.gates, blocks, strict=True)}
@@ -231,7 +282,7 @@ class DirectionGrad:
             if self.dc is not None and self.dc_future is not None:
                 row["dc_future"], row["dc"] = _list(self.dc_future[k]), _list(self.dc[k])
             row["dpre"] = {g: _list(v[k]) for g, v in self.dpre.items()}
-            row["dW"] = {n: _list(b) for kind in kinds[:2]
+            row["dW"] = {n: _list(b) for kind in (*kinds[:2], *self.extra_kinds)
                          for n, b in self.gate_blocks(kind, k).items()}
             if bias:
                 row["db"] = {n: _list(b) for kind in kinds[2:]
@@ -286,15 +337,9 @@ class GradTrace:
 def _check_supported(ex: Exercise) -> None:
     """Refuse, rather than guess, what has no backward formula here yet."""
     form = ex.formulation
-    missing = [name for name, on in (
-        ("peepholes", form.peepholes), ("clip", form.clip is not None),
-        ("proj_size (projection)", form.projection), ("input_forget", form.input_forget),
-    ) if on]
     if ex.cell not in BACKWARD:
-        missing.append(f"the {ex.cell} cell")
-    if missing:
-        raise RnncalcError(f"{ex.source}: rnncalc grad has no backward formulas for "
-                           f"{', '.join(missing)} yet; the forward commands compute it")
+        raise RnncalcError(f"{ex.source}: rnncalc grad has no backward formulas for the "
+                           f"{ex.cell} cell yet; the forward commands compute it")
     for act in form.activations:
         slope(act, torch.zeros(1), torch.zeros(1))  # raises for an activation it cannot derive
     if ex.loss is None:
@@ -408,21 +453,17 @@ def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch
     first = 0 if truncate is None else max(0, T - truncate)
     H = tr.h.shape[-1]
     dh_future = torch.zeros(H, dtype=tr.h.dtype)
-    dc_future = None if tr.c is None else torch.zeros(H, dtype=tr.h.dtype)
+    dc_future = None if tr.c is None else torch.zeros_like(tr.c[0])  # [H] (h: [P] if projected)
     rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, CellGrad]] = []
-    h_prev, c_prev = tr.h_prev, tr.c_prev  # once: DirectionTrace.step rebuilds them per call
     for k in range(T - 1, first - 1, -1):
-        s = Step(t=tr.positions[k], x=tr.x[k], h_prev=h_prev[k],
-                 c_prev=None if c_prev is None else c_prev[k],
-                 pre={g: v[k] for g, v in tr.pre.items()},
-                 act={g: v[k] for g, v in tr.act.items()},
-                 h=tr.h[k], c=None if tr.c is None else tr.c[k])
+        s = tr.step(k)
         dh_out = dh_out_by_pos[s.t]
         cg = backward(p, s, dh_out + dh_future, dc_future, ex.formulation)
         rows.append((dh_out, dh_future, dc_future, cg))
         dh_future, dc_future = cg.dh_prev, cg.dc_prev
     cgs = [r[3] for r in rows]
     contrib = {kind: torch.stack([getattr(cg, kind) for cg in cgs]) for kind in PARAMS}
+    contrib.update({kind: torch.stack([cg.extra[kind] for cg in cgs]) for kind in cgs[0].extra})
     lstm = tr.c is not None
     return DirectionGrad(
         layer=tr.layer, direction=tr.direction, gates=tuple(tr.pre),

@@ -62,6 +62,13 @@ def explain_element(trace: Trace, grad: GradTrace, element: str) -> list[Line]:
     if name.startswith("head."):
         return _head(grad, name, r, c, total)
     ex = trace.exercise
+    form = ex.formulation
+    options = [name for name, on in (
+        ("peepholes", form.peepholes), ("clip", form.clip is not None),
+        ("a projection", form.projection), ("input_forget", form.input_forget)) if on]
+    if options:
+        raise ElementError(f"--explain writes the chain rule without {', '.join(options)}; "
+                           "the step tables (--step-by-step) show every factor of it here")
     for layer, dirs in enumerate(grad.layers):
         for d, (direction, g) in enumerate(dirs.items()):
             for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):

@@ -201,6 +201,9 @@ def formulated(draw):
                        "z_weights": draw(st.sampled_from(["previous", "candidate"])),
                        "activations": {"gate": draw(st.sampled_from(acts)),
                                        "candidate": draw(st.sampled_from(acts))}}}[cell]
+    clip = draw(st.sampled_from([None, 0.5, 2.0]))  # the LSTM's: test_lstm_options_match_autograd
+    if clip is not None and cell != "lstm":
+        options["clip"] = clip
     spec = draw(exercises(cells=(cell,)))
     spec["reverse"] = draw(st.booleans())
     spec["bidirectional"] = not spec["reverse"]  # reverse: one direction, last position first
@@ -226,7 +229,8 @@ def autograd_through_cells(ex, loss_of):
             p = type(p)(*(t.clone().requires_grad_(True) if t is not None else None for t in p))
             suffix = f"_l{layer}" + ("_reverse" if d == 1 else "")
             leaves.update({f"{k}{suffix}": getattr(p, k) for k in
-                           ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+                           ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr",
+                            "peephole") if getattr(p, k) is not None})
             k = layer * ex.num_directions + d
             h = torch.tensor(ex.h0[k], dtype=dtype)
             c = None if ex.c0 is None else torch.tensor(ex.c0[k], dtype=dtype)
@@ -278,6 +282,73 @@ def test_formulation_options_match_autograd(drawn):
     expected = autograd_through_cells(ex, loss_of)
     for name, g in expected.items():
         assert_close(grad.params[name], g, name)
+
+
+@st.composite
+def lstm_options(draw):
+    """A one-layer LSTM with ONNX's, TF1's and PyTorch's options, per-gate weights, an upstream
+    gradient; a small ``clip`` so that some pre-activations are clamped."""
+    H, I, T = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 5))
+    peep, proj = draw(st.booleans()), draw(st.booleans()) and H > 1
+    S = H - 1 if proj else H
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+
+    def rand(*shape):
+        return (torch.randn(*shape, generator=g, dtype=F64) * 1.5).tolist()
+
+    weights = {}
+    for gate in "ifgo":
+        weights |= {f"W_i{gate}": rand(H, I), f"W_h{gate}": rand(H, S), f"b_i{gate}": rand(H),
+                    f"b_h{gate}": rand(H)}
+    if peep:
+        weights |= {"p_i": rand(H), "p_f": rand(H), "p_o": rand(H)}
+    config = {"cell": "lstm", "inputs": rand(T, I), "weights": weights,
+              "initial": {"h": rand(S), "c": rand(H)}, "upstream": rand(T, S),
+              "input_forget": draw(st.booleans()),
+              "forget_bias": draw(st.sampled_from([0.0, 1.0])),
+              "clip": draw(st.sampled_from([None, 0.5, 1.5, 4.0]))}
+    if proj:
+        config["proj_size"] = S
+        weights["W_hr"] = rand(S, H)
+    if config["clip"] is None:
+        del config["clip"]
+    return config
+
+
+@given(lstm_options())
+def test_lstm_options_match_autograd(config):
+    """Peepholes, clip, input_forget, forget_bias and a projection: every total, including the
+    peepholes' (``peephole_l0``, rows p_i, p_f, p_o) and the projection's (``weight_hr_l0``)."""
+    ex = rnncalc.load(config)
+    grad = backprop(rnncalc.run(ex))
+    upstream = torch.tensor(config["upstream"], dtype=F64)
+    expected = autograd_through_cells(ex, lambda out, final: (out * upstream).sum())
+    assert set(expected) <= set(grad.params)
+    for name, g in expected.items():
+        assert_close(grad.params[name], g, name)
+
+
+def test_lstm_options_in_the_json_steps(cli, tmp_path):
+    """Each step's contributions to the options' parameters are in the JSON, and add up."""
+    config = {"cell": "lstm", "inputs": [[1.0], [-2.0], [0.5]], "proj_size": 1, "clip": 2.0,
+              "weights": {"W_ii": [[0.5], [1.0]], "W_if": [[-0.5], [0.2]], "W_ig": [[2.0], [1.0]],
+                          "W_io": [[0.3], [-1.0]], "W_hi": [[0.1], [0.2]], "W_hf": [[0.3], [0.1]],
+                          "W_hg": [[-0.2], [0.4]], "W_ho": [[0.5], [0.5]],
+                          "p_i": [0.1, -0.2], "p_f": [0.3, 0.1], "p_o": [-0.4, 0.2],
+                          "W_hr": [[0.7, -1.2]]},
+              "upstream": [[1.0], [0.5], [-1.0]]}
+    path = tmp_path / "options.yaml"
+    path.write_text(json.dumps(config))
+    result = cli("grad", "-c", str(path), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    g = json.loads(result.stdout)["grad"]
+    rows = g["steps"][0]["directions"]["forward"]
+    for name, total in (("p_i", g["params"]["peephole_l0"][0]),
+                        ("W_hr", g["params"]["weight_hr_l0"])):
+        summed = torch.stack([torch.tensor(r["dW"][name], dtype=F64) for r in rows]).sum(0)
+        assert_close(summed, torch.tensor(total, dtype=F64), name)
+    explained = cli("grad", "-c", str(path), "--explain")
+    assert explained.exit_code == 2 and "without peepholes, clip, a projection" in explained.stderr
 
 
 def _final_loss(spec, z, target):
@@ -457,8 +528,6 @@ def test_cli_grad_truncate_lists_only_the_window(cli):
 
 
 @pytest.mark.parametrize(("extra", "message"), [
-    ({"peepholes": None}, "no backward formulas for peepholes"),
-    ({"clip": 3.0}, "no backward formulas for clip"),
     ({"loss": None}, "needs a loss"),
     ({"loss": {"type": "bce", "target": 1}}, "needs a head with task classification or labeling"),
     ({"loss": {"type": "half_sse", "target": 0.5, "reduction": "mean"}}, "a sum by definition"),
@@ -469,10 +538,6 @@ def test_cli_grad_errors_exit_3_without_traceback(cli, tmp_path, extra, message)
     import yaml
 
     config = yaml.safe_load((CONFIGS / "rnn_grad.yaml").read_text())
-    if "peepholes" in extra:
-        config = yaml.safe_load((CONFIGS / "lstm_grad_gomez.yaml").read_text())
-        config["weights"]["p_f"] = [0.1]
-        extra = {}
     if "upstream" in extra:
         config.pop("loss")
     for key, value in extra.items():

@@ -94,8 +94,9 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
     below = "input x_t" if g.layer == 0 else "layer below"
     rows: list[tuple[Any, ...]] = []
     groups = []
-    kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if ex.bias else (
+    kinds: tuple[str, ...] = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if ex.bias else (
         "weight_ih", "weight_hh")
+    kinds += g.extra_kinds
     for k, t in enumerate(g.positions):
         step: list[tuple[Any, ...]] = [
             (str(t), Math("dL/dh_t from the output"), _vec(g.dh_out[k])),
@@ -109,7 +110,7 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
                  for gate, v in g.dpre.items()]
         for kind in kinds:
             for name, block in g.gate_blocks(kind, k).items():
-                value = _vec(block) if kind.startswith("bias") else _matrix(block, precision)
+                value = _vec(block) if block.dim() == 1 else _matrix(block, precision)
                 step.append(("", Math(f"step's dL/d{name}"), value))
         step.append(("", Math(f"dL/dx_t (to the {below})"), _vec(g.dx[k])))
         rows += step
