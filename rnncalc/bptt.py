@@ -63,6 +63,7 @@ from rnncalc.formulation import Activation, Formulation
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import Exercise, Loss, param_name
+from rnncalc.rounding import rounding
 from rnncalc.sequence import _params
 from rnncalc.trace import DirectionTrace, Step, Trace
 
@@ -359,15 +360,18 @@ def unmerge(d: torch.Tensor, parts: list[torch.Tensor], mode: str) -> list[torch
     return [d / 2, d / 2] if mode == "ave" else [d, d]
 
 
-def backprop(trace: Trace, truncate: int | None = None) -> GradTrace:
-    """Backpropagate ``trace.exercise.loss`` through the head, then every layer, top down."""
+def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = None
+             ) -> GradTrace:
+    """Backpropagate ``trace.exercise.loss`` through the head, then every layer, top down;
+    ``round_to=N`` rounds every backward intermediate to ``N`` decimals before it is used further
+    (:mod:`rnncalc.rounding`), as the forward trace of ``rnncalc.run(ex, round_to=N)`` does."""
     ex = trace.exercise
     _check_supported(ex)
     assert ex.loss is not None
     if truncate is not None and truncate < 1:
         raise RnncalcError(f"--truncate: expected a number of steps >= 1, got {truncate}")
     dtype = trace.output.dtype
-    with torch.no_grad():
+    with torch.no_grad(), rounding(round_to):
         lg, at, z, head_params, dh_head, d_dirs = _head_backward(trace, ex.loss)
         layers: list[dict[str, DirectionGrad]] = []
         for layer in reversed(range(ex.num_layers)):

@@ -583,6 +583,7 @@ def grad(
         "bias_ih_l1_reverse[2], head.W[0,1] (indices from 0). Default: the element of "
         "weight_hh_l0 with the largest gradient.", show_default=False)] = None,
     step_by_step: StepOpt = False,
+    round: RoundOpt = None,
     format: FormatOpt = Format.table,
     precision: PrecisionOpt = 4,
     dtype: DTypeOpt = None,
@@ -600,8 +601,8 @@ def grad(
         from rnncalc.render.grad import render as render_grad
 
         exercise = rnncalc.load(str(config), dtype=dtype.value if dtype else None)
-        trace = _compute(exercise)
-        result = backprop(trace, truncate)
+        trace = _compute(exercise, round_to=round)
+        result = backprop(trace, truncate, round_to=round)
         lines = None
         if explain or element:
             from rnncalc.bptt_explain import default_element, explain_element

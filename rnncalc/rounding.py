@@ -1,9 +1,10 @@
 """Compute as a student does: each intermediate rounded to ``N`` decimals before it is used further.
 
 Inside :func:`rounding`, the result of every arithmetic operation torch performs (each matrix-vector
-product, sum, difference, element-wise product, quotient, exponential and activation) is rounded to
-``N`` decimals, half away from zero, as on paper. The cells are not touched: the same equations run,
-and each value they produce is the rounded one the next equation reads. Views and copies (``.T``,
+or outer product, power, sum, difference, element-wise product, quotient, exponential and
+activation) is rounded to ``N`` decimals, half away from zero, as on paper. The cells are not
+touched: the same equations run, and each value they produce is the rounded one the next equation
+reads. Views and copies (``.T``,
 ``chunk``, ``stack``, ``cat``) are not arithmetic and pass through, so the given weights and inputs
 are never rounded.
 
@@ -26,7 +27,8 @@ from torch.overrides import TorchFunctionMode
 __all__ = ["quantize", "round_half_away", "rounding"]
 
 _ARITHMETIC = {
-    "matmul", "__matmul__", "add", "__add__", "__radd__", "sub", "__sub__", "__rsub__",
+    "matmul", "__matmul__", "outer", "pow", "__pow__",
+    "add", "__add__", "__radd__", "sub", "__sub__", "__rsub__",
     "mul", "__mul__", "__rmul__", "div", "__truediv__", "__rtruediv__", "neg", "__neg__",
     "sigmoid", "tanh", "relu", "exp", "softmax", "sum",
     "where", "clamp", "expm1", "softsign", "softplus",  # the other activations (cells.activations)

@@ -527,6 +527,34 @@ def test_cli_grad_truncate_lists_only_the_window(cli):
     assert "initial" not in g
 
 
+def _numbers(tree):
+    if isinstance(tree, dict):
+        for v in tree.values():
+            yield from _numbers(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            yield from _numbers(v)
+    elif isinstance(tree, float):
+        yield tree
+
+
+@pytest.mark.parametrize("name", ["rnn_grad", "lstm_grad_gomez", "rnn_labeling_grad"])
+def test_cli_grad_round_rounds_every_backward_number(cli, name):
+    """--round N: every number of the backward pass has N decimals (it was rounded before it
+    was used further), and stays near the exact gradient."""
+    config = str(CONFIGS / f"{name}.yaml")
+    exact = json.loads(cli("grad", "-c", config, "-f", "json").stdout)["grad"]
+    result = cli("grad", "-c", config, "--round", "4", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    rounded = json.loads(result.stdout)["grad"]
+    steps = list(_numbers(rounded["steps"])) + list(_numbers(rounded["params"]))
+    assert steps and all(abs(v * 1e4 - round(v * 1e4)) < 1e-6 for v in steps)
+    assert list(_numbers(exact["params"])) != list(_numbers(rounded["params"]))
+    for name_, value in exact["params"].items():
+        assert torch.allclose(torch.tensor(rounded["params"][name_], dtype=F64),
+                              torch.tensor(value, dtype=F64), atol=2e-3), name_
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     ({"loss": None}, "needs a loss"),
     ({"loss": {"type": "bce", "target": 1}}, "needs a head with task classification or labeling"),
