@@ -4,9 +4,8 @@ Inside :func:`rounding`, the result of every arithmetic operation torch performs
 or outer product, power, sum, difference, element-wise product, quotient, exponential and
 activation) is rounded to ``N`` decimals, half away from zero, as on paper. The cells are not
 touched: the same equations run, and each value they produce is the rounded one the next equation
-reads. Views and copies (``.T``,
-``chunk``, ``stack``, ``cat``) are not arithmetic and pass through, so the given weights and inputs
-are never rounded.
+reads. Views and copies (``.T``, ``chunk``, ``stack``, ``cat``) are not arithmetic and pass
+through, so the given weights and inputs are never rounded.
 
 >>> import torch
 >>> with rounding(2):
