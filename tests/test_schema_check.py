@@ -3,8 +3,21 @@
 
 from __future__ import annotations
 
+import copy
+
+import fastjsonschema
+import pytest
+
 from rnncalc import scaffold
-from rnncalc.config.schema import _GENERATED, SCHEMA_FILE, checker_source, schema_text
+from rnncalc.config import _schema_check
+from rnncalc.config._schema_errors import JsonSchemaValueException
+from rnncalc.config.schema import (
+    _GENERATED,
+    SCHEMA,
+    SCHEMA_FILE,
+    checker_source,
+    schema_text,
+)
 
 
 def test_generated_checker_is_current():
@@ -14,3 +27,36 @@ def test_generated_checker_is_current():
 def test_schema_json_is_current():
     assert SCHEMA_FILE.read_text() == schema_text()
     assert scaffold.schema_json() == schema_text()  # the file rnncalc init and schema read
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    return fastjsonschema.compile(SCHEMA, use_default=False)
+
+
+BAD = [
+    [],
+    {"inputs": [[1]]},
+    {"inputs": [[1]], "weights": {}, "wieghts": {}},
+    {"inputs": [[1]], "weights": {}, "cell": "lstmm"},
+    {"inputs": [["a"]], "weights": {}},
+    {"inputs": [], "weights": {}},
+    {"inputs": [[1]], "weights": {}, "hidden_size": 0},
+    {"inputs": [[1]], "weights": {"W_ih": "x"}},
+    {"inputs": [[1]], "weights": {}, "head": {"task": "regression"}},
+    {"inputs": [[1]], "weights": {}, "activations": {"gate": {"name": "relu", "alpha": True}}},
+]
+
+
+@pytest.mark.parametrize("data", BAD)
+def test_checker_errors_say_what_fastjsonschemas_say(compiled, data):
+    """The generated checker raises rnncalc's copy of fastjsonschema's exception (so that checking
+    a config imports no fastjsonschema), with everything fastjsonschema's would carry."""
+    with pytest.raises(fastjsonschema.JsonSchemaValueException) as theirs:
+        compiled(copy.deepcopy(data))
+    with pytest.raises(JsonSchemaValueException) as ours:
+        _schema_check.validate(copy.deepcopy(data))
+    for attr in ("message", "value", "name", "path", "definition", "rule", "rule_definition"):
+        assert getattr(ours.value, attr) == getattr(theirs.value, attr), attr
+    assert str(ours.value) == str(theirs.value)
+    assert isinstance(ours.value, ValueError)
