@@ -8,6 +8,7 @@ commands that compute.
 # typing.get_type_hints, which compiles and evaluates string annotations afresh on each start
 # (~15 ms); annotations evaluated once, as the module is executed, cost a third of that.
 import contextlib
+import copy
 import os
 import shutil
 import sys
@@ -733,10 +734,39 @@ def _with_progress(items: Iterator[object], total: int, wanted: bool | None) -> 
             bar.stop()
 
 
+def _nothing() -> None:
+    """The callback of :func:`_only`'s group: there is nothing to do before the command."""
+
+
+def _only(name: str) -> typer.Typer:
+    """``app`` holding one command, ``name``: what ``rnncalc NAME ...`` runs.
+
+    typer builds the click parameters of every command before it dispatches to one (~12 ms of
+    every start); a command line that names its command never sees the others. A callback that
+    does nothing keeps the app a group (typer turns a one-command app into that command), so usage
+    lines and errors still say ``rnncalc NAME``.
+    """
+    from typer.models import TyperInfo
+
+    one = copy.copy(app)
+    one.registered_commands = [c for c in app.registered_commands if _name(c) == name]
+    one.registered_callback = TyperInfo(callback=_nothing)
+    return one
+
+
+def _name(command: Any) -> str:
+    """A registered command's name, as typer derives it: its own, else its function's."""
+    return str(command.name or command.callback.__name__.lower().replace("_", "-"))
+
+
 def main() -> None:
-    """Console entry point."""
+    """Console entry point: ``app``, or only the command the first argument names (not while a
+    shell asks for completions, which may list every command)."""
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    completing = any(k.endswith("_COMPLETE") for k in os.environ)
+    known = not completing and any(_name(c) == first for c in app.registered_commands)
     try:
-        app()
+        (_only(first) if known else app)()
     except BrokenPipeError:
         with contextlib.suppress(BaseException):
             _quiet_broken_pipe()

@@ -80,3 +80,65 @@ def test_the_probe_can_see_torch():
     """The check above can fail: a computing command does load torch."""
     ((_, torch_loaded),) = _probe([["lstm", "--format", "json"]])
     assert torch_loaded
+
+
+def _main_and_app(args: list[str], monkeypatch, capsys) -> tuple[list[str], tuple, tuple]:
+    """What ``main()`` builds (the group's command names) and prints with ``args``, and what
+    ``app()`` prints with them."""
+    from rnncalc import cli
+
+    built: list[str] = []
+    get_command = typer.main.get_command
+
+    def recording(typer_app):
+        group = get_command(typer_app)
+        built.extend(group.commands)
+        return group
+
+    def outcome(call) -> tuple:
+        try:
+            call()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        out = capsys.readouterr()
+        return out.out, out.err, code
+
+    monkeypatch.setattr(sys, "argv", ["rnncalc", *args])
+    # the program is "rnncalc", not "python -m pytest.rnncalc" (which click would see from this
+    # __main__'s package); its completion variable _RNNCALC_COMPLETE
+    monkeypatch.setattr(sys.modules["__main__"], "__package__", None)
+    monkeypatch.setattr(typer.main, "get_command", recording)
+    ours = outcome(cli.main)
+    monkeypatch.setattr(typer.main, "get_command", get_command)
+    return built, ours, outcome(lambda: app(args))  # the same program name, from sys.argv
+
+
+@pytest.mark.parametrize("args", [
+    ["validate", str(CONFIGS)], ["validate", str(CONFIGS / "lstm.yaml"), "missing.yaml"],
+    ["validate"], ["init", "lstm"], ["init", "foo"], ["schema", "extra"], ["formulas", "xyz"],
+    ["lstm", "--help"], ["lstm", "--bogus"], ["answers-template", "--help"],
+    ["rnn", "-c", str(CONFIGS / "rnn_regression.yaml"), "-f", "json"],
+])
+def test_main_builds_only_the_command_named_and_says_what_app_says(args, monkeypatch, capsys):
+    """typer builds every command's parameters before dispatching; main() gives it only the one
+    the command line names (startup), and that changes nothing the user sees."""
+    built, ours, theirs = _main_and_app(args, monkeypatch, capsys)
+    assert built == [args[0]]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["valdate"], ["-h", "lstm"]])
+def test_main_builds_every_command_for_the_app_itself(args, monkeypatch, capsys):
+    built, ours, theirs = _main_and_app(args, monkeypatch, capsys)
+    assert sorted(built) == _commands()
+    assert ours == theirs
+
+
+def test_main_builds_every_command_for_shell_completion(monkeypatch, capsys):
+    monkeypatch.setenv("_RNNCALC_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "rnncalc l")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    built, ours, _ = _main_and_app(["lstm"], monkeypatch, capsys)
+    assert sorted(built) == _commands()
+    assert ours == ("lstm\n", "", 0)
