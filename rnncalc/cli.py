@@ -684,8 +684,8 @@ def validate(configs: ConfigsArg, traceback: TracebackOpt = False) -> None:
 
     Exit code 0 when all are valid, 3 otherwise. Never imports torch."""
     with _errors(traceback):
-        from rnncalc.batch import expand, read_stdin
-        from rnncalc.batch import validate as check
+        from rnncalc.sources import expand, read_stdin
+        from rnncalc.sources import validate as check
 
         sources = expand(configs)
         errors = 0

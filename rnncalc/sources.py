@@ -1,0 +1,82 @@
+"""The configs a command line names, read and checked without computing: all of ``rnncalc
+validate``, and the first half of ``rnncalc run`` (:mod:`rnncalc.batch`, which exports these too).
+
+A module of its own so that ``validate`` builds none of batch's classes; it never imports torch.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rnncalc.errors import RnncalcError
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from rnncalc.config.yamlsafe import Located
+    from rnncalc.model import Exercise
+
+    #: What ``-`` stands for: the document read from stdin, the error reading it, or nothing.
+    Stdin: TypeAlias = Located | RnncalcError | None
+
+__all__ = ["CONFIG_SUFFIXES", "expand", "read", "read_stdin", "validate"]
+
+#: Files a directory contributes: its YAML files, sorted, not recursing.
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def expand(args: Iterable[str]) -> list[str]:
+    """The configs named by ``args``, in order: a file as given, a directory's YAML files sorted,
+    a glob's matches sorted, ``-`` for stdin. A name that matches nothing stays, to be reported."""
+    out: list[str] = []
+    for arg in args:
+        if arg == "-" or os.path.isfile(arg):
+            out.append(arg)
+        elif os.path.isdir(arg):
+            out += sorted(str(p) for p in Path(arg).iterdir()
+                          if p.suffix in CONFIG_SUFFIXES and p.is_file())
+        elif glob.has_magic(arg):
+            matches = sorted(m for m in glob.glob(arg, recursive=True) if not os.path.isdir(m))
+            out += matches or [arg]
+        else:
+            out.append(arg)
+    return out
+
+
+def read_stdin(sources: Sequence[str]) -> Stdin:
+    """The config on stdin, read once when ``-`` is among the sources (or why it cannot be)."""
+    if "-" not in sources:
+        return None
+    from rnncalc.config import read_document
+
+    try:
+        return read_document("-")
+    except RnncalcError as exc:
+        return exc
+
+
+def read(source: str, stdin: Stdin = None, dtype: str | None = None) -> Exercise:
+    """Read and check one config (``-``: what :func:`read_stdin` read). No torch."""
+    from rnncalc.config import read_document
+    from rnncalc.config.build import build_exercise
+
+    if source != "-" or stdin is None:
+        return build_exercise(read_document(source), dtype=dtype)
+    if isinstance(stdin, RnncalcError):
+        raise stdin
+    return build_exercise(stdin, dtype=dtype)
+
+
+def validate(sources: Sequence[str], stdin: Stdin = None) -> Iterator[RnncalcError | None]:
+    """For each source in order, the error that makes it invalid, or ``None``."""
+    for source in sources:
+        try:
+            read(source, stdin)
+        except RnncalcError as exc:
+            yield exc
+        else:
+            yield None
