@@ -82,6 +82,52 @@ def test_the_probe_can_see_torch():
     assert torch_loaded
 
 
+# Runs one command line through main() in a fresh interpreter; prints which watched modules it
+# imported.
+MODULES_PROBE = """
+import io, json, sys
+from contextlib import redirect_stderr, redirect_stdout
+watched = json.loads(sys.argv[2])
+sys.argv = ["rnncalc", *json.loads(sys.argv[1])]
+from rnncalc.cli import main
+with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+    try:
+        main()
+    except SystemExit:
+        pass
+print(json.dumps([m for m in watched if m in sys.modules]))
+"""
+
+#: Modules that commands computing nothing do without: the config reader and what it builds,
+#: the layouts reader, fastjsonschema's compiler, batch's classes.
+WATCHED = ["yaml", "rnncalc.config", "rnncalc.model", "rnncalc.formulation",
+           "rnncalc.config.layouts", "rnncalc.batch", "fastjsonschema", "torch"]
+
+
+def _imported(args: list[str]) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", MODULES_PROBE, json.dumps(args), json.dumps(WATCHED)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=True,
+    )
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+@pytest.mark.parametrize(("args", "imported"), [
+    (["--help"], []),
+    (["init", "lstm"], []),  # reads schema.json, written ahead
+    (["schema"], []),
+    (["formulas", "gru"], ["rnncalc.formulation"]),
+    # a config in PyTorch's layout needs no layouts reader; checking needs no schema compiler
+    (["validate", str(CONFIGS / "lstm.yaml"), str(CONFIGS / "rnn_stacked.yaml")],
+     ["yaml", "rnncalc.config", "rnncalc.model", "rnncalc.formulation"]),
+    (["validate", str(CONFIGS / "lstm_onnx.yaml")],
+     ["yaml", "rnncalc.config", "rnncalc.model", "rnncalc.formulation",
+      "rnncalc.config.layouts"]),
+])
+def test_what_commands_that_compute_nothing_import(args, imported):
+    assert _imported(args) == imported
+
+
 def _main_and_app(args: list[str], monkeypatch, capsys) -> tuple[list[str], tuple, tuple]:
     """What ``main()`` builds (the group's command names) and prints with ``args``, and what
     ``app()`` prints with them."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from rnncalc.config.layouts import to_canonical
+from rnncalc.config.layout_keys import uses_layout
 from rnncalc.config.loss import read_loss
 from rnncalc.config.options import read_direction, read_formulation
 from rnncalc.config.schema import check_structure, did_you_mean
@@ -41,7 +41,10 @@ def build_exercise(
     the head's task (``"hidden"`` drops the head); ``bidirectional=True`` on a one-direction config
     runs the backward direction with the forward weights, as the seed's exercise does.
     """
-    doc = to_canonical(doc, cell)  # layout: onnx, keras, ... -> PyTorch's names
+    if uses_layout(doc.data):  # layout: onnx, keras, ... -> PyTorch's names
+        from rnncalc.config.layouts import to_canonical  # 750 lines, for such configs only
+
+        doc = to_canonical(doc, cell)
     check_structure(doc)
     data: dict[str, Any] = doc.data
     own_cell = data.get("cell")

@@ -39,6 +39,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from rnncalc.config.layout_keys import (
+    KERAS_ARGUMENTS,
+    LAYOUTS,
+    ONNX_ATTRIBUTES,
+    PER_GATE_KEYS,
+    PROPERTIES,
+    uses_layout,
+)
 from rnncalc.config.yamlsafe import Located, Path, shape_of
 from rnncalc.errors import ConfigError
 from rnncalc.formulation import ACTIVATIONS, CONVENTIONS, PACKINGS, preset
@@ -47,34 +55,6 @@ from rnncalc.model import DIRECTIONS, GATES, Exercise, LayerWeights, param_name
 __all__ = ["KERAS_ARGUMENTS", "LAYOUTS", "ONNX_ATTRIBUTES", "PROPERTIES", "to_canonical",
            "write_weights"]
 
-LAYOUTS = ("pytorch", "per-gate", "onnx", "keras", "concat")
-#: Top-level keys that only a ``layout: onnx`` config takes (the node's own attribute names).
-ONNX_ATTRIBUTES = ("activation_alpha", "activation_beta", "linear_before_reset")
-#: Top-level keys that only a ``layout: keras`` config takes (the layer's own argument names).
-KERAS_ARGUMENTS = ("activation", "recurrent_activation")
-#: Top-level keys of the per-gate forms.
-PER_GATE_KEYS = ("orientation", "concat")
-
-#: Schema properties of these keys, merged into :data:`rnncalc.config.schema.SCHEMA` (a layout's
-#: config is checked again once rewritten into the default layout).
-PROPERTIES: dict[str, Any] = {
-    "layout": {"enum": list(LAYOUTS), "description": "How weights are "
-               "written: pytorch (state_dict names or per-gate names), per-gate, onnx (W, R, B, "
-               "P), keras (kernel, recurrent_kernel, bias), concat (W_f on [h; x])."},
-    "orientation": {"enum": ["rows", "columns"], "description": "per-gate, "
-                    "concat: rows (default) (W x, [out, in]) or columns (x W, [in, out])."},
-    "concat": {"type": "array", "items": {"enum": ["h", "x"]}, "description": "concat: the "
-               "order of the concatenation W_? multiplies, [h, x] or [x, h]."},
-    "activation_alpha": {"type": "array", "items": {"type": "number"}, "description": "onnx: "
-                         "the node attribute."},
-    "activation_beta": {"type": "array", "items": {"type": "number"}, "description": "onnx: "
-                        "the node attribute."},
-    "linear_before_reset": {"enum": [0, 1], "description": "onnx gru: 1 applies the reset gate "
-                            "after the recurrent product (reset_after)."},
-    "activation": {"type": "string", "description": "keras: the layer's activation (tanh)."},
-    "recurrent_activation": {"type": "string", "description": "keras: the gates' activation "
-                             "(sigmoid)."},
-}
 #: Keras 3's activations, as rnncalc's (Keras's own parameters: hard_sigmoid is relu6(x + 3) / 6,
 #: leaky_relu's slope 0.2).
 _KERAS_ACTIVATIONS: dict[str, dict[str, Any]] = {
@@ -536,8 +516,7 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     A config without ``layout`` (or with ``pytorch``) is returned as it is.
     """
     data = doc.data
-    if not isinstance(data, dict) or (data.get("layout", "pytorch") == "pytorch" and not any(
-            k in data for k in ONNX_ATTRIBUTES + KERAS_ARGUMENTS + PER_GATE_KEYS)):
+    if not uses_layout(data):
         return doc
     # check every key against the schema before it is read, except the ONNX attributes spelled
     # unlike rnncalc's keys (a list of activations, input_forget 0/1), which are read below
