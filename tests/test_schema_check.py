@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 
 import fastjsonschema
 import pytest
 
 from rnncalc import scaffold
 from rnncalc.config import _schema_check
-from rnncalc.config._schema_errors import JsonSchemaValueException
+from rnncalc.config._schema_runtime import JsonSchemaValueException
 from rnncalc.config.schema import (
     _GENERATED,
     SCHEMA,
@@ -45,6 +46,9 @@ BAD = [
     {"inputs": [[1]], "weights": {"W_ih": "x"}},
     {"inputs": [[1]], "weights": {}, "head": {"task": "regression"}},
     {"inputs": [[1]], "weights": {}, "activations": {"gate": {"name": "relu", "alpha": True}}},
+    # the checker's Decimal stands in for decimal.Decimal (a dict given to rnncalc.load)
+    {"inputs": [[1]], "weights": {}, "clip": Decimal("-1")},
+    {"inputs": [[Decimal("1.5")]], "weights": {}, "hidden_size": Decimal("2")},
 ]
 
 
@@ -60,3 +64,10 @@ def test_checker_errors_say_what_fastjsonschemas_say(compiled, data):
         assert getattr(ours.value, attr) == getattr(theirs.value, attr), attr
     assert str(ours.value) == str(theirs.value)
     assert isinstance(ours.value, ValueError)
+
+
+def test_checker_takes_decimals_as_fastjsonschemas_does(compiled):
+    data = {"inputs": [[Decimal("1.5")]], "weights": {"W_ih": [[Decimal(1)]]},
+            "clip": Decimal("0.5"), "head": {"task": "regression", "W": [[1]], "b": Decimal(0)}}
+    compiled(copy.deepcopy(data))
+    _schema_check.validate(copy.deepcopy(data))

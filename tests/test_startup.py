@@ -99,9 +99,9 @@ print(json.dumps([m for m in watched if m in sys.modules]))
 """
 
 #: Modules that commands computing nothing do without: the config reader and what it builds,
-#: the layouts reader, fastjsonschema's compiler, batch's classes.
+#: the layouts reader, fastjsonschema's compiler, decimal (for the schema checker), batch's classes.
 WATCHED = ["yaml", "rnncalc.config", "rnncalc.model", "rnncalc.formulation",
-           "rnncalc.config.layouts", "rnncalc.batch", "fastjsonschema", "torch"]
+           "rnncalc.config.layouts", "rnncalc.batch", "fastjsonschema", "decimal", "torch"]
 
 
 def _imported(args: list[str]) -> list[str]:

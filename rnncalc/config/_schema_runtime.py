@@ -1,17 +1,23 @@
-"""The errors the generated checker (``_schema_check.py``) raises: fastjsonschema's, defined here.
+"""What the generated checker (``_schema_check.py``) imports, without fastjsonschema or decimal.
 
-The same names, attributes and messages as ``fastjsonschema.exceptions``. Importing those imports
-the ``fastjsonschema`` package, that is its whole schema compiler and ``json`` (~8 ms of every
-``rnncalc validate``), for two small classes; the checker is compiled ahead precisely so that
-validating needs none of it (:func:`rnncalc.config.schema.checker_source`).
+fastjsonschema's exceptions, with the same names, attributes and messages as in
+``fastjsonschema.exceptions``: importing those imports the ``fastjsonschema`` package, that is its
+whole schema compiler and ``json`` (~8 ms of every ``rnncalc validate``), for two small classes.
+
+And :class:`Decimal`, for the checker's ``isinstance(value, (int, float, Decimal))``: importing
+decimal costs ~4 ms, while a value can only be a ``decimal.Decimal`` once decimal is imported.
+
+The checker is compiled ahead precisely so that validating needs none of that
+(:func:`rnncalc.config.schema.checker_source`).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
-__all__ = ["JsonSchemaValueException", "JsonSchemaValuesException"]
+__all__ = ["Decimal", "JsonSchemaValueException", "JsonSchemaValuesException"]
 
 _SPLIT = re.compile(r"[\.\[\]]+")
 
@@ -49,3 +55,14 @@ class JsonSchemaValuesException(ValueError):
         self.message = "; ".join(error.message for error in errors)
         super().__init__(self.message)
         self.errors = errors
+
+
+class _DecimalType(type):
+    def __instancecheck__(cls, value: Any) -> bool:
+        decimal = sys.modules.get("decimal")
+        return decimal is not None and isinstance(value, decimal.Decimal)
+
+
+class Decimal(metaclass=_DecimalType):
+    """``isinstance(value, Decimal)`` is ``isinstance(value, decimal.Decimal)``, decimal unimported
+    until something else imports it (and with it, the first Decimal)."""
