@@ -3,8 +3,8 @@ checking that is all of ``rnncalc validate``).
 
 A class's configs are read, checked, computed and rendered one after another in one process (or in
 ``jobs`` worker processes), each dispatched by its own ``cell``. A bad config gives an error
-:class:`Outcome` and the rest go on. Reading and checking never import torch; neither does this
-module.
+:class:`Outcome` and the rest go on. Reading and checking never import torch (except to load a
+config's ``weights_file``); neither does this module.
 """
 
 from __future__ import annotations

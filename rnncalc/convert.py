@@ -50,19 +50,20 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
     """
     import yaml
 
-    from rnncalc.config import read_document
+    from rnncalc.config import folder_of, from_weight_file, read_document, with_weight_file
     from rnncalc.config.build import build_exercise
     from rnncalc.config.layouts import to_canonical, write_weights
 
     if to not in TARGETS:
         raise ConfigError(f"--to: expected one of {', '.join(TARGETS)}, got {to!r}")
-    doc = read_document(source)
-    if weights is not None:
-        from rnncalc.config import _with_weights
-        from rnncalc.config.weightfile import read_weights
-
-        doc = _with_weights(doc, read_weights(weights))
-    exercise = build_exercise(copy.deepcopy(doc), cell=cell)  # the schema fills in defaults
+    given = read_document(source)
+    doc = with_weight_file(given, folder_of(source), weights)
+    try:
+        exercise = build_exercise(copy.deepcopy(doc), cell=cell)  # the schema fills in defaults
+    except ConfigError as exc:
+        if doc is given:
+            raise
+        raise from_weight_file(given, weights, exc) from None
     data: dict[str, Any] = dict(to_canonical(doc, cell).data)
     written, notes = write_weights(exercise, to, orientation=orientation, concat=concat)
     out = {k: v for k, v in data.items() if k not in _LAYOUT_KEYS}
@@ -82,7 +83,8 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
     if to == "concat":
         out["concat"] = list(concat)
     out["weights"] = written
-    origin = exercise.source + (f" with the weights of {weights}" if weights else "")
+    file = weights or given.data.get("weights_file")
+    origin = exercise.source + (f" with the weights of {file}" if file else "")
     header = [f"# {origin}, converted by `rnncalc convert --to {to}`"]
     notes += _foreign(exercise, to)
     header += [f"# note: {note}" for note in notes]

@@ -161,6 +161,8 @@ def _other_keys() -> list[str]:
 
 
 def _example(rule: dict[str, Any]) -> str:
+    if "examples" in rule:
+        return json.dumps(rule["examples"][0])
     if "default" in rule:
         return json.dumps(rule["default"])
     if "enum" in rule:

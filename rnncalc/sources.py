@@ -1,7 +1,8 @@
 """The configs a command line names, read and checked without computing: all of ``rnncalc
 validate``, and the first half of ``rnncalc run`` (:mod:`rnncalc.batch`, which exports these too).
 
-A module of its own so that ``validate`` builds none of batch's classes; it never imports torch.
+A module of its own so that ``validate`` builds none of batch's classes. ``validate`` never imports
+torch; :func:`read` does for a config that names a ``weights_file`` (it loads the file).
 """
 
 from __future__ import annotations
@@ -60,23 +61,32 @@ def read_stdin(sources: Sequence[str]) -> Stdin:
 
 
 def read(source: str, stdin: Stdin = None, dtype: str | None = None) -> Exercise:
-    """Read and check one config (``-``: what :func:`read_stdin` read). No torch."""
-    from rnncalc.config import read_document
-    from rnncalc.config.build import build_exercise
+    """Read and check one config (``-``: what :func:`read_stdin` read). A ``weights_file`` it
+    names is loaded, which imports torch."""
+    from rnncalc.config import build, folder_of
 
-    if source != "-" or stdin is None:
-        return build_exercise(read_document(source), dtype=dtype)
-    if isinstance(stdin, RnncalcError):
-        raise stdin
-    return build_exercise(stdin, dtype=dtype)
+    return build(_document(source, stdin), folder_of(source), dtype=dtype)
 
 
 def validate(sources: Sequence[str], stdin: Stdin = None) -> Iterator[RnncalcError | None]:
-    """For each source in order, the error that makes it invalid, or ``None``."""
+    """For each source in order, the error that makes it invalid, or ``None``. No torch: a
+    ``weights_file`` is checked to be there, not read."""
+    from rnncalc.config import check, folder_of
+
     for source in sources:
         try:
-            read(source, stdin)
+            check(_document(source, stdin), folder_of(source))
         except RnncalcError as exc:
             yield exc
         else:
             yield None
+
+
+def _document(source: str, stdin: Stdin) -> Located:
+    from rnncalc.config import read_document
+
+    if source != "-" or stdin is None:
+        return read_document(source)
+    if isinstance(stdin, RnncalcError):
+        raise stdin
+    return stdin

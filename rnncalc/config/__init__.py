@@ -13,13 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from rnncalc.config.build import build_exercise
-from rnncalc.config.weightfile import read_weights
+from rnncalc.config.schema import check_structure
+from rnncalc.config.weightfile import find_weights_file, read_weights
 from rnncalc.config.yamlsafe import Located, load_yaml
 from rnncalc.errors import ConfigError
 from rnncalc.limits import max_config_bytes
 from rnncalc.model import Exercise
 
-__all__ = ["default_name", "load", "read_document", "seed_text"]
+__all__ = [
+    "build", "check", "default_name", "folder_of", "from_weight_file", "load", "read_document",
+    "seed_text", "with_weight_file",
+]
 
 def default_name(cell: str, task: str | None = None, bidirectional: bool | None = None) -> str:
     """Which embedded seed exercise a cell command runs when given no config."""
@@ -88,8 +92,8 @@ def load(
     """Load an exercise from a YAML file, ``"-"`` (stdin), a dict, or (``None``) the seed default.
 
     ``weights`` names a PyTorch ``state_dict`` file (``.pt``) whose tensors replace the config's
-    ``weights`` (see :mod:`rnncalc.config.weightfile`); errors in them name that file.
-    ``convention`` replaces the config's (``rnncalc.formulation.CONVENTIONS``).
+    ``weights`` or ``weights_file`` (see :mod:`rnncalc.config.weightfile`); errors in them name
+    that file. ``convention`` replaces the config's (``rnncalc.formulation.CONVENTIONS``).
 
     >>> ex = load(cell="lstm")
     >>> ex.cell, ex.hidden_size, ex.steps
@@ -102,22 +106,82 @@ def load(
         doc = load_yaml(seed_text(name), f"<seed {name}>")
     else:
         doc = read_document(source)
-    if weights is None:
-        return build_exercise(doc, cell=cell, task=task, bidirectional=bidirectional, dtype=dtype,
-                              convention=convention)
-    doc = _with_weights(doc, read_weights(weights))
+    return build(doc, folder_of(source), weights=weights, cell=cell, task=task,
+                 bidirectional=bidirectional, dtype=dtype, convention=convention)
+
+
+def folder_of(source: str | os.PathLike[str] | dict[str, Any] | None) -> Path:
+    """Where a config's relative ``weights_file`` is looked for: the folder of its file (as
+    named, symlinks not followed); for stdin, a dict or a seed, the current directory."""
+    if source is None or isinstance(source, dict) or str(source) == "-":
+        return Path()
+    return Path(source).parent
+
+
+def build(doc: Located, folder: Path, *, weights: str | os.PathLike[str] | None = None,
+          **options: Any) -> Exercise:
+    """Build ``doc`` (``options``: :func:`~rnncalc.config.build.build_exercise`'s keywords) with
+    the weights of a state_dict file, if there is one: ``weights`` (``--weights``, which wins over
+    the config's ``weights`` and ``weights_file``), else the config's ``weights_file``, resolved
+    against ``folder``. Reading a file imports torch; an error in what it holds names the file."""
+    filled = with_weight_file(doc, folder, weights)
     try:
-        return build_exercise(doc, cell=cell, task=task, bidirectional=bidirectional, dtype=dtype,
-                              convention=convention)
+        return build_exercise(filled, **options)
     except ConfigError as exc:
-        if exc.path != "weights" and not exc.path.startswith(("weights.", "weights[")):
+        if filled is doc:
             raise
-        raise ConfigError(exc.message, source=str(weights), path=exc.path) from None
+        raise from_weight_file(doc, weights, exc) from None
+
+
+def check(doc: Located, folder: Path) -> None:
+    """Check ``doc`` as :func:`build` does but without torch (``rnncalc validate``): of a
+    ``weights_file`` only that it names a regular file within the size limit; its tensors are
+    checked when the exercise is built."""
+    if find_weights_file(doc, folder) is None:
+        build_exercise(doc)
+    else:
+        check_structure(doc)
+
+
+def with_weight_file(doc: Located, folder: Path,
+                     weights: str | os.PathLike[str] | None = None) -> Located:
+    """``doc`` with the weights of a state_dict file: ``weights``, or else its ``weights_file``
+    (unchanged when it names none). Errors reading a ``weights_file`` are at its line."""
+    if weights is not None:
+        return _with_weights(doc, read_weights(weights))
+    file = find_weights_file(doc, folder)
+    if file is None:
+        return doc
+    try:
+        return _with_weights(doc, read_weights(file))
+    except ConfigError as exc:
+        raise _at_weights_file(doc, exc) from None
+
+
+def from_weight_file(doc: Located, weights: str | os.PathLike[str] | None,
+                     exc: ConfigError) -> ConfigError:
+    """``exc``, raised building what :func:`with_weight_file` read into ``doc``, told about the
+    file the weights came from: ``weights`` (``model.pt: weights.weight_ih_l0: ...``), or the
+    config's ``weights_file`` (``ex.yaml:3: weights_file: model.pt: weights.weight_ih_l0: ...``).
+    An error about the config's other keys is returned as it is."""
+    if exc.path != "weights" and not exc.path.startswith(("weights.", "weights[")):
+        return exc  # about the config's own keys
+    if weights is not None:
+        return ConfigError(exc.message, source=str(weights), path=exc.path)
+    return _at_weights_file(doc, exc)
+
+
+def _at_weights_file(doc: Located, exc: ConfigError) -> ConfigError:
+    """An error in the file a config's ``weights_file`` names, at that line: the file's name as
+    written, then the message ``--weights`` would give."""
+    named = ConfigError(exc.message, source=str(doc.data["weights_file"]), path=exc.path)
+    return doc.error(("weights_file",), str(named))
 
 
 def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
-    """``doc`` with its ``weights`` replaced by those of a weight file, which also decides
-    whether there are biases and, where the config does not say, the layers and directions."""
+    """``doc`` with its ``weights`` (or ``weights_file``) replaced by those of a weight file, which
+    also decides whether there are biases and, where the config does not say, the layers and
+    directions."""
     if not isinstance(doc.data, dict):
         return doc  # the builder says what is wrong with it
     layout = doc.data.get("layout")
@@ -128,11 +192,13 @@ def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
                         "--to pytorch) or drop --weights")
     names = [str(k) for k in weights]
     layers = [int(m[1]) for m in map(_LAYER.search, names) if m]
-    data = {k: v for k, v in doc.data.items() if k not in ("bias", "layout", "orientation")}
+    dropped = ("bias", "layout", "orientation", "weights_file")
+    data = {k: v for k, v in doc.data.items() if k not in dropped}
     data.setdefault("num_layers", max(layers, default=0) + 1)
     data.setdefault("bidirectional", any(n.endswith("_reverse") for n in names))
     data["weights"] = weights
-    lines = {path: line for path, line in doc.lines.items() if path[:1] != ("weights",)}
+    lines = {path: line for path, line in doc.lines.items()
+             if path[:1] not in (("weights",), ("weights_file",))}
     return Located(data, lines, doc.source)
 
 

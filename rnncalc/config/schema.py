@@ -63,6 +63,10 @@ SCHEMA: dict[str, Any] = {
             "(W_ii, W_hi, b_ii, ...), directly or grouped by layer and direction (l0, l0_reverse).",
             "additionalProperties": {"type": ["number", "array", "object"]},
         },
+        "weights_file": {"type": "string", "minLength": 1, "examples": ["model.pt"],
+                         "description": "Instead of weights: a PyTorch state_dict file "
+                         "(torch.save(module.state_dict(), F)), relative to this config's folder; "
+                         "loaded with weights_only=True. --weights on the command line wins."},
         "head": {
             "type": "object",
             "additionalProperties": False,
@@ -90,7 +94,8 @@ SCHEMA: dict[str, Any] = {
         "upstream": {**_MATRIX, "description": "Instead of a loss: dL/d output_t of the top "
                      "layer, one vector per position (both directions joined)."},
     },
-    "required": ["inputs", "weights"],
+    "required": ["inputs"],
+    "oneOf": [{"required": ["weights"]}, {"required": ["weights_file"]}],
 }
 
 _TYPE_WORDS = {
@@ -187,7 +192,7 @@ def check_structure(doc: Located) -> None:
         raise doc.error(path, _message(exc, path)) from None
 
 
-_KEY_RULES = ("required", "additionalProperties")
+_KEY_RULES = ("required", "additionalProperties", "oneOf")
 
 
 def _data_path(data: Any, parts: list[str]) -> tuple[str | int, ...]:
@@ -230,6 +235,10 @@ def _unknown_message(keys: list[str], path: tuple[str | int, ...]) -> str:
 
 def _message(exc: Any, path: tuple[str | int, ...]) -> str:
     rule, definition, value = exc.rule, exc.rule_definition, exc.value
+    if rule == "oneOf":  # the top level's only one: weights or weights_file
+        if "weights" in value:
+            return "give weights or weights_file, not both"
+        return "missing required key 'weights' (or weights_file: a PyTorch state_dict file)"
     if rule == "required":
         missing = [k for k in definition if k not in value]
         return f"missing required key {missing[0]!r}"

@@ -4,20 +4,78 @@ The file is read with ``torch.load(..., weights_only=True)``, which unpickles te
 containers only: a pickle that would build any other object (and so could run code) is refused
 before anything in it runs. The tensors become the config's ``weights`` under their state_dict
 names (``weight_ih_l0``, ...), so they pass the same shape checks as weights written in YAML.
+
+A config names such a file with ``weights_file:``; :func:`find_weights_file` resolves and checks
+it without reading it (no torch), which is all that ``rnncalc validate`` does with it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rnncalc.errors import ConfigError
 from rnncalc.limits import max_config_bytes, max_values
 
-__all__ = ["read_weights"]
+if TYPE_CHECKING:
+    from rnncalc.config.yamlsafe import Located
+
+__all__ = ["file_problem", "find_weights_file", "read_weights"]
+
+
+def file_problem(file: Path) -> str | None:
+    """Why ``file`` cannot be a weight file, seen without opening it (a directory, a FIFO or
+    ``/dev/zero`` would hang or never end): missing, not a regular file, larger than the limit."""
+    try:
+        info = file.stat()
+    except OSError:
+        return "no such file; expected a PyTorch state_dict file (.pt)"
+    if not stat.S_ISREG(info.st_mode):
+        what = "is a directory" if stat.S_ISDIR(info.st_mode) else "is not a regular file"
+        return f"{what}; expected a PyTorch state_dict file (.pt)"
+    limit = 8 * max_values() + max_config_bytes()  # a float64 per number, and room for the rest
+    if info.st_size > limit:
+        return (f"{info.st_size:,} bytes, larger than the limit of {limit:,} (8 bytes for each "
+                "of RNNCALC_MAX_VALUES numbers, plus RNNCALC_MAX_CONFIG_BYTES); raise them to "
+                "load it")
+    return None
+
+
+def find_weights_file(doc: Located, folder: Path) -> Path | None:
+    """The file a config's ``weights_file`` names, checked without reading it; ``None`` if the
+    config names none. A relative name is resolved against ``folder`` (the config's own), after
+    ``~`` is expanded."""
+    data, key = doc.data, ("weights_file",)
+    if not isinstance(data, dict) or "weights_file" not in data:
+        return None
+    if "weights" in data:
+        raise doc.error(key, f"give weights{_line(doc, 'weights')} or "
+                        f"weights_file{_line(doc, 'weights_file')}, not both")
+    value = data["weights_file"]
+    if not isinstance(value, str) or not value.strip():
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + " ..."
+        raise doc.error(key, f"expected the name of a PyTorch state_dict file, got {shown}")
+    layout = data.get("layout")
+    if layout in ("onnx", "keras"):  # their other keys go with that layout's weights
+        raise doc.error(key, f"a state_dict is in PyTorch's layout, but this config is written in "
+                        f"layout: {layout}{_line(doc, 'layout')}; give weights in that layout "
+                        "instead, or write the config in PyTorch's layout")
+    file = folder / os.path.expanduser(value)
+    if not os.path.exists(file):
+        raise doc.error(key, f"no such file {value!r} (looked in {os.path.abspath(file.parent)})")
+    problem = file_problem(file)
+    if problem:
+        raise doc.error(key, f"{value}: {problem}")
+    return file
+
+
+def _line(doc: Located, key: str) -> str:
+    line = doc.lines.get((key,))
+    return f" (line {line})" if line else ""
 
 
 def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -26,16 +84,9 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
     A common module prefix (``rnn.weight_ih_l0`` from a model's own state_dict) is dropped.
     """
     name, file = str(path), Path(path)
-    if not file.is_file():
-        what = "is a directory" if file.is_dir() else "no such file"
-        raise ConfigError(f"{what}; expected a PyTorch state_dict file (.pt)", source=name)
-    limit = 8 * max_values() + max_config_bytes()  # a float64 per number, and room for the rest
-    if file.stat().st_size > limit:
-        raise ConfigError(
-            f"{file.stat().st_size:,} bytes, larger than the limit of {limit:,} (8 bytes for each "
-            "of RNNCALC_MAX_VALUES numbers, plus RNNCALC_MAX_CONFIG_BYTES); raise them to load it",
-            source=name,
-        )
+    problem = file_problem(file)
+    if problem:
+        raise ConfigError(problem, source=name)
     import pickle
 
     import torch
