@@ -152,3 +152,18 @@ def test_a_config_in_an_onnx_or_keras_layout_refuses_a_state_dict(cli, tmp_path)
     assert result.exit_code == 3
     message = one_line(result)
     assert "lstm_onnx.yaml:" in message and "layout: onnx" in message and "convert" in message
+
+
+def test_a_config_in_the_concat_layout_takes_a_state_dict(cli, tmp_path):
+    """The sheet's writing (layout: concat, concat: [h, x]) goes with its own weights."""
+    torch.manual_seed(2)
+    net = torch.nn.GRU(3, 2).double()
+    path = saved(tmp_path, net.state_dict())
+    config = tmp_path / "concat.yaml"
+    config.write_text(json.dumps({
+        "cell": "gru", "layout": "concat", "concat": ["h", "x"], "inputs": SEED_X.tolist(),
+        "weights": {g: [[0.0] * 5] * 2 for g in ("W_r", "W_z", "W_n")}}))
+    out = run_json(cli, "gru", "-c", str(config), "-w", str(path))
+    want, _ = net(SEED_X)
+    assert torch.allclose(torch.tensor(out["output"], dtype=torch.float64), want.detach(),
+                          atol=1e-12)

@@ -192,7 +192,7 @@ def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
                         "--to pytorch) or drop --weights")
     names = [str(k) for k in weights]
     layers = [int(m[1]) for m in map(_LAYER.search, names) if m]
-    dropped = ("bias", "layout", "orientation", "weights_file")
+    dropped = ("bias", "layout", "orientation", "concat", "weights_file")  # the sheet's writing
     data = {k: v for k, v in doc.data.items() if k not in dropped}
     data.setdefault("num_layers", max(layers, default=0) + 1)
     data.setdefault("bidirectional", any(n.endswith("_reverse") for n in names))
