@@ -26,6 +26,9 @@ __all__ = ["Job", "Outcome", "compute", "expand", "outcomes", "read", "read_stdi
 #: Multiply-adds in one step of one layer above which torch's threads pay; below, one is faster
 #: (the fused kernels and the step loop make one call per step, each a thread synchronisation).
 THREADED_WORK = 1_000_000
+#: The same for a whole sequence on the fast path, whose gates are a few products of whole
+#: [T, ...] blocks, which threads share (a 2000-step, 64-unit LSTM is 65 million).
+THREADED_BLOCK_WORK = 16_000_000
 
 _default_threads: int | None = None
 
@@ -34,17 +37,20 @@ def compute(ex: Exercise, round_to: int | None = None) -> Trace:
     """Run ``ex`` with as many torch threads as pay: one for a small exercise.
 
     With two threads a single tiny call can take 8 ms on a busy machine against 0.1 ms with one;
-    a long sequence with many units gains from torch's default.
+    a long sequence (on the fast path) or many units gain from torch's default.
     """
     import torch
 
+    from rnncalc import fast
     from rnncalc.sequence import run
 
     global _default_threads
     if _default_threads is None:
         _default_threads = torch.get_num_threads()
     work = len(ex.gates) * ex.hidden_size * (ex.hidden_size + max(ex.input_size, ex.output_size))
-    threads = _default_threads if work >= THREADED_WORK else 1
+    blocks = round_to is None and ex.steps >= fast.MIN_STEPS and fast.applies(ex)
+    pays = work >= THREADED_WORK or (blocks and work * ex.steps >= THREADED_BLOCK_WORK)
+    threads = _default_threads if pays else 1
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return run(ex, round_to=round_to)

@@ -137,3 +137,28 @@ def test_linear_scan_against_a_loop() -> None:
             c = a[t] * c + b[t]
             expected.append(c)
         _close(fast.linear_scan(a, b, c0), torch.stack(expected), f"{steps} steps")
+
+
+def test_threads_one_for_a_small_exercise_torch_default_for_a_long_sequence() -> None:
+    """A seed-size exercise runs on one thread (a tiny call with two took 8 ms on a busy machine);
+    a long one on the fast path takes torch's default, which its block products share."""
+    from rnncalc import batch
+
+    start = torch.get_num_threads()
+    try:
+        batch.compute(rnncalc.load(None, cell="lstm"))  # the seed's LSTM, 3 steps
+        assert torch.get_num_threads() == 1
+        default = batch._default_threads
+        g = torch.Generator().manual_seed(0)
+        long = {"cell": "lstm", "inputs": torch.randn(300, 64, generator=g).tolist(),
+                "weights": {"weight_ih_l0": torch.randn(256, 64, generator=g).tolist(),
+                            "weight_hh_l0": torch.randn(256, 64, generator=g).tolist()}}
+        batch.compute(rnncalc.load(long))  # 300 steps x 4 x 64 x 128: 9.8 million
+        assert torch.get_num_threads() == 1
+        batch.compute(rnncalc.load({**long, "inputs": long["inputs"] * 2}))  # 19.7 million
+        assert torch.get_num_threads() == default
+        rounded = rnncalc.load({**long, "inputs": long["inputs"] * 2})
+        batch.compute(rounded, round_to=4)  # the step loop: one small call per step
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(start)
