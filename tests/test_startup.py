@@ -15,7 +15,8 @@ import typer
 from rnncalc.cli import app
 from tests.conftest import CONFIGS, ROOT
 
-# Runs each command line in one interpreter and reports, after each, whether torch is loaded.
+# Runs each command line in one interpreter and reports, after each, its exit code and whether
+# torch is loaded.
 PROBE = """
 import io, json, sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -25,9 +26,10 @@ for args in json.loads(sys.argv[1]):
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         try:
             app(args, prog_name="rnncalc")
-        except SystemExit:
-            pass
-    seen.append([args, "torch" in sys.modules])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    seen.append([code, "torch" in sys.modules])
 print(json.dumps(seen))
 """
 
@@ -62,8 +64,9 @@ def _runs() -> list[list[str]]:
 
 
 def test_no_torch_on_commands_that_compute_nothing():
-    results = _probe(_runs())
-    imported = [args for args, torch_loaded in results if torch_loaded]
+    runs = _runs()
+    imported = [args for args, (_, torch_loaded) in zip(runs, _probe(runs), strict=True)
+                if torch_loaded]
     assert imported == [], f"these command lines imported torch: {imported}"
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,8 +17,8 @@ import pytest
 import torch
 
 import rnncalc
-from tests.conftest import ROOT
 from tests.test_errors import one_line
+from tests.test_startup import _probe  # exit code and whether torch is loaded, per command line
 from tests.test_weightfile import _OpensAFile
 
 X = [[1.0, 2.0], [0.5, -1.0], [-0.25, 0.75]]
@@ -254,30 +252,6 @@ def test_convert_writes_the_files_weights(cli, tmp_path, elsewhere):
     sheet = elsewhere / "sheet.yaml"
     sheet.write_text(result.stdout)
     assert_runs_as(run_json(cli, "lstm", "-c", str(sheet)), net)
-
-
-# Runs command lines in a fresh interpreter: each one's exit code, and whether torch is loaded.
-PROBE = """
-import io, json, sys
-from contextlib import redirect_stderr, redirect_stdout
-from rnncalc.cli import app
-seen = []
-for args in json.loads(sys.argv[1]):
-    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
-        try:
-            app(args, prog_name="rnncalc")
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-    seen.append([code, "torch" in sys.modules])
-print(json.dumps(seen))
-"""
-
-
-def _probe(runs: list[list[str]]) -> list[list]:
-    out = subprocess.run([sys.executable, "-c", PROBE, json.dumps(runs)], capture_output=True,
-                         text=True, cwd=ROOT, timeout=120, check=True)
-    return json.loads(out.stdout.splitlines()[-1])
 
 
 def test_validate_does_not_import_torch(tmp_path):
