@@ -332,3 +332,16 @@ def test_an_endless_sequence_on_stdin_is_refused_after_the_limit():
     assert done.stdout == ""
     assert done.stderr == ("<stdin>: larger than the limit of 1,048,576 bytes, far more than any "
                            "exercise; set RNNCALC_MAX_CONFIG_BYTES to raise it\nstatus 3\n")
+
+
+@pytest.mark.parametrize(("key", "text"), [
+    ("num_layers", "num_layers: !!float 2"), ("hidden_size", "hidden_size: 2.0"),
+    ("proj_size", "proj_size: 1.0"),
+])
+def test_a_whole_number_written_as_a_float_is_named(cli, tmp_path, key, text):
+    """JSON Schema counts 2.0 as an integer; rnncalc says to write 2 (it crashed with exit 4)."""
+    config = (CONFIGS / "lstm.yaml").read_text() + f"\n{text}\n"
+    path = tmp_path / "floaty.yaml"
+    path.write_text(config)
+    line = one_line(cli("lstm", "-c", str(path)))
+    assert f"floaty.yaml:{config.count(chr(10))}: {key}: expected a whole number" in line

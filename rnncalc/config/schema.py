@@ -190,6 +190,15 @@ def check_structure(doc: Located) -> None:
         if unknown:
             raise doc.error((*path, unknown[0]), _unknown_message(unknown, path)) from None
         raise doc.error(path, _message(exc, path)) from None
+    for key in _WHOLE:  # JSON Schema counts 2.0 as an integer; sizes are counted in whole numbers
+        value = doc.data.get(key)
+        if isinstance(value, float):
+            raise doc.error((key,), f"expected a whole number, got {value!r}; write it "
+                            f"{int(value)}")
+
+
+#: The keys whose schema type is ``integer``.
+_WHOLE = tuple(key for key, spec in SCHEMA["properties"].items() if spec.get("type") == "integer")
 
 
 _KEY_RULES = ("required", "additionalProperties", "oneOf")
