@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["ConfigError", "ExitCode", "RnncalcError"]
+__all__ = ["ConfigError", "ExitCode", "RnncalcError", "one_line"]
 
 
 class ExitCode(IntEnum):
@@ -41,4 +41,13 @@ class ConfigError(RnncalcError):
         where = self.source or "<config>"
         if self.line is not None:
             where += f":{self.line}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped (a YAML key may hold a line break): an error
+    stays one line. ``one_line("a\nb") == "a\\nb"``."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -345,3 +345,11 @@ def test_a_whole_number_written_as_a_float_is_named(cli, tmp_path, key, text):
     path.write_text(config)
     line = one_line(cli("lstm", "-c", str(path)))
     assert f"floaty.yaml:{config.count(chr(10))}: {key}: expected a whole number" in line
+
+
+def test_a_key_with_a_line_break_stays_on_one_line(cli, tmp_path):
+    """A quoted YAML key may hold a line break; the error line escapes it (found by the fuzz)."""
+    path = tmp_path / "odd.yaml"
+    path.write_text((CONFIGS / "lstm.yaml").read_text() + '\n"bad\\nkey": 1\n')
+    line = one_line(cli("lstm", "-c", str(path)))
+    assert "bad\\nkey" in line and "unknown key" in line
