@@ -24,7 +24,6 @@ weights:
 
 from __future__ import annotations
 
-import copy
 import os
 from typing import Any
 
@@ -50,20 +49,13 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
     """
     import yaml
 
-    from rnncalc.config import folder_of, from_weight_file, read_document, with_weight_file
-    from rnncalc.config.build import build_exercise
+    from rnncalc.config import build_filled, folder_of, read_document
     from rnncalc.config.layouts import to_canonical, write_weights
 
     if to not in TARGETS:
         raise ConfigError(f"--to: expected one of {', '.join(TARGETS)}, got {to!r}")
     given = read_document(source)
-    doc = with_weight_file(given, folder_of(source), weights)
-    try:
-        exercise = build_exercise(copy.deepcopy(doc), cell=cell)  # the schema fills in defaults
-    except ConfigError as exc:
-        if doc is given:
-            raise
-        raise from_weight_file(given, weights, exc) from None
+    doc, exercise = build_filled(given, folder_of(source), weights=weights, cell=cell)
     data: dict[str, Any] = dict(to_canonical(doc, cell).data)
     written, notes = write_weights(exercise, to, orientation=orientation, concat=concat)
     out = {k: v for k, v in data.items() if k not in _LAYOUT_KEYS}

@@ -21,8 +21,8 @@ from rnncalc.limits import max_config_bytes
 from rnncalc.model import Exercise
 
 __all__ = [
-    "build", "check", "default_name", "folder_of", "from_weight_file", "load", "read_document",
-    "seed_text", "with_weight_file",
+    "build", "build_filled", "check", "default_name", "folder_of", "load", "read_document",
+    "seed_text",
 ]
 
 def default_name(cell: str, task: str | None = None, bidirectional: bool | None = None) -> str:
@@ -124,13 +124,20 @@ def build(doc: Located, folder: Path, *, weights: str | os.PathLike[str] | None 
     the weights of a state_dict file, if there is one: ``weights`` (``--weights``, which wins over
     the config's ``weights`` and ``weights_file``), else the config's ``weights_file``, resolved
     against ``folder``. Reading a file imports torch; an error in what it holds names the file."""
-    filled = with_weight_file(doc, folder, weights)
+    return build_filled(doc, folder, weights=weights, **options)[1]
+
+
+def build_filled(doc: Located, folder: Path, *, weights: str | os.PathLike[str] | None = None,
+                 **options: Any) -> tuple[Located, Exercise]:
+    """As :func:`build`, and the document the exercise was built from: ``doc`` with the file's
+    weights in place of its own (``rnncalc convert`` writes them out)."""
+    filled = _with_weight_file(doc, folder, weights)
     try:
-        return build_exercise(filled, **options)
+        return filled, build_exercise(filled, **options)
     except ConfigError as exc:
         if filled is doc:
             raise
-        raise from_weight_file(doc, weights, exc) from None
+        raise _from_weight_file(doc, weights, exc) from None
 
 
 def check(doc: Located, folder: Path) -> None:
@@ -143,7 +150,7 @@ def check(doc: Located, folder: Path) -> None:
         check_structure(doc)
 
 
-def with_weight_file(doc: Located, folder: Path,
+def _with_weight_file(doc: Located, folder: Path,
                      weights: str | os.PathLike[str] | None = None) -> Located:
     """``doc`` with the weights of a state_dict file: ``weights``, or else its ``weights_file``
     (unchanged when it names none). Errors reading a ``weights_file`` are at its line."""
@@ -158,9 +165,9 @@ def with_weight_file(doc: Located, folder: Path,
         raise _at_weights_file(doc, exc) from None
 
 
-def from_weight_file(doc: Located, weights: str | os.PathLike[str] | None,
+def _from_weight_file(doc: Located, weights: str | os.PathLike[str] | None,
                      exc: ConfigError) -> ConfigError:
-    """``exc``, raised building what :func:`with_weight_file` read into ``doc``, told about the
+    """``exc``, raised building what :func:`_with_weight_file` read into ``doc``, told about the
     file the weights came from: ``weights`` (``model.pt: weights.weight_ih_l0: ...``), or the
     config's ``weights_file`` (``ex.yaml:3: weights_file: model.pt: weights.weight_ih_l0: ...``).
     An error about the config's other keys is returned as it is."""
