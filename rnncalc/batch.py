@@ -48,7 +48,7 @@ def compute(ex: Exercise, round_to: int | None = None) -> Trace:
     if _default_threads is None:
         _default_threads = torch.get_num_threads()
     work = len(ex.gates) * ex.hidden_size * (ex.hidden_size + max(ex.input_size, ex.output_size))
-    blocks = round_to is None and ex.steps >= fast.MIN_STEPS and fast.applies(ex)
+    blocks = fast.takes(ex, round_to)
     pays = work >= THREADED_WORK or (blocks and work * ex.steps >= THREADED_BLOCK_WORK)
     threads = _default_threads if pays else 1
     if torch.get_num_threads() != threads:

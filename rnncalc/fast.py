@@ -29,7 +29,7 @@ from rnncalc.formulation import preset
 from rnncalc.model import Exercise
 from rnncalc.trace import DirectionTrace
 
-__all__ = ["MIN_STEPS", "applies", "linear_scan", "run_direction"]
+__all__ = ["MIN_STEPS", "applies", "linear_scan", "run_direction", "takes"]
 
 #: Shorter sequences take the step loop: it is as fast there, and it is the reference.
 MIN_STEPS = 16
@@ -59,6 +59,12 @@ def applies(ex: Exercise) -> bool:
         return False
     pytorch = preset(ex.cell).with_options(convention=form.convention, activations=form.activations)
     return form == pytorch and ex.proj_size == 0
+
+
+def takes(ex: Exercise, round_to: int | None = None) -> bool:
+    """Whether :func:`rnncalc.sequence.run` computes ``ex`` here: long enough, in PyTorch's
+    formulation (:func:`applies`), not rounded (``--round`` rounds every step's arithmetic)."""
+    return round_to is None and ex.steps >= MIN_STEPS and applies(ex)
 
 
 def _fused_states(

@@ -98,7 +98,7 @@ def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
         c0 = None if ex.c0 is None else torch.tensor(ex.c0, dtype=dtype)
         layers, finals_h, finals_c = [], [], []
         # a long sequence in PyTorch's formulation: every step at once (rnncalc.fast)
-        use_fast = round_to is None and ex.steps >= fast.MIN_STEPS and fast.applies(ex)
+        use_fast = fast.takes(ex, round_to)
         run_dir = fast.run_direction if use_fast else run_direction
         for layer, row in enumerate(ex.weights):
             dirs = {}
