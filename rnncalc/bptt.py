@@ -58,6 +58,7 @@ import torch
 
 from rnncalc.cells import Params
 from rnncalc.cells.activations import apply
+from rnncalc.cells.lstm import GATES as LSTM_GATES
 from rnncalc.errors import RnncalcError
 from rnncalc.formulation import Activation, Formulation
 from rnncalc.limits import check_finite
@@ -72,7 +73,6 @@ __all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_na
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 #: The LSTM's own parameters, when its options have them: their per-step blocks' names.
 EXTRA_PARAMS = {"weight_hr": ("W_hr",), "peephole": ("p_i", "p_f", "p_o")}
-GATES_LSTM = ("i", "f", "g", "o")
 
 
 class CellGrad(NamedTuple):
@@ -176,7 +176,7 @@ def lstm_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor 
         dc_prev = dc_prev + p.peephole[0] * dpre["i"] + p.peephole[1] * dpre["f"]
         extra["peephole"] = torch.stack([dpre["i"] * s.c_prev, dpre["f"] * s.c_prev,
                                          dpre["o"] * s.c])
-    return _finish(p, s, {k: dpre[k] for k in GATES_LSTM}, dc, dc_prev, extra)
+    return _finish(p, s, {k: dpre[k] for k in LSTM_GATES}, dc, dc_prev, extra)
 
 
 def gru_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
@@ -264,10 +264,10 @@ class DirectionGrad:
     def gate_blocks(self, kind: str, k: int) -> dict[str, torch.Tensor]:
         """Row ``k``'s contribution to ``kind`` (``weight_ih``, ...) cut into per-gate blocks,
         named like the forward weights: ``{"W_ii": ..., "W_if": ...}``."""
-        if kind == "weight_hr":
-            return {"W_hr": self.contrib[kind][k]}
-        if kind == "peephole":  # [3, H]: a row per gate
-            return dict(zip(EXTRA_PARAMS[kind], self.contrib[kind][k], strict=True))
+        if kind in EXTRA_PARAMS:  # weight_hr: one [P, H] block; peephole [3, H]: a row per gate
+            row = self.contrib[kind][k]
+            return dict(zip(EXTRA_PARAMS[kind], row[None] if kind == "weight_hr" else row,
+                            strict=True))
         blocks = self.contrib[kind][k].chunk(len(self.gates), dim=0)
         index = PARAMS.index(kind)
         return {gate_weight_names(g)[index]: b for g, b in zip(self.gates, blocks, strict=True)}
