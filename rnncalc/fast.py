@@ -232,15 +232,17 @@ def _lstm_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
 
     ``h_t = o_t \odot \tanh(c_t)`` of every step comes from the fused kernel, ``c_t`` from
     :func:`linear_scan`. The pre-activations are two matrix products straight into one
-    ``[T, 4H]`` block and the activations go into another; ``pre[gate]`` and ``act[gate]`` are
-    ``[T, H]`` views of them (memory: the trace, one ``[T, H]`` block for the scan's products
-    and the kernel's temporaries for one slice).
+    ``[T, 4H]`` block, ``pre[gate]`` a ``[T, H]`` view of it; the activations go into one
+    ``[4, T, H]`` block, ``act[gate]`` a contiguous ``[T, H]`` part of it (memory: the trace,
+    one ``[T, H]`` block for the scan's products and the kernel's temporaries for one slice).
     """
     assert c0 is not None
     states = _states(ex, p, x, h0, c0)
     a = torch.addmm(p.bias_ih + p.bias_hh, x, p.weight_ih.T).addmm_(states[:-1], p.weight_hh.T)
     pre = dict(zip(GATES, a.chunk(4, dim=1), strict=True))
-    act = dict(zip(GATES, torch.empty_like(a).chunk(4, dim=1), strict=True))
+    # gate by gate, so that each act[gate] is contiguous: the activations write, and the scan
+    # reads, whole rows (at 64 units this took the activations and scan from 1.8 to 1.5 ms)
+    act = dict(zip(GATES, a.new_empty(4, *pre["i"].shape).unbind(0), strict=True))
     for gate in ("i", "f", "o"):
         torch.sigmoid(pre[gate], out=act[gate])
     torch.tanh(pre["g"], out=act["g"])
