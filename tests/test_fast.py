@@ -2,7 +2,8 @@
 
 Relative, and absolute to the block's largest value: a relu net can grow its states to 1e4 and
 beyond in a few steps, and a pre-activation that is a small difference of such terms carries
-their rounding (1e-16 of 1e4), whichever order the sums are taken in.
+their rounding (1e-16 of 1e4), whichever order the sums are taken in. In float32, every step
+is checked against the cells' equations on the fast path's own states instead (see there).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from hypothesis import strategies as st
 
 import rnncalc
 from rnncalc import fast, sequence
+from rnncalc.cells import CELLS
 from rnncalc.errors import RnncalcError
+from rnncalc.sequence import _params
 from rnncalc.trace import Trace
 
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -72,17 +75,47 @@ def _close(a: torch.Tensor | None, b: torch.Tensor | None, what: str, tol: float
         torch.testing.assert_close(a, b, rtol=tol, atol=tol * scale, msg=lambda m: f"{what}: {m}")
 
 
-@given(configs(), st.sampled_from(["float64", "float32"]))
-def test_fast_path_equals_step_loop(config: dict, dtype: str) -> None:
-    """In float32 the fused LSTM kernel is oneDNN's, which rounds differently: 1e-4 there."""
-    ex = rnncalc.load({**config, "dtype": dtype})
-    tol = 1e-12 if dtype == "float64" else 1e-4
+def _amplification(config: dict, slow: Trace, nudge: float = 1e-15) -> float:
+    """How much this exercise's own dynamics amplify a change of its initial states: the step
+    loop from states nudged by ``nudge`` moves some recorded value by this many ``nudge``s (of
+    its block's scale). Rounding enters at every step, and is amplified alike."""
+    ex = slow.exercise
+    g = torch.Generator().manual_seed(0)
+
+    def nudged(values: object) -> list:
+        v = torch.tensor(values, dtype=torch.float64)
+        return (v + nudge * torch.randn(v.shape, generator=g, dtype=torch.float64)).tolist()
+
+    initial = {"h": nudged(ex.h0)} | ({} if ex.c0 is None else {"c": nudged(ex.c0)})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fast, "MIN_STEPS", 10**9)
+        other = sequence.run(rnncalc.load({**config, "initial": initial}))
+    worst = 0.0
+    for la, lb in zip(slow.layers, other.layers, strict=True):
+        for d, ta in la.directions.items():
+            tb = lb.directions[d]
+            for a, b in [(ta.h, tb.h), *((ta.pre[k], tb.pre[k]) for k in ta.pre),
+                         *((ta.act[k], tb.act[k]) for k in ta.act)]:
+                worst = max(worst, (a - b).abs().max().item() / max(1.0, a.abs().max().item()))
+    return worst / nudge
+
+
+@given(configs())
+def test_fast_path_equals_step_loop(config: dict) -> None:
+    """Over the whole trajectory, to 1e-12. Not where the net's own dynamics amplify a change of
+    its states a thousandfold or more (about one random config in several thousand, a chaotic
+    one): there float64's rounding alone, in whichever order the sums are taken, moves the
+    answer past 1e-12, and each step is still checked exactly by the test below."""
+    ex = rnncalc.load(config)
+    tol = 1e-12
     assert fast.applies(ex)
     with pytest.MonkeyPatch.context() as mp:
         try:
             quick, slow = _both(ex, mp)
         except RnncalcError:  # a relu net grown past float32's range: refused (out of range)
             reject()
+    if _amplification(config, slow) > 1000:
+        reject()
     for lq, ls in zip(quick.layers, slow.layers, strict=True):
         for d, tq in lq.directions.items():
             ts = ls.directions[d]
@@ -95,6 +128,36 @@ def test_fast_path_equals_step_loop(config: dict, dtype: str) -> None:
                 _close(tq.act[g], ts.act[g], f"layer {lq.layer} {d} act {g}", tol)
     for name in ("output", "h_n", "c_n"):
         _close(getattr(quick, name), getattr(slow, name), name, tol)
+
+
+@given(configs(), st.sampled_from(["float64", "float32"]))
+def test_every_fast_step_follows_the_cells(config: dict, dtype: str) -> None:
+    """Each step of the fast path is the cell's equations (rnncalc.cells) applied to the fast
+    path's own states before it: to 1e-12 in float64, 1e-5 in float32 (of the block's scale).
+
+    Step by step, the test holds on any net. In float32 the whole trajectory is not compared
+    with the step loop's: over 40 steps of a saturated net, float32's rounding (the fused LSTM
+    kernel is oneDNN's, which rounds differently) grows past any fixed tolerance, in either path
+    alike."""
+    ex = rnncalc.load({**config, "dtype": dtype})
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    dt = torch.float64 if dtype == "float64" else torch.float32
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fast, "MIN_STEPS", 0)
+        try:
+            trace = sequence.run(ex)
+        except RnncalcError:  # a relu net grown past float32's range: refused (out of range)
+            reject()
+    cell = CELLS[ex.cell]
+    for lt, row in zip(trace.layers, ex.weights, strict=True):
+        for (d, tr), w in zip(lt.directions.items(), row, strict=True):
+            step = cell.step(_params(w, dt), tr.x, tr.h_prev, tr.c_prev, ex.formulation)
+            what = f"layer {lt.layer} {d}"
+            _close(tr.h, step.h, what + " h", tol)
+            _close(tr.c, step.c, what + " c", tol)
+            for g in cell.GATES:
+                _close(tr.pre[g], step.pre[g], f"{what} pre {g}", tol)
+                _close(tr.act[g], step.act[g], f"{what} act {g}", tol)
 
 
 def test_long_lstm_against_torch_module() -> None:
