@@ -119,6 +119,25 @@ CASES = [
      "21: initial.h: one vector given, but this net has 2 initial states", []),
     ("initial-c-missing-shape", "lstm", LSTM + "initial: {h: [0, 0], c: [1]}\n",
      "19: initial.c: expected vectors of 2 numbers (hidden size), got 1", []),
+    # state_dict names are regrouped by layer and direction: a message still names the key whole
+    ("state-dict-rows-not-gates", "gru",
+     "cell: gru\ninputs: [[1, 2]]\nweights:\n  weight_ih_l0: [[1, 0], [0, 1], [1, 1]]\n"
+     "  weight_hh_l0: [[1, 0], [0, 1], [1, 1], [0, 0]]\n",
+     "5: weights.weight_hh_l0: expected 3*hidden rows (gates r|z|n stacked), got 4", []),
+    ("state-dict-ragged-recurrent", "gru",
+     "cell: gru\ninputs: [[1, 2]]\nweights:\n  weight_ih_l0: [[1, 0], [0, 1], [1, 1]]\n"
+     "  weight_hh_l0: [[1], [0], [1, 1]]\n",
+     "5: weights.weight_hh_l0[2]: row 2 has 2 numbers but row 0 has 1", []),
+    ("state-dict-projection-shape", "lstm",
+     "cell: lstm\ninputs: [[1, 2]]\nproj_size: 1\nweights:\n"
+     "  weight_ih_l0: [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1], [0, 0]]\n"
+     "  weight_hh_l0: [[1], [0], [1], [0], [1], [0], [1], [0]]\n  weight_hr_l0: [[1, 2, 3]]\n",
+     "7: weights.weight_hr_l0: expected shape [1, 2] (proj_size x hidden), got [1, 3]", []),
+    ("state-dict-projection-missing", "lstm",
+     "cell: lstm\ninputs: [[1, 2]]\nproj_size: 1\nweights:\n"
+     "  weight_ih_l0: [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1], [0, 0]]\n"
+     "  weight_hh_l0: [[1], [0], [1], [0], [1], [0], [1], [0]]\n",
+     "4: weights: missing weight_hr_l0, the projection (proj_size is 1)", []),
     ("config-is-a-list", "rnn", "- inputs: [[1]]\n- weights: {}\n",
      "1: expected a mapping of config keys, got a list", []),
     ("config-is-a-scalar", "rnn", "42\n", "1: expected a mapping of config keys, got 42", []),

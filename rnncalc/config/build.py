@@ -325,13 +325,16 @@ class _Weights:
         given = self.data.get("hidden_size")
         if given is not None:
             return int(given)
-        path, group = groups.get((0, "forward"), next(iter(groups.values())))
+        key = (0, "forward") if (0, "forward") in groups else next(iter(groups))
+        path, group = groups[key]
         G = len(self.gates)
         for name, per in (("weight_hh", G), (f"W_h{self.gates[0]}", 1)):
             if name in group:
-                rows = len(self.r.matrix((*path, name), group[name]))
+                # state_dict names come regrouped: show them whole (weight_hh_l0)
+                field = (*path, name + param_name("", *key) if per > 1 else name)
+                rows = len(self.r.matrix(field, group[name]))
                 if rows % per:
-                    raise self.r.error((*path, name), f"expected {per}*hidden rows (gates "
+                    raise self.r.error(field, f"expected {per}*hidden rows (gates "
                                        f"{'|'.join(self.gates)} stacked), got {rows}")
                 return rows // per
         raise self.r.error(path, "cannot tell the hidden size from the weights; give hidden_size")
@@ -377,13 +380,14 @@ class _Weights:
             weight_hr=self._projection(path, group, "W_hr"), peephole=peephole,
         )
 
-    def _projection(self, path: Path, group: dict[str, Any], name: str) -> Matrix | None:
+    def _projection(self, path: Path, group: dict[str, Any], name: str,
+                    suffix: str = "") -> Matrix | None:
         if not self.proj:
             return None
         if name not in group:
-            raise self.r.error(path, f"missing {name}, the projection (proj_size is {self.proj}): "
-                               f"expected shape [{self.proj}, {self.hidden}]")
-        return self.r.shaped_matrix((*path, name), group[name], self.proj, self.hidden,
+            raise self.r.error(path, f"missing {name}{suffix}, the projection (proj_size is "
+                               f"{self.proj}): expected shape [{self.proj}, {self.hidden}]")
+        return self.r.shaped_matrix((*path, name + suffix), group[name], self.proj, self.hidden,
                                     "proj_size x hidden")
 
     def _stacked(self, path: Path, group: dict[str, Any], in_size: int) -> LayerWeights:
@@ -407,7 +411,7 @@ class _Weights:
             else None,
             bias_hh=self._bias(path, group, "bias_hh", G * H, self.suffix) if self.bias_on
             else None,
-            weight_hr=self._projection(path, group, "weight_hr"),
+            weight_hr=self._projection(path, group, "weight_hr", self.suffix),
         )
 
     def _bias(self, path: Path, group: dict[str, Any], name: str, size: int,
