@@ -128,6 +128,10 @@ CASES = [
      "cell: gru\ninputs: [[1, 2]]\nweights:\n  weight_ih_l0: [[1, 0], [0, 1], [1, 1]]\n"
      "  weight_hh_l0: [[1], [0], [1, 1]]\n",
      "5: weights.weight_hh_l0[2]: row 2 has 2 numbers but row 0 has 1", []),
+    ("state-dict-bias-stacked", "gru",
+     "cell: gru\ninputs: [[1, 2]]\nweights:\n  weight_ih_l0: [[1, 0], [0, 1], [1, 1]]\n"
+     "  weight_hh_l0: [[1], [0], [1]]\n  bias_ih_l0: [1, 2]\n",
+     "6: weights.bias_ih_l0: expected 3 numbers (3*hidden, gates r|z|n stacked)", []),
     ("state-dict-projection-shape", "lstm",
      "cell: lstm\ninputs: [[1, 2]]\nproj_size: 1\nweights:\n"
      "  weight_ih_l0: [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1], [0, 0]]\n"

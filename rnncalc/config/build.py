@@ -405,22 +405,23 @@ class _Weights:
                 f"{G}*hidden x {meaning}, gates {order} stacked" if G > 1
                 else f"hidden x {meaning}",
             )
+        per = f"{G}*hidden, gates {order} stacked" if G > 1 else "one per hidden unit"
         return LayerWeights(
             weight_ih=mats["weight_ih"], weight_hh=mats["weight_hh"],
-            bias_ih=self._bias(path, group, "bias_ih", G * H, self.suffix) if self.bias_on
+            bias_ih=self._bias(path, group, "bias_ih", G * H, self.suffix, per) if self.bias_on
             else None,
-            bias_hh=self._bias(path, group, "bias_hh", G * H, self.suffix) if self.bias_on
+            bias_hh=self._bias(path, group, "bias_hh", G * H, self.suffix, per) if self.bias_on
             else None,
             weight_hr=self._projection(path, group, "weight_hr", self.suffix),
         )
 
     def _bias(self, path: Path, group: dict[str, Any], name: str, size: int,
-              suffix: str = "") -> Vector:
+              suffix: str = "", meaning: str = "one per hidden unit") -> Vector:
         if name not in group:
             return (0.0,) * size
         if not self.bias_on:
             raise self.r.error((*path, name + suffix), "a bias is given but bias is false")
-        return self.r.bias((*path, name + suffix), group[name], size, "one per hidden unit")
+        return self.r.bias((*path, name + suffix), group[name], size, meaning)
 
 
 def _show(value: Any, limit: int = 60) -> str:
