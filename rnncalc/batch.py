@@ -9,6 +9,7 @@ config's ``weights_file``); neither does this module.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -45,8 +46,12 @@ def compute(ex: Exercise, round_to: int | None = None) -> Trace:
     from rnncalc.sequence import run
 
     global _default_threads
-    if _default_threads is None:
+    if _default_threads is None:  # the first exercise of this process
         _default_threads = torch.get_num_threads()
+        # Every object imported so far (torch's 170,000) lives as long as the process: set aside
+        # from the garbage collector, which otherwise walked them all at each full collection
+        # (75 ms each here, several in one run of the seed exercise).
+        gc.freeze()
     work = len(ex.gates) * ex.hidden_size * (ex.hidden_size + max(ex.input_size, ex.output_size))
     blocks = fast.takes(ex, round_to)
     pays = work >= THREADED_WORK or (blocks and work * ex.steps >= THREADED_BLOCK_WORK)

@@ -191,3 +191,17 @@ def test_main_builds_every_command_for_shell_completion(monkeypatch, capsys):
     built, ours, _ = _main_and_app(["lstm"], monkeypatch, capsys)
     assert sorted(built) == _commands()
     assert ours == ("lstm\n", "", 0)
+
+
+def test_the_first_exercise_sets_the_imports_aside_from_the_collector():
+    """A computing command costs little beyond torch's import: after the first exercise of a
+    process, everything imported (torch's objects) is frozen out of the garbage collector's
+    reach, which otherwise walked them all at every full collection and at exit (the figure is
+    `bench.py --only compute`)."""
+    code = ("import gc, rnncalc; from rnncalc.batch import compute; "
+            "before = gc.get_freeze_count(); compute(rnncalc.load(cell='lstm')); "
+            "print(before, gc.get_freeze_count())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120, check=True)
+    before, after = map(int, out.stdout.split())
+    assert before == 0 and after > 10_000
