@@ -294,9 +294,14 @@ def _explained(explain: bool, selection: str | None) -> "Callable[[Trace], list[
     """
     if not explain and selection is None:
         return None
+    from rnncalc.explain import SelectionError, parse_selection
     from rnncalc.explain import explain as build
-    from rnncalc.explain import parse_selection
 
+    if selection is not None and "=" not in selection and (
+            selection == "-" or selection.lower().endswith((".yaml", ".yml"))):
+        # `rnncalc lstm my.yaml`: the one argument is a selection, and a config a file's option
+        raise SelectionError(f"--explain: expected key=value (e.g. t=1,gate=f), got "
+                             f"{selection!r}; to read a config, give it with --config/-c")
     chosen = parse_selection(selection)
     return lambda trace: build(trace, chosen)
 

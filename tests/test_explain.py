@@ -189,6 +189,14 @@ def test_cli_bad_selection_is_a_usage_error(cli, bad):
     assert "--explain" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("path", ["configs/lstm.yaml", "my.YML", "-"])
+def test_cli_a_config_given_as_the_selection_says_to_use_config(cli, path):
+    """`rnncalc lstm my.yaml`, a student's first try: the usage error points at --config."""
+    result = cli("lstm", path)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "--config/-c" in result.stderr, result.stderr
+
+
 # ----------------------------------------------------------------------------- --round
 
 
