@@ -9,6 +9,7 @@ commands that compute.
 # (~15 ms); annotations evaluated once, as the module is executed, cost a third of that.
 import contextlib
 import copy
+import gc
 import os
 import shutil
 import sys
@@ -767,6 +768,10 @@ def _name(command: Any) -> str:
 def main() -> None:
     """Console entry point: ``app``, or only the command the first argument names (not while a
     shell asks for completions, which may list every command)."""
+    # what is imported by now lives as long as the process: the garbage collector need not walk
+    # it at every full collection (validate of 14 configs: 20 ms less); batch.compute does the
+    # same for torch's objects
+    gc.freeze()
     first = sys.argv[1] if len(sys.argv) > 1 else ""
     completing = any(k.endswith("_COMPLETE") for k in os.environ)
     known = not completing and any(_name(c) == first for c in app.registered_commands)
