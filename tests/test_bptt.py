@@ -586,6 +586,27 @@ def test_cli_grad_errors_exit_3_without_traceback(cli, tmp_path, extra, message)
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ("target: 0.5", "target: .nan", "22: loss.target: expected a finite number, got nan"),
+    ("target: 0.5", "target: 1e600", "22: loss.target: expected a finite number, got inf"),
+    ("target: 0.5", "targets: [0, 0.5, -.inf]",
+     "22: loss.targets[2]: expected a finite number, got -inf"),
+    ("loss:\n  type: half_sse\n  target: 0.5\n", "upstream: [[0, 0], [0, .nan], [0, 0]]\n",
+     "20: upstream[1][1]: expected a finite number, got nan"),
+])
+def test_cli_grad_a_target_or_upstream_that_is_not_finite_is_refused_at_its_line(
+        cli, tmp_path, old, new, where):
+    """As every other number of a config: not a NaN loss, nor an error at no line."""
+    text = (CONFIGS / "rnn_grad.yaml").read_text()
+    assert text.count(old) == 1
+    path = tmp_path / "bad.yaml"
+    path.write_text(text.replace(old, new))
+    for command in ("grad", "validate"):
+        result = cli(command, *(("-c",) if command == "grad" else ()), str(path))
+        assert result.exit_code == 3, (result.stdout, result.stderr)
+        assert result.stderr == f"{path}:{where}\n"
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_long_sequence_through_the_fast_forward_path(cell):
     """From 16 steps the forward pass takes torch's fused kernels; the recursion reads its trace."""

@@ -7,6 +7,7 @@ found.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rnncalc.config.yamlsafe import Located
@@ -34,6 +35,9 @@ def read_loss(doc: Located, head: Head | None, steps: int, width: int) -> Loss |
             if len(row) != width:
                 raise doc.error(("upstream", t), f"expected {width} numbers (the top layer's "
                                 f"output width), got {len(row)}")
+            for k, v in enumerate(row):
+                if not math.isfinite(v):
+                    raise doc.error(("upstream", t, k), f"expected a finite number, got {v!r}")
         upstream = tuple(tuple(float(v) for v in row) for row in rows)
         return Loss(type="upstream", reduction="sum", upstream=upstream)
     spec = data.get("loss")
@@ -106,10 +110,15 @@ class _Targets:
                 raise self.doc.error(path, f"expected a target probability in [0, 1], "
                                      f"got {value!r}")
             return (float(value),)
-        if not isinstance(value, list):
+        one = not isinstance(value, list)
+        if one:
             value = [value]
         if len(value) != self.outputs or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) for v in value):
             raise self.doc.error(path, f"expected {self.outputs} numbers (one per head output), "
                                  f"got {value!r}")
+        for k, v in enumerate(value):
+            if not math.isfinite(v):
+                raise self.doc.error(path if one else (*path, k),
+                                     f"expected a finite number, got {v!r}")
         return tuple(float(v) for v in value)
