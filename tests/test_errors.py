@@ -90,6 +90,12 @@ CASES = [
      "12: weights.W_hh: expected a matrix: a list of rows of numbers, got []", []),
     ("empty-matrix-row", "rnn", replaced(RNN, "[[0, -1], [0, -1]]", "[[]]"),
      "12: weights.W_hh[0]: expected a vector (a non-empty list of numbers), got []", []),
+    # the first recurrent weight is where the hidden size is read: misspelt or left out, it is
+    # still named, not taken for a hidden size that cannot be told
+    ("first-recurrent-weight-misspelt", "lstm", replaced(LSTM, "W_hi:", "W_ih:"),
+     "12: weights.W_ih: unknown lstm per-gate weight name 'W_ih'; did you mean 'W_hi'?", []),
+    ("first-recurrent-weight-missing", "rnn", replaced(RNN, "  W_hh: [[0, -1], [0, -1]]\n", ""),
+     "10: weights: missing weight W_hh (expected shape [2, 2])", []),
     ("wrong-shape", "lstm",
      replaced(LSTM, "W_hf: [[0, 1], [0, -1]]", "W_hf: [[0, 1, 2], [3, 4, 5]]"),
      "14: weights.W_hf: expected shape [2, 2] (hidden x hidden), got [2, 3]", []),

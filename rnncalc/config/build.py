@@ -328,7 +328,11 @@ class _Weights:
         key = (0, "forward") if (0, "forward") in groups else next(iter(groups))
         path, group = groups[key]
         G = len(self.gates)
-        for name, per in (("weight_hh", G), (f"W_h{self.gates[0]}", 1)):
+        # every matrix of a layer has hidden (G*hidden) rows: with one name misspelt or left
+        # out, another tells the size, and _layer then says which name is wrong
+        names = [("weight_hh", G), ("weight_ih", G)]
+        names += [(f"{p}{g}", 1) for p in ("W_h", "W_i") for g in self.gates]
+        for name, per in names:
             if name in group:
                 # state_dict names come regrouped: show them whole (weight_hh_l0)
                 field = (*path, name + param_name("", *key) if per > 1 else name)
