@@ -67,8 +67,11 @@ def run_values(*, steps: int, layers: int, directions: int, gates: int, hidden: 
 
 
 def check_run(*, steps: int, layers: int, directions: int, gates: int, hidden: int,
-              input_size: int) -> tuple[str, str] | None:
+              input_size: int, hidden_known: bool = True) -> tuple[str, str] | None:
     """``None``, or the config key most to blame and the message when a run is over the limit.
+
+    ``hidden_known=False``: ``hidden`` is only a lower bound (the weights are not read yet), and
+    the message says "at least".
 
     >>> check_run(steps=10**9, layers=1, directions=1, gates=1, hidden=2, input_size=3)[0]
     'inputs'
@@ -79,10 +82,11 @@ def check_run(*, steps: int, layers: int, directions: int, gates: int, hidden: i
     if count <= limit:
         return None
     key = max((steps, "inputs"), (layers, "num_layers"), (hidden, "hidden_size"))[1]
+    least = "" if hidden_known else "at least "
     return key, (
-        f"this run would record {count:,} numbers ({steps:,} steps x {layers:,} layers x "
-        f"{directions} directions, hidden size {hidden:,}, {gates} gates), more than the limit "
-        f"of {limit:,}; set RNNCALC_MAX_VALUES to raise it"
+        f"this run would record {least}{count:,} numbers ({steps:,} steps x {layers:,} layers x "
+        f"{directions} directions, hidden size {least}{hidden:,}, {gates} gates), more than the "
+        f"limit of {limit:,}; set RNNCALC_MAX_VALUES to raise it"
     )
 
 

@@ -280,6 +280,24 @@ def test_many_steps_are_refused_over_the_limit_and_run_when_it_is_raised(cli, tm
     assert cli("rnn", "-c", str(path), "-f", "json").exit_code == 0
 
 
+def test_a_run_refused_before_its_weights_are_read_does_not_claim_a_hidden_size(cli, tmp_path,
+                                                                              monkeypatch):
+    """Without hidden_size, the check made before reading the weights knows only a lower bound:
+    the seed's RNN has hidden size 2, not the 1 that bound starts from."""
+    path = tmp_path / "ex.yaml"
+    path.write_text(RNN)
+    monkeypatch.setenv("RNNCALC_MAX_VALUES", "20")
+    message = one_line(cli("rnn", "-c", str(path)))
+    # limits.run_values with hidden 1, by hand: 3 steps x (3 read + 4 x 1) + 1 x 1 x (3 + 1 + 2)
+    assert message.startswith(f"{path}:6: inputs: this run would record at least 27 numbers "
+                              "(3 steps x 1 layers x 1 directions, hidden size at least 1,"), \
+        message
+    monkeypatch.setenv("RNNCALC_MAX_VALUES", "40")  # over the bound, under the run's 33 + 14
+    message = one_line(cli("rnn", "-c", str(path)))
+    assert message.startswith(f"{path}:6: inputs: this run would record 47 numbers "
+                              "(3 steps x 1 layers x 1 directions, hidden size 2,"), message
+
+
 def test_empty_file(cli, tmp_path):
     for text in ("", "# only a comment\n", "\n\n"):
         path = tmp_path / "empty.yaml"

@@ -69,7 +69,8 @@ def build_exercise(
             notes.append("--bidirectional: the backward direction uses the forward weights")
     num_layers = data.get("num_layers", 1)
     dirs = ("forward", "backward") if bidir else ("forward",)
-    _check_size(doc, cell, inputs, num_layers, len(dirs), data.get("hidden_size", 1))  # up front
+    _check_size(doc, cell, inputs, num_layers, len(dirs), data.get("hidden_size", 1),  # up front
+                hidden_known="hidden_size" in data)
     weights = _Weights(reader, cell, data, len(inputs[0]), num_layers, dirs, share)
     layers, hidden, bias = weights.build()
     _check_size(doc, cell, inputs, num_layers, len(dirs), hidden)
@@ -98,10 +99,10 @@ def build_exercise(
 
 
 def _check_size(doc: Located, cell: str, inputs: Matrix, layers: int, dirs: int,
-                hidden: int) -> None:
+                hidden: int, hidden_known: bool = True) -> None:
     """Refuse a run that would record more numbers than ``RNNCALC_MAX_VALUES`` (limits.py)."""
     over = check_run(steps=len(inputs), layers=layers, directions=dirs, gates=len(GATES[cell]),
-                     hidden=hidden, input_size=len(inputs[0]))
+                     hidden=hidden, input_size=len(inputs[0]), hidden_known=hidden_known)
     if over:
         raise doc.error((over[0],), over[1])
 
