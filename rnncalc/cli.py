@@ -197,6 +197,8 @@ def _cell_command(cell: str) -> Callable[..., None]:
         steps: StepsOpt = None,
         traceback: TracebackOpt = False,
     ) -> None:
+        if compare_conventions:
+            _check_comparison(svg, explain or selection is not None, round)
         with _errors(traceback):
             import rnncalc
 
@@ -262,6 +264,17 @@ def _document(trace: object, format: Format, precision: int, explained: list | N
     from rnncalc.render.latex import render as render_latex
 
     return render_latex(trace, precision=precision, explain=explained)  # type: ignore[arg-type]
+
+
+def _check_comparison(svg: Path | None, explain: bool, round: int | None) -> None:
+    """``--compare-conventions`` shows the final states only: an option that asks for more of a
+    single run is a usage error (exit 2), not silently dropped (no SVG written, no rounding)."""
+    given = [name for name, on in (("--svg", svg is not None), ("--explain", explain),
+                                   ("--round", round is not None)) if on]
+    if given:
+        raise typer.BadParameter(f"shows the final states of each convention as a table or "
+                                 f"JSON; it takes no {', '.join(given)}",
+                                 param_hint="--compare-conventions")
 
 
 def _comparison(exercise: object, format: Format, precision: int) -> object:

@@ -404,6 +404,20 @@ def test_compare_conventions_when_none_differs(cli):
     assert "every convention gives this config's answer" in result.stdout
 
 
+@pytest.mark.parametrize(("args", "named"), [
+    (("--svg", "{tmp}/cc.svg"), "--svg"),
+    (("--explain",), "--explain"),
+    (("t=1",), "--explain"),
+    (("--round", "2"), "--round"),
+])
+def test_compare_conventions_refuses_the_options_it_would_drop(cli, tmp_path, args, named):
+    """No SVG written, no arithmetic, no rounding: said, as a usage error, not silently."""
+    result = cli("gru", "--compare-conventions", *(a.format(tmp=tmp_path) for a in args))
+    assert result.exit_code == 2, result.output
+    assert "--compare-conventions" in result.stderr and named in result.stderr
+    assert result.stdout == "" and not (tmp_path / "cc.svg").exists()
+
+
 def test_convention_option_overrides_the_config(cli):
     a = json.loads(cli("gru", "-f", "json", "--convention", "d2l").stdout)
     b = json.loads(cli("gru", "-c", str(CONFIGS / "gru_d2l.yaml"), "-f", "json").stdout)
