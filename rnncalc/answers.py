@@ -151,6 +151,7 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
             raise doc.error(path, f"expected a list of {len(expected)}, got {node!r}")
         named = next((n for n in ("t", "layer") if expected and isinstance(expected[0], dict)
                       and n in expected[0]), None)
+        seen: dict[str, int | None] = {}  # "t=1" -> its line: a step copied, t left unchanged
         for i, item in enumerate(node):
             if named is None:
                 if i >= len(expected):
@@ -162,6 +163,11 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
                 raise doc.error((*path, i), f"expected a mapping naming its {named} "
                                 f"({named}: 0, ...), got {item!r}")
             part = f"{named}={item[named]}"
+            if part in seen:
+                raise doc.error((*path, i, named), f"{named} {item[named]!r} given twice (lines "
+                                f"{seen[part]} and {doc.line_of((*path, i, named))}); each "
+                                f"{'step' if named == 't' else named} once")
+            seen[part] = doc.line_of((*path, i, named))
             target = lookup(expected, (part,))
             if target is None:
                 have = ", ".join(str(e[named]) for e in expected)

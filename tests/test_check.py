@@ -391,6 +391,11 @@ def test_table_output(cli, tmp_path):
      "expected a finite number, got '.inf'"),
     ("layers: [{layer: 0, directions: {forward: [{t: 0, h: [1, 2, 3]}]}}]\n",
      "expected at most 2 values"),
+    ("layers:\n  - layer: 0\n    directions:\n      forward:\n        - {t: 1, h: [1, 1]}\n"
+     "        - {t: 1, h: [0, 1]}\n",  # a step copied and its t left as it was
+     ":6: layers[0].directions.forward[1].t: t 1 given twice (lines 5 and 6)"),
+    ("head:\n  steps:\n    - {t: 0, y: [1]}\n    - {t: 0, y: [0]}\n",
+     ":4: head.steps[1].t: t 0 given twice (lines 3 and 4)"),
     ("tolerance: -1\n", "tolerance: expected a number >= 0"),
     ("head: {y: [1], wieghts: 2}\n", "head.wieghts: no such quantity"),
     ("[1, 2]\n", "expected a mapping of answers"),
