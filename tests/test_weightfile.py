@@ -47,6 +47,22 @@ def test_state_dict_runs_as_the_module_does(cli, tmp_path, cell, module):
     assert torch.allclose(torch.tensor(out["h_n"], dtype=torch.float64), h_n.detach(), atol=1e-12)
 
 
+@pytest.mark.parametrize("options", [(), ("--bidirectional",)])
+def test_without_a_config_only_the_seeds_inputs_are_used(cli, tmp_path, options):
+    """The default rnn seed has a head written for its 2 units (and its bidirectional one shares
+    its directions): a trained net of 4 units, two layers, both directions runs as the module
+    does, with no head of made-up numbers."""
+    torch.manual_seed(3)
+    rnn = torch.nn.RNN(3, 4, num_layers=2, bidirectional=True).double()
+    path = saved(tmp_path, rnn.state_dict())
+    out = run_json(cli, "rnn", "-w", str(path), *options)
+    want, h_n = rnn(SEED_X)
+    assert "head" not in out and out["sizes"]["hidden"] == 4
+    assert torch.allclose(torch.tensor(out["output"], dtype=torch.float64), want.detach(),
+                          atol=1e-12)
+    assert torch.allclose(torch.tensor(out["h_n"], dtype=torch.float64), h_n.detach(), atol=1e-12)
+
+
 def test_stacked_bidirectional_state_dict_sets_layers_and_directions(cli, tmp_path):
     torch.manual_seed(1)
     rnn = torch.nn.RNN(3, 2, num_layers=2, bidirectional=True).double()

@@ -104,6 +104,8 @@ def load(
             raise ConfigError("give a config, or a cell to run its embedded seed exercise")
         name = default_name(cell, task, bidirectional)
         doc = load_yaml(seed_text(name), f"<seed {name}>")
+        if weights is not None:
+            doc = _seed_inputs(doc)
     else:
         doc = read_document(source)
     return build(doc, folder_of(source), weights=weights, cell=cell, task=task,
@@ -183,6 +185,16 @@ def _at_weights_file(doc: Located, exc: ConfigError) -> ConfigError:
     written, then the message ``--weights`` would give."""
     named = ConfigError(exc.message, source=str(doc.data["weights_file"]), path=exc.path)
     return doc.error(("weights_file",), str(named))
+
+
+def _seed_inputs(doc: Located) -> Located:
+    """A seed exercise run with a weight file and no config: its inputs (README, "Weight files"),
+    not its head or shared directions, which were written for the seed's own weights (a head of
+    2 columns on any net, made-up numbers on a trained one)."""
+    kept = ("title", "cell", "nonlinearity", "inputs", "weights")  # weights: replaced by the file
+    data = {k: v for k, v in doc.data.items() if k in kept}
+    lines = {path: line for path, line in doc.lines.items() if not path or path[0] in kept}
+    return Located(data, lines, doc.source)
 
 
 def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
