@@ -63,6 +63,19 @@ def test_without_a_config_only_the_seeds_inputs_are_used(cli, tmp_path, options)
     assert torch.allclose(torch.tensor(out["h_n"], dtype=torch.float64), h_n.detach(), atol=1e-12)
 
 
+def test_a_projected_lstm_state_dict_sets_proj_size(cli, tmp_path):
+    """weight_hr_l0 is [proj_size, hidden]: the file says it, as it says layers and directions."""
+    torch.manual_seed(4)
+    lstm = torch.nn.LSTM(3, 3, num_layers=2, proj_size=2).double()
+    path = saved(tmp_path, lstm.state_dict())
+    out = run_json(cli, "lstm", "-w", str(path))
+    want, (h_n, c_n) = lstm(SEED_X)
+    assert torch.allclose(torch.tensor(out["output"], dtype=torch.float64), want.detach(),
+                          atol=1e-12)
+    assert torch.allclose(torch.tensor(out["h_n"], dtype=torch.float64), h_n.detach(), atol=1e-12)
+    assert torch.allclose(torch.tensor(out["c_n"], dtype=torch.float64), c_n.detach(), atol=1e-12)
+
+
 def test_stacked_bidirectional_state_dict_sets_layers_and_directions(cli, tmp_path):
     torch.manual_seed(1)
     rnn = torch.nn.RNN(3, 2, num_layers=2, bidirectional=True).double()

@@ -199,8 +199,8 @@ def _seed_inputs(doc: Located) -> Located:
 
 def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
     """``doc`` with its ``weights`` (or ``weights_file``) replaced by those of a weight file, which
-    also decides whether there are biases and, where the config does not say, the layers and
-    directions."""
+    also decides whether there are biases and, where the config does not say, the layers,
+    directions and projection."""
     if not isinstance(doc.data, dict):
         return doc  # the builder says what is wrong with it
     layout = doc.data.get("layout")
@@ -215,6 +215,9 @@ def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
     data = {k: v for k, v in doc.data.items() if k not in dropped}
     data.setdefault("num_layers", max(layers, default=0) + 1)
     data.setdefault("bidirectional", any(n.endswith("_reverse") for n in names))
+    projection = weights.get("weight_hr_l0")  # [proj_size, hidden]: torch.nn.LSTM(proj_size=P)
+    if isinstance(projection, list) and projection:
+        data.setdefault("proj_size", len(projection))
     data["weights"] = weights
     lines = {path: line for path, line in doc.lines.items()
              if path[:1] not in (("weights",), ("weights_file",))}
