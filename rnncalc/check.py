@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 import torch
@@ -34,6 +34,10 @@ from rnncalc.trace import Trace
 __all__ = ["Item", "Report", "agrees", "check", "decimals"]
 
 MARKS = ("right", "rounding", "carried", "wrong")
+
+#: Rounding to the decimals a student wrote, however many: the default context stops at 28 digits
+#: (a value pasted with 30 decimals raised decimal.InvalidOperation, an internal error).
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def decimals(text: str) -> int:
@@ -61,17 +65,28 @@ def agrees(given: Given, value: Any, tolerance: float | None = None) -> bool:
         return False
     if tolerance is not None:
         return abs(float(value) - float(given.value)) <= tolerance + 1e-12
-    if len(Decimal(given.text).normalize().as_tuple().digits) > 12:  # a machine's full precision
+    if _significant(given.text) > 12:  # a machine's full precision
         return abs(float(value) - float(given.value)) <= 1e-12 * max(1.0, abs(float(value)))
-    step = Decimal(1).scaleb(-decimals(given.text))
-    return _true(float(value)).quantize(step, ROUND_HALF_UP) == Decimal(given.text)
+    return _true(float(value)).quantize(_step(given.text), ROUND_HALF_UP,
+                                        context=_EXACT) == Decimal(given.text)
+
+
+def _significant(text: str) -> int:
+    """Significant digits as written, trailing zeros aside: ``_significant("0.98660") == 4``
+    (counted, not rounded to a context's precision first)."""
+    return len("".join(map(str, Decimal(text).as_tuple().digits)).rstrip("0"))
+
+
+def _step(text: str) -> Decimal:
+    """One unit of the last decimal ``text`` was written to: ``_step("0.986") == 0.001``."""
+    return Decimal(1).scaleb(-decimals(text), context=_EXACT)
 
 
 def _truncated(given: Given, value: float) -> bool:
     if not math.isfinite(value):
         return False
-    step = Decimal(1).scaleb(-decimals(given.text))
-    return _true(value).quantize(step, ROUND_DOWN) == Decimal(given.text)
+    return _true(value).quantize(_step(given.text), ROUND_DOWN,
+                                 context=_EXACT) == Decimal(given.text)
 
 
 @dataclass(frozen=True)
@@ -433,7 +448,7 @@ class _Slips:
                 return f"matches what you get with {note}"
         if tol is None and isinstance(expected, float) and _truncated(g, expected):
             return f"truncated, not rounded: {expected:.{decimals(g.text) + 2}f} rounds to " \
-                f"{_true(expected).quantize(Decimal(1).scaleb(-decimals(g.text)), ROUND_HALF_UP)}"
+                f"{_true(expected).quantize(_step(g.text), ROUND_HALF_UP, context=_EXACT)}"
         return ""
 
     def _neighbours(self, key: Key) -> list[tuple[str, Any]]:

@@ -191,6 +191,20 @@ def test_precision_away_from_a_tie(cli, tmp_path, given, right):
     assert report["items"][0]["mark"] == ("right" if right else "wrong")
 
 
+@pytest.mark.parametrize(("given", "right"), [
+    ("0.98655000000000000000000000000000", True),  # 32 decimals, all of them right
+    ("0.98656000000000000000000000000000", False),
+    ("0.9865500000000000000000000000001", True),  # 31 significant digits: a machine's, to 1e-12
+    ("0.9865600000000000000000000000001", False),
+])
+def test_precision_beyond_28_digits_is_a_mark_not_an_internal_error(cli, tmp_path, given, right):
+    """A value pasted from a tool that prints 30 digits: decimal's default context holds 28."""
+    config = write(tmp_path, RELU, "relu.yaml")
+    text = f"layers: [{{layer: 0, directions: {{forward: [{{t: 0, h: [{given}]}}]}}}}]\n"
+    report = check(cli, config, write(tmp_path, text))
+    assert report["items"][0]["mark"] == ("right" if right else "wrong")
+
+
 def test_trailing_zeros_count(cli, tmp_path):
     # 2.5 is exact; "2.50" and "2.5000" say more digits and are still right; h_0[2] = 0.9051...
     text = ("layers: [{layer: 0, directions: {forward: [{t: 0, pre: {h: [2.5000, 1.50]}, "
