@@ -32,14 +32,15 @@ CONFIG_SUFFIXES = (".yaml", ".yml")
 
 def expand(args: Iterable[str]) -> list[str]:
     """The configs named by ``args``, in order: a file as given, a directory's YAML files sorted,
-    a glob's matches sorted, ``-`` for stdin. A name that matches nothing stays, to be reported."""
+    a glob's matches sorted, ``-`` for stdin. A name that matches nothing stays, to be reported,
+    and so does a directory that holds no config (``class/`` whose configs are in subfolders)."""
     out: list[str] = []
     for arg in args:
         if arg == "-" or os.path.isfile(arg):
             out.append(arg)
         elif os.path.isdir(arg):
             out += sorted(str(p) for p in Path(arg).iterdir()
-                          if p.suffix in CONFIG_SUFFIXES and p.is_file())
+                          if p.suffix in CONFIG_SUFFIXES and p.is_file()) or [arg]
         elif glob.has_magic(arg):
             matches = sorted(m for m in glob.glob(arg, recursive=True) if not os.path.isdir(m))
             out += matches or [arg]
@@ -84,7 +85,12 @@ def validate(sources: Sequence[str], stdin: Stdin = None) -> Iterator[RnncalcErr
 
 def _document(source: str, stdin: Stdin) -> Located:
     from rnncalc.config import read_document
+    from rnncalc.errors import ConfigError
 
+    if source != "-" and os.path.isdir(source):  # what expand left of a directory: none in it
+        raise ConfigError(f"no config ({', '.join('*' + s for s in CONFIG_SUFFIXES)}) in this "
+                          "directory; its subfolders are not searched: name them, or quote a "
+                          "glob such as 'DIR/**/*.yaml'", source=source)
     if source != "-" or stdin is None:
         return read_document(source)
     if isinstance(stdin, RnncalcError):

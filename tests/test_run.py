@@ -132,6 +132,20 @@ def test_directories_and_globs_expand_sorted(cli, tmp_path):
     assert nothing.exit_code == 3 and "no such file" in jsonl(nothing.stdout)[0]["error"]
 
 
+def test_a_directory_without_configs_is_reported_not_skipped(cli, tmp_path):
+    """`rnncalc run class/` whose configs sit in subfolders: an error, not an empty exit 0."""
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    shutil.copy(CONFIGS / "rnn_hidden.yaml", tmp_path / "class" / "ann" / "ex.yaml")
+    folder = str(tmp_path / "class")
+    result = cli("run", folder, "-f", "jsonl")
+    assert result.exit_code == 3
+    (record,) = jsonl(result.stdout)
+    assert record["path"] == folder and "subfolders are not searched" in record["error"]
+    result = cli("validate", folder)
+    assert result.exit_code == 3 and result.stderr.startswith(f"{folder}: no config")
+    assert result.stderr.count("\n") == 1
+
+
 def test_jobs_keep_input_order(cli, classroom):
     sources = classroom * 3
     one = cli("run", *sources, "-f", "jsonl")
