@@ -94,7 +94,7 @@ def read_answers(source: str | os.PathLike[str], expected: dict[str, Any]) -> An
     quantity the run has; a wrong name, a non-number or a list too long is a located error."""
     name = str(source)
     text = _text(name)
-    doc = load_yaml(text, name)
+    doc = load_yaml(text, name, "a mapping of answers (see rnncalc answers-template)")
     if not isinstance(doc.data, dict):
         raise ConfigError("expected a mapping of answers (see rnncalc answers-template)",
                           source=doc.source, line=doc.line_of(()))

@@ -413,6 +413,7 @@ def test_table_output(cli, tmp_path):
     ("tolerance: -1\n", "tolerance: expected a number >= 0"),
     ("head: {y: [1], wieghts: 2}\n", "head.wieghts: no such quantity"),
     ("[1, 2]\n", "expected a mapping of answers"),
+    ("# nothing written yet\n", "the file is empty; expected a mapping of answers"),
     ("a: [\n", "not valid YAML"),
 ])
 def test_bad_answers_file_exits_3(cli, tmp_path, text, message):

@@ -76,8 +76,9 @@ class Located:
         )
 
 
-def load_yaml(text: str, source: str) -> Located:
-    """Parse ``text``; raise :class:`ConfigError` (with line and column) on anything not plain."""
+def load_yaml(text: str, source: str, expected: str = "a mapping of config keys") -> Located:
+    """Parse ``text``; raise :class:`ConfigError` (with line and column) on anything not plain.
+    ``expected`` is what an empty file is told it should hold."""
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -99,7 +100,7 @@ def load_yaml(text: str, source: str) -> Located:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"not valid YAML: {first}", source=source) from None
     if root is None:
-        raise ConfigError("the file is empty; expected a mapping of config keys", source=source)
+        raise ConfigError(f"the file is empty; expected {expected}", source=source)
     builder = _Builder(source)
     return Located(builder.build(root, ()), builder.lines, source)
 
