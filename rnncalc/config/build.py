@@ -305,6 +305,10 @@ class _Weights:
                          for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
                          + (("weight_hr",) if self.proj else ())]
                 raise self.r.error(("weights", key), _unknown(key, known, "PyTorch state_dict"))
+            if m[1] == "weight_hr" and not self.proj:
+                rows = f" ({len(value)}, its rows)" if isinstance(value, list) else ""
+                raise self.r.error(("weights", key), f"a projection (torch.nn.LSTM's proj_size), "
+                                   f"but the config sets no proj_size; add proj_size{rows}")
             where = (int(m[2]), "backward" if m[3] else "forward")
             groups.setdefault(where, (("weights",), {}))[1][m[1]] = value
         return groups
