@@ -94,27 +94,42 @@ def check_finite(result: Any, source: str, prefix: str = "") -> None:
     """Refuse a result whose numbers left the range of their dtype (an ``inf`` or ``nan``
     anywhere): weights of 1e308, or of 1e39 in float32, give no answer worth showing.
 
-    ``result`` is a trace or a gradient trace; the first such number is named by its field path.
+    ``result`` is a trace or a gradient trace; the first such number is named by its field path
+    in the JSON output (``result.to_dict()``, under ``prefix``), built only when there is one.
     """
     import torch
 
-    for path, value in _numbers(result, prefix, (torch.Tensor, float)):
+    for path, value in _numbers(result, "", (torch.Tensor, float)):
         if isinstance(value, float):
-            bad_value, dtype, top = value, "float64", sys.float_info.max
             if math.isfinite(value):
                 continue
-            where = ""
+            bad_value, dtype, top = value, "float64", sys.float_info.max
         else:
             bad = ~torch.isfinite(value)
             if not value.is_floating_point() or not bool(bad.any()):
                 continue
             where = "".join(f"[{i}]" for i in bad.nonzero()[0].tolist())
-            bad_value = value[bad][0].item()
+            path, bad_value = path + where, value[bad][0].item()
             dtype, top = str(value.dtype).removeprefix("torch."), torch.finfo(value.dtype).max
+        # the field as the JSON names it; a number the JSON does not show keeps its own name
+        path, bad_value = next(_non_finite(result.to_dict(), prefix),
+                               (f"{prefix}.{path}".lstrip("."), bad_value))
         raise RnncalcError(
-            f"{source}: {path}{where}: out of the range of {dtype} (got {bad_value}; {dtype} "
+            f"{source}: {path}: out of the range of {dtype} (got {bad_value}; {dtype} "
             f"holds numbers up to {top:.3g}); the weights or inputs are too large"
         )
+
+
+def _non_finite(doc: Any, path: str) -> Iterator[tuple[str, float]]:
+    """The JSON paths and values of the ``inf`` and ``nan`` numbers in ``doc``, in its order."""
+    if isinstance(doc, float) and not math.isfinite(doc):
+        yield path, doc
+    elif isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _non_finite(value, f"{path}.{key}".lstrip("."))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            yield from _non_finite(value, f"{path}[{i}]")
 
 
 def _numbers(obj: Any, path: str, kinds: tuple[type, ...]) -> Iterator[tuple[str, Any]]:

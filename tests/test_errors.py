@@ -365,15 +365,25 @@ def test_traceback_flag_keeps_the_exit_code(cli, tmp_path):
 def test_numbers_that_overflow_the_dtype_give_no_answer(run_file, weights, flags, got):
     text = f"cell: rnn\ninputs: [[7, 8, 9]]\nweights: {{W_ih: {weights}, W_hh: [[1]]}}\n"
     message, name = run_file(text, "rnn", *flags)
-    assert message == (f"{name}: layers[0].directions.forward.pre.h[0][0]: out of the range of "
+    # as the JSON names it: layers[0].directions.forward is a list of steps, each with pre.h
+    assert message == (f"{name}: layers[0].directions.forward[0].pre.h[0]: out of the range of "
                        f"{flags[-1] if flags else 'float64'} ({got}); the weights or inputs are "
                        "too large")
+
+
+@pytest.mark.parametrize(("config", "W", "field"), [
+    (LABELING, "W: [[0, 1], [1, 0]]", "head.steps[0].logits[0]"),  # HeadTrace.logits_t
+    (RNN, "W: [[0, 1]]", "head.steps[0].y[0]"),  # a regression head's outputs are y
+], ids=["labeling", "regression"])
+def test_a_head_that_overflows_is_named_as_the_json_names_it(run_file, config, W, field):
+    message, name = run_file(replaced(config, W, W.replace("[0, 1]", "[1e308, 1e308]")))
+    assert message.startswith(f"{name}: {field}: out of the range of float64 (got inf;")
 
 
 def test_gradients_that_overflow_give_no_answer(run_file):
     grad = (CONFIGS / "rnn_grad.yaml").read_text()
     message, name = run_file(replaced(grad, "target: 0.5", "target: 1.0e+300"), "grad")
-    assert message == (f"{name}: grad.value: out of the range of float64 (got inf; float64 holds "
+    assert message == (f"{name}: grad.loss: out of the range of float64 (got inf; float64 holds "
                        "numbers up to 1.8e+308); the weights or inputs are too large")  # the loss
 
 
