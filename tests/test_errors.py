@@ -360,7 +360,7 @@ def test_traceback_flag_keeps_the_exit_code(cli, tmp_path):
 
 @pytest.mark.parametrize(("weights", "flags", "got"), [
     ("[[1e308, 0, -1e308]]", [], "got nan; float64 holds numbers up to 1.8e+308"),  # 7e308-9e308
-    ("[[1e300, 0, 1]]", ["--dtype", "float32"], "got inf; float32 holds numbers up to 3.4e+38"),
+    ("[[1e38, 0, 1e38]]", ["--dtype", "float32"], "got inf; float32 holds numbers up to 3.4e+38"),
 ])
 def test_numbers_that_overflow_the_dtype_give_no_answer(run_file, weights, flags, got):
     text = f"cell: rnn\ninputs: [[7, 8, 9]]\nweights: {{W_ih: {weights}, W_hh: [[1]]}}\n"
@@ -369,6 +369,24 @@ def test_numbers_that_overflow_the_dtype_give_no_answer(run_file, weights, flags
     assert message == (f"{name}: layers[0].directions.forward[0].pre.h[0]: out of the range of "
                        f"{flags[-1] if flags else 'float64'} ({got}); the weights or inputs are "
                        "too large")
+
+
+@pytest.mark.parametrize(("config", "flags", "inputs", "weights", "where"), [
+    ("title: x", ["--dtype", "float32"], "[[7, 8, 9]]", "{W_ih: [[1, 0, 1e39]], W_hh: [[1]]}",
+     "4: weights.W_ih[0][2]: 1e+39"),
+    ("title: x", ["--dtype", "float32"], "[[7, 8, 9]]",
+     "{W_ih: [[1, 0, 1]], W_hh: [[1]], b_ih: -1e39}", "4: weights.b_ih: -1e+39"),  # no index
+    ("dtype: float32", [], "[[7, 8, 9], [1, 2e39, 3]]", "{W_ih: [[1, 0, 1]], W_hh: [[1]]}",
+     "3: inputs[1][1]: 2e+39"),
+])
+def test_a_number_beyond_float32_is_refused_where_it_is_written(cli, run_file, config, flags,
+                                                                inputs, weights, where):
+    """Not after computing, at the first value it made inf; float64 holds it and runs."""
+    text = f"cell: rnn\n{config}\ninputs: {inputs}\nweights: {weights}\n"
+    message, name = run_file(text, "rnn", *flags)
+    assert message == (f"{name}:{where} is beyond float32's range (numbers up to about 3.4e38); "
+                       "use smaller numbers or --dtype float64")
+    assert cli("rnn", "-c", name, "--dtype", "float64").exit_code == 0
 
 
 @pytest.mark.parametrize(("config", "W", "field"), [

@@ -56,7 +56,8 @@ def build_exercise(
     cell = cell or own_cell
     if cell is None:
         raise doc.error((), "missing key 'cell' (rnn, lstm or gru); a cell command may omit it")
-    reader = _Reader(doc)
+    dtype = dtype or data.get("dtype", "float64")
+    reader = _Reader(doc, dtype)
     inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")
     notes: list[str] = []
     form = read_formulation(doc, cell, convention)
@@ -91,7 +92,7 @@ def build_exercise(
         cell=cell, inputs=inputs, hidden_size=hidden, num_layers=num_layers, bidirectional=bidir,
         weights=layers, h0=h0, c0=c0, bias=bias,
         nonlinearity=form.activations[0].name if cell == "rnn" else "tanh",
-        head=head, loss=loss, dtype=dtype or data.get("dtype", "float64"),
+        head=head, loss=loss, dtype=dtype,
         title=data.get("title", ""),
         source=doc.source, notes=tuple(notes), formulation=form, reverse=reverse,
         merge_mode=data.get("merge_mode", "concat"), proj_size=data.get("proj_size", 0),
@@ -112,10 +113,11 @@ def _has_reverse(weights: dict[str, Any]) -> bool:
 
 
 class _Reader:
-    """Turns YAML values into checked numbers, vectors and matrices, with located errors."""
+    """Turns YAML values into checked numbers, vectors and matrices, with located errors;
+    in float32, numbers beyond its range (1e39) are refused where they are written."""
 
-    def __init__(self, doc: Located) -> None:
-        self.doc = doc
+    def __init__(self, doc: Located, dtype: str = "float64") -> None:
+        self.doc, self.float32 = doc, dtype == "float32"
 
     def error(self, path: Path, message: str) -> ConfigError:
         return self.doc.error(path, message)
@@ -131,7 +133,23 @@ class _Reader:
         if not isinstance(value, list) or not value:
             raise self.error(path, f"expected {what} (a non-empty list of numbers), "
                              f"got {_show(value)}")
-        return tuple(self.number((*path, i), v) for i, v in enumerate(value))
+        return self.fits(path, tuple(self.number((*path, i), v) for i, v in enumerate(value)))
+
+    def fits(self, path: Path, values: Vector, alone: bool = False) -> Vector:
+        """``values``, refused if one becomes inf in float32 (one check for the whole vector);
+        ``alone``: one number written on its own, named without an index."""
+        if not self.float32:
+            return values
+        import numpy as np
+
+        with np.errstate(over="ignore"):
+            over = np.isinf(np.asarray(values, dtype=np.float32))
+        if over.any():
+            i = int(over.argmax())
+            raise self.error(path if alone else (*path, i), f"{values[i]:g} is beyond "
+                             "float32's range (numbers up to about 3.4e38); use smaller numbers "
+                             "or --dtype float64")
+        return values
 
     def matrix(self, path: Path, value: Any, what: str = "a matrix") -> Matrix:
         if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
@@ -159,7 +177,7 @@ class _Reader:
         if isinstance(value, list) and len(value) == 1 and not isinstance(value[0], list):
             value = value[0]
         if not isinstance(value, list):
-            return (self.number(path, value),) * size
+            return self.fits(path, (self.number(path, value),), alone=True) * size
         vector = self.vector(path, value)
         if isinstance(value[0], list) or len(vector) != size:
             raise self.error(
