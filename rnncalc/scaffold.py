@@ -70,7 +70,7 @@ def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
     if cell == "rnn":
         out.append("nonlinearity: tanh       # rnn only: tanh | relu")
     else:
-        out.append(f"# nonlinearity: tanh     # rnn only; an {cell} sets activations by role "
+        out.append(f"# nonlinearity: tanh     # rnn only; the {cell} cell sets activations by role "
                    "(activations, below)")
     out += [
         "bias: true               # false: no biases at all (the seed's LSTM); default: true if "

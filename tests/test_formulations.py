@@ -428,10 +428,15 @@ def test_convention_option_overrides_the_config(cli):
 @pytest.mark.parametrize(("extra", "message"), [
     ({"activations": {"gate": "sigmod"}}, "activations.gate: unknown activation 'sigmod' (did "
      "you mean 'sigmoid'?)"),
-    ({"activations": {"hidden": "relu"}}, "activations.hidden: an gru has no activation role"),
+    ({"activations": {"hidden": "relu"}}, "activations.hidden: the gru cell has no activation "
+     "role"),
     ({"activations": {"gate": {"name": "tanh", "alpha": 2}}}, "tanh takes no alpha or beta"),
-    ({"forget_bias": 1.0}, "forget_bias: forget_bias is an option of the lstm cell"),
-    ({"nonlinearity": "relu"}, "nonlinearity: nonlinearity is the rnn's"),
+    ({"forget_bias": 1.0}, "forget_bias: forget_bias is an option of the lstm cell; this "
+     "exercise's cell is gru"),
+    ({"initial": {"c": [0, 0]}}, "initial.c: only an lstm has a cell state c; this exercise's "
+     "cell is gru"),
+    ({"nonlinearity": "relu"}, "nonlinearity: nonlinearity is the rnn's; for the gru cell "
+     "choose"),
     ({"direction": "reverse", "bidirectional": True}, "contradicts direction: reverse"),
     ({"clip": 0}, "clip:"),
     ({"merge_mode": "max"}, "merge_mode: expected one of concat, sum, mul, ave"),

@@ -84,7 +84,8 @@ def build_exercise(
     h0 = reader.states("h", data, num_layers * len(dirs), weights.state)
     c0 = reader.states("c", data, num_layers * len(dirs), hidden) if cell == "lstm" else None
     if cell != "lstm" and "c" in data.get("initial", {}):
-        raise doc.error(("initial", "c"), f"only an lstm has a cell state c; this is an {cell}")
+        raise doc.error(("initial", "c"), f"only an lstm has a cell state c; this exercise's cell "
+                        f"is {cell}")
     head = reader.head(data.get("head"), weights.out_width, task)
     # a --task override changes the head the loss was written for: the forward commands skip it
     loss = None if task else read_loss(doc, head, len(inputs), weights.out_width)

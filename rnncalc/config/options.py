@@ -73,7 +73,8 @@ def read_formulation(doc: Located, cell: str, convention: str | None = None) -> 
     data: dict[str, Any] = doc.data
     for key, only in _CELL_ONLY.items():
         if key in data and cell != only:
-            raise doc.error((key,), f"{key} is an option of the {only} cell; this is an {cell}")
+            raise doc.error((key,), f"{key} is an option of the {only} cell; this exercise's cell "
+                            f"is {cell}")
     form = preset(cell, convention or data.get("convention", "pytorch"))
     options: dict[str, Any] = {k: data[k] for k in ("reset_after", "z_weights", "input_forget")
                                if k in data}
@@ -87,14 +88,14 @@ def read_formulation(doc: Located, cell: str, convention: str | None = None) -> 
     # the schema's defaults are filled in (nonlinearity: tanh), so only a change is refused
     if "nonlinearity" in data:
         if cell != "rnn" and data["nonlinearity"] != "tanh":
-            raise doc.error(("nonlinearity",), f"nonlinearity is the rnn's; for an {cell} choose "
-                            f"activations by role: {', '.join(ROLES[cell])}")
+            raise doc.error(("nonlinearity",), f"nonlinearity is the rnn's; for the {cell} cell "
+                            f"choose activations by role: {', '.join(ROLES[cell])}")
         if cell == "rnn":
             acts["hidden"] = activation(data["nonlinearity"])
     for role, value in data.get("activations", {}).items():
         path = ("activations", role)
         if role not in ROLES[cell]:
-            raise doc.error(path, f"an {cell} has no activation role {role!r}; its roles: "
+            raise doc.error(path, f"the {cell} cell has no activation role {role!r}; its roles: "
                             f"{', '.join(ROLES[cell])}")
         spec: dict[str, Any] = {"name": value} if isinstance(value, str) else value
         try:
