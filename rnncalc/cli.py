@@ -361,10 +361,15 @@ def formulas(
         if config is None:
             form, bias = preset(cell.value, convention.value if convention else "pytorch"), True
         else:
-            import rnncalc
+            from rnncalc.config import build, folder_of, read_document
 
-            exercise = rnncalc.load(str(config), cell=cell.value,
-                                    convention=convention.value if convention else None)
+            doc = read_document(str(config))
+            own = doc.data.get("cell") if isinstance(doc.data, dict) else None
+            if own in Cell.__members__ and own != cell.value:  # not `rnncalc {own}`, as load says
+                raise doc.error(("cell",), f"this config is for {own!r}, not {cell.value!r}: run "
+                                f"`rnncalc formulas {own}`")
+            exercise = build(doc, folder_of(str(config)), cell=cell.value,
+                             convention=convention.value if convention else None)
             form, bias = exercise.formulation, exercise.bias
         title = f"{cell.value.upper()}, {form.summary()}"
         _emit("\n".join([title, "", *equations(form, bias=bias)]) + "\n", output)

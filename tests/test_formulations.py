@@ -386,6 +386,14 @@ def test_formulas_of_a_config(cli):
     assert "g_t = relu(W_ig x_t + W_hg h_{t-1})" in result.stdout  # no biases in this config
 
 
+def test_formulas_of_another_cells_config_suggests_formulas(cli):
+    path = str(CONFIGS / "lstm.yaml")
+    result = cli("formulas", "gru", "-c", path)
+    assert result.exit_code == 3 and result.stdout == ""
+    assert result.stderr == (f"{path}:4: cell: this config is for 'lstm', not 'gru': run "
+                             "`rnncalc formulas lstm`\n")
+
+
 def test_compare_conventions_marks_the_ones_that_differ(cli):
     result = cli("gru", "--compare-conventions")
     assert result.exit_code == 0, result.output
