@@ -150,3 +150,16 @@ def test_precision_and_dtype_options(cli):
     assert "0.998283" in out
     d = json_of(cli, "rnn", "--dtype", "float32")
     assert d["dtype"] == "float32" and round(d["head"]["y"][0], 4) == 0.9983
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("task", ["regression", "classification", "labeling"])
+def test_a_task_no_seed_exercise_has_is_a_usage_error(cli, cell, task):
+    """No config and no seed with a head: not "add a head" to a config the user never wrote."""
+    result = cli(cell, "--task", task)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"--task {task}: there is no embedded seed exercise for {cell} "
+                                    "with a head; the seeds are rnn's (any --task")
+    assert "add head" not in result.stderr and result.stderr.count("\n") == 1
+    assert cli(cell, "--task", "hidden").exit_code == 0  # what the message says the seeds have
+    assert cli("rnn", "--task", task, "--bidirectional").exit_code == 0

@@ -16,7 +16,7 @@ from rnncalc.config.build import build_exercise
 from rnncalc.config.schema import check_structure
 from rnncalc.config.weightfile import find_weights_file, read_weights
 from rnncalc.config.yamlsafe import Located, load_yaml
-from rnncalc.errors import ConfigError
+from rnncalc.errors import ConfigError, ExitCode, RnncalcError
 from rnncalc.limits import max_config_bytes
 from rnncalc.model import Exercise
 
@@ -24,6 +24,12 @@ __all__ = [
     "build", "build_filled", "check", "default_name", "folder_of", "load", "read_document",
     "seed_text",
 ]
+
+class NoSeedError(RnncalcError):
+    """A cell command given no config, with options no embedded seed exercise has: usage."""
+
+    exit_code = ExitCode.USAGE
+
 
 def default_name(cell: str, task: str | None = None, bidirectional: bool | None = None) -> str:
     """Which embedded seed exercise a cell command runs when given no config."""
@@ -104,6 +110,13 @@ def load(
             raise ConfigError("give a config, or a cell to run its embedded seed exercise")
         name = default_name(cell, task, bidirectional)
         doc = load_yaml(seed_text(name), f"<seed {name}>")
+        if task not in (None, "hidden") and "head" not in doc.data:
+            raise NoSeedError(
+                f"--task {task}: there is no embedded seed exercise for {cell} with a head; the "
+                "seeds are rnn's (any --task, or --bidirectional) and lstm's and gru's (hidden "
+                f"states only); give a config with a head (`rnncalc init {cell} --task {task}` "
+                "writes one)"
+            )
         if weights is not None:
             doc = _seed_inputs(doc)
     else:
