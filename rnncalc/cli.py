@@ -671,7 +671,8 @@ def run(
 ) -> None:
     """Run many configs in one call, each by its own cell; a bad config does not stop the rest.
 
-    Exit code 0 when all succeeded, 3 when any config was invalid (4 on a bug)."""
+    Exit code 0 when all succeeded, 3 when any config was invalid, 2 when --steps picks none of
+    a run's steps (4 on a bug)."""
     with _errors(traceback):
         from rnncalc.batch import Job, expand, outcomes, read_stdin
 

@@ -225,3 +225,18 @@ def test_long_table_shows_a_selection_json_everything(cli, tmp_path):
 def test_bad_steps_is_a_usage_error(cli):
     result = cli("rnn", "--steps", "1:x")
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("spec", ["100", "40", "-41", "50:60", "5:3"])
+def test_steps_that_pick_no_step_of_the_run_is_a_usage_error(cli, tmp_path, spec):
+    path = _long_config(tmp_path, 40)
+    for args in (["rnn", "-c", path], ["run", path]):
+        result = cli(*args, "--steps", spec)
+        assert result.exit_code == 2 and result.stdout == "", result.stdout
+        assert result.stderr == (f"{path}: --steps: {spec!r} picks none of this run's 40 steps "
+                                 "(positions 0 to 39, or -40 to -1 from the end)\n")
+
+
+def test_steps_that_pick_some_steps_may_run_past_the_end(cli, tmp_path):
+    result = cli("rnn", "-c", _long_config(tmp_path, 40), "--steps", "38:100")
+    assert result.exit_code == 0 and " 39 " in result.stdout and " 37 " not in result.stdout

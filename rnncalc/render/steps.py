@@ -2,7 +2,7 @@
 run and the first and last few of a long one, the gap marked. JSON always holds every step.
 
 Ranges are Python slices of the positions ``0 .. T-1`` (negative counts from the end); a single
-number is one position.
+number is one position. A selection that picks none of a run's steps is a usage error.
 
 >>> shown([0, 1, 2, 3, 4, 5], "0:2,-1:")
 [0, 1, None, 5]
@@ -15,11 +15,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["DEFAULT", "LONG", "parse_steps", "shown"]
+from rnncalc.errors import ExitCode, RnncalcError
+
+__all__ = ["DEFAULT", "LONG", "StepsError", "parse_steps", "shown"]
 
 #: A run longer than this many steps shows DEFAULT unless ``--steps`` says otherwise.
 LONG = 20
 DEFAULT = "0:5,-5:"
+
+class StepsError(RnncalcError):
+    """A ``--steps`` selection that picks none of a run's steps: a usage error."""
+
+    exit_code = ExitCode.USAGE
+
 
 _ITEM = re.compile(r"^\s*(-?\d+)?\s*(:)?\s*(-?\d+)?\s*$")
 
@@ -56,6 +64,9 @@ def shown(order: Sequence[int], spec: str | None = None) -> list[int | None]:
     if slices is None:
         return list(range(steps))
     chosen = {t for s in slices for t in range(steps)[s]}
+    if not chosen:  # ranges that pick some steps may run past the end, as slices do
+        raise StepsError(f"--steps: {spec!r} picks none of this run's {steps} steps (positions "
+                         f"0 to {steps - 1}, or -{steps} to -1 from the end)")
     out: list[int | None] = []
     for k, t in enumerate(order):
         if t in chosen:

@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rnncalc.render import fmt_input, fmt_vector
-from rnncalc.render.steps import gap_size, shown
+from rnncalc.render.steps import StepsError, gap_size, shown
 from rnncalc.trace import DirectionTrace, HeadTrace, Trace
 
 if TYPE_CHECKING:
@@ -58,6 +58,10 @@ def render(trace: Trace, *, step_by_step: bool = False, precision: int = 4,
     ``steps`` selects the steps shown (:mod:`rnncalc.render.steps`; default: all of a short run,
     the first and last few of a long one)."""
     ex = trace.exercise
+    try:
+        by_position = shown(range(ex.steps), steps)
+    except StepsError as exc:  # which run, when `rnncalc run` shows many
+        raise StepsError(f"{ex.source}: {exc}") from None
     parts: list[RenderableType] = [_header(trace), Text("")]
     for layer in trace.layers:
         for tr in layer.directions.values():
@@ -68,7 +72,7 @@ def render(trace: Trace, *, step_by_step: bool = False, precision: int = 4,
     if ex.num_layers * ex.num_directions > 1:
         parts.append(_finals(trace, precision))
     if trace.head is not None:
-        parts.append(_head(trace.head, trace, precision, shown(range(ex.steps), steps)))
+        parts.append(_head(trace.head, trace, precision, by_position))
     return Group(*parts)
 
 
