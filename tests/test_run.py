@@ -222,6 +222,16 @@ def test_long_table_shows_a_selection_json_everything(cli, tmp_path):
     assert len(record["layers"][0]["directions"]["forward"]) == 200
 
 
+def test_a_config_without_cell_names_the_field_cell(cli, tmp_path):
+    path = tmp_path / "nocell.yaml"
+    path.write_text("title: no cell\ninputs: [[1]]\nweights: {W_ih: [[1]], W_hh: [[1]]}\n")
+    result = cli("run", str(path), "--format", "jsonl")
+    assert result.exit_code == 3, result.stderr
+    (record,) = jsonl(result.stdout)
+    assert record["field"] == "cell" and record["line"] == 1
+    assert record["error"].startswith(f"{path}:1: cell: missing key 'cell' (rnn, lstm or gru)")
+
+
 def test_bad_steps_is_a_usage_error(cli):
     result = cli("rnn", "--steps", "1:x")
     assert result.exit_code == 2

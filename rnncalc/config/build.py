@@ -55,7 +55,8 @@ def build_exercise(
         )
     cell = cell or own_cell
     if cell is None:
-        raise doc.error((), "missing key 'cell' (rnn, lstm or gru); a cell command may omit it")
+        raise doc.error(("cell",), "missing key 'cell' (rnn, lstm or gru); a cell command may "
+                        "omit it")
     dtype = dtype or data.get("dtype", "float64")
     reader = _Reader(doc, dtype)
     inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")
