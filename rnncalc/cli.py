@@ -559,6 +559,9 @@ def check(
 ) -> None:
     """Check a student's answers: each with given, expected and a mark; the first mistake
     worked out; a count. Exit 0: all right; 1: some wrong; 3: a bad file."""
+    if str(config) == str(answers) == "-":
+        raise typer.BadParameter("the config is read from stdin ('-') already; only one of "
+                                 "CONFIG and ANSWERS can be", param_hint="ANSWERS")
     with _errors(traceback):
         import rnncalc
         from rnncalc.answers import read_answers

@@ -586,3 +586,10 @@ def test_property_round_12_is_exact_to_1e_10(config):
     ex = rnncalc.load(config)
     exact, rounded = rnncalc.run(ex), rnncalc.run(ex, round_to=12)
     assert torch.allclose(exact.output, rounded.output, atol=1e-10, rtol=0)
+
+
+def test_config_and_answers_both_from_stdin_is_a_usage_error(cli):
+    """Only one of the two can be read from stdin; not "-: the file is empty" (exit 3)."""
+    result = cli("check", "-", "-", input=(CONFIGS / "lstm.yaml").read_text())
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "only one of CONFIG and ANSWERS" in result.stderr and "empty" not in result.stderr
