@@ -155,6 +155,17 @@ def test_a_changed_label_fails(cli, tmp_path):
     assert [i["name"] for i in report["items"] if i["mark"] == "wrong"] == ["label_1"]
 
 
+@pytest.mark.parametrize(("label", "hint"), [("1.5", ""), ("0.0", "; write it 0")])
+def test_a_label_that_is_not_written_as_a_whole_number_is_refused(cli, tmp_path, label, hint):
+    """A label is a class index: 1.5 is no answer (not a wrong one); 0.0 is refused as t: 0.0 is
+    (and as hidden_size: 2.0 in a config), with the number to write instead."""
+    path = write(tmp_path, SEED[LABELING].replace("label: 0}", f"label: {label}}}", 1))
+    result = cli("check", LABELING, path)
+    assert result.exit_code == 3 and result.stdout == ""
+    assert result.stderr == (f"{path}:5: head.steps[1].label: expected a whole number (a class "
+                             f"index), got {label!r}{hint}\n")
+
+
 # ----------------------------------------------------------------------------- precision
 
 RELU = """
