@@ -33,7 +33,7 @@ __all__ = ["MIN_STEPS", "applies", "linear_scan", "run_direction", "takes"]
 
 #: Shorter sequences take the step loop: it is as fast there, and it is the reference.
 MIN_STEPS = 16
-#: The fused kernel (and the GRU's recurrent products) go this many slices of steps at a time:
+#: The fused kernel goes this many slices of steps at a time:
 #: its temporaries stay a sixteenth of a block. With 8, the memory freed between slices, which
 #: the C allocator keeps, took an RNN's peak to 1.6x its trace in some runs; with 32 the slices'
 #: own overhead shows.
@@ -203,20 +203,18 @@ def _gru_blocks(ex: Exercise, p: Params, x: torch.Tensor, h0: torch.Tensor,
 
     ``h_t = (1 - z_t) n_t + z_t h_{t-1}`` comes from the fused kernel. The input's part of every
     pre-activation is one matrix product into the ``[T, 3H]`` block of ``pre``; the recurrent
-    part ``W_{hh} h_{t-1} + b_{hh}`` goes a slice of steps at a time (memory: the trace and a
-    slice of ``[T, 3H]``).
+    part ``W_{hh} h_{t-1} + b_{hh}`` is one matrix product into the block of ``act``, which each
+    activation then overwrites once its part is used (memory: the trace alone).
     """
     states = _states(ex, p, x, h0, None)
     hidden = h0.shape[0]
     a = torch.addmm(p.bias_ih, x, p.weight_ih.T)  # W_i x_t + b_i, then the pre-activations
-    gates = torch.empty_like(a)
+    gates = torch.addmm(p.bias_hh, states[:-1], p.weight_hh.T)  # W_h h_{t-1} + b_h, then act
     pre = dict(zip(("r", "z", "n"), a.chunk(3, dim=1), strict=True))
     act = dict(zip(("r", "z", "n"), gates.chunk(3, dim=1), strict=True))
-    for part in _slices(len(x)):
-        recurrent = torch.addmm(p.bias_hh, states[:-1][part], p.weight_hh.T)  # W_h h + b_h
-        a[part, :2 * hidden] += recurrent[:, :2 * hidden]
-        torch.sigmoid(a[part, :2 * hidden], out=gates[part, :2 * hidden])  # r and z
-        pre["n"][part].addcmul_(act["r"][part], recurrent[:, 2 * hidden:])
+    a[:, :2 * hidden] += gates[:, :2 * hidden]
+    torch.sigmoid(a[:, :2 * hidden], out=gates[:, :2 * hidden])  # r and z
+    pre["n"].addcmul_(act["r"], act["n"])  # act["n"] still holds W_hn h_{t-1} + b_hn
     torch.tanh(pre["n"], out=act["n"])
     return pre, act, states[1:], None
 
