@@ -232,6 +232,20 @@ def test_a_config_without_cell_names_the_field_cell(cli, tmp_path):
     assert record["error"].startswith(f"{path}:1: cell: missing key 'cell' (rnn, lstm or gru)")
 
 
+@pytest.mark.parametrize(("text", "field", "start"), [
+    ("cell: rnn\nweights: {W_ih: [[1]], W_hh: [[1]]}\n", "inputs", "inputs: missing required key"),
+    ("cell: rnn\ninputs: [[1]]\n", "weights", "weights: missing required key 'weights'"),
+    ("cell: rnn\ninputs: [[1]]\nweights: {W_ih: [[1]], W_hh: [[1]]}\nhead:\n  W: [[1]]\n",
+     "head.task", "head.task: missing required key 'task'"),
+])
+def test_a_missing_key_is_the_field_of_its_record(cli, tmp_path, text, field, start):
+    path = tmp_path / "missing.yaml"
+    path.write_text(text)
+    (record,) = jsonl(cli("run", str(path), "--format", "jsonl").stdout)
+    assert record["field"] == field and record["exit_code"] == 3
+    assert record["error"].split(": ", 1)[1].startswith(start), record["error"]
+
+
 def test_bad_steps_is_a_usage_error(cli):
     result = cli("rnn", "--steps", "1:x")
     assert result.exit_code == 2

@@ -126,7 +126,8 @@ def test_neither_key_says_weights_file_is_the_alternative(cli, tmp_path):
     path = tmp_path / "my.yaml"
     path.write_text(f"cell: lstm\ninputs: {json.dumps(X)}\n")
     assert one_line(cli("lstm", "-c", str(path))) == (
-        f"{path}:1: missing required key 'weights' (or weights_file: a PyTorch state_dict file)")
+        f"{path}:1: weights: missing required key 'weights' (or weights_file: a PyTorch "
+        "state_dict file)")
     path.write_text(f"cell: lstm\ninputs: {json.dumps(X)}\nweights_fiel: model.pt\n")
     assert one_line(cli("validate", str(path))).startswith(
         f"{path}:3: weights_fiel: unknown key 'weights_fiel' (did you mean 'weights_file'?)")

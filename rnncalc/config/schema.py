@@ -189,7 +189,8 @@ def check_structure(doc: Located) -> None:
         unknown = _unknown_keys(exc.value, path) if exc.rule in _KEY_RULES else []
         if unknown:
             raise doc.error((*path, unknown[0]), _unknown_message(unknown, path)) from None
-        raise doc.error(path, _message(exc, path)) from None
+        missing = _missing(exc)
+        raise doc.error((*path, missing) if missing else path, _message(exc, path)) from None
     for key in _WHOLE:  # JSON Schema counts 2.0 as an integer; sizes are counted in whole numbers
         value = doc.data.get(key)
         if isinstance(value, float):
@@ -240,6 +241,15 @@ def _unknown_message(keys: list[str], path: tuple[str | int, ...]) -> str:
         near = did_you_mean(key, allowed)
         words.append(f"unknown key {key!r}" + (f" (did you mean {near!r}?)" if near else ""))
     return "; ".join(words) + f"; allowed: {', '.join(allowed)}"
+
+
+def _missing(exc: Any) -> str | None:
+    """The required key whose absence ``exc`` reports (the field an error record names)."""
+    if exc.rule == "required":
+        return next(k for k in exc.rule_definition if k not in exc.value)
+    if exc.rule == "oneOf" and "weights" not in exc.value:  # the top level's: weights or file
+        return "weights"
+    return None
 
 
 def _message(exc: Any, path: tuple[str | int, ...]) -> str:
