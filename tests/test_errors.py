@@ -117,6 +117,8 @@ CASES = [
      "19: head.W: expected 4 columns (the top layer's output width), got shape [1, 2]", []),
     ("labels-count", "rnn", replaced(LABELING, "  b: 0", "  b: 0\n  labels: [neg, pos, odd]"),
      "19: head.labels: expected 2 labels (one per class), got 3", []),
+    ("labels-twice", "rnn", replaced(LABELING, "  b: 0", "  b: 0\n  labels: [pos, pos]"),
+     "19: head.labels: label 'pos' is given twice; each class needs its own name", []),
     ("initial-shape", "rnn", RNN + "initial: {h: [0, 0, 0]}\n",
      "19: initial.h: expected vectors of 2 numbers (hidden size), got 3", []),
     ("initial-count", "rnn", BIDIR + "initial:\n  h: [[0, 0], [0, 0], [0, 0]]\n",

@@ -233,6 +233,10 @@ class _Reader:
                     f"expected {want} labels (one per class), got {len(labels)}")
                 raise self.error(("head", "labels"), what)
             labels = tuple(str(x) for x in labels)
+            twice = next((x for k, x in enumerate(labels) if x in labels[:k]), None)
+            if twice is not None:
+                raise self.error(("head", "labels"), f"label {twice!r} is given twice; each "
+                                 "class needs its own name")
         return Head(task=task, W=W, b=b, labels=labels)
 
 
