@@ -142,6 +142,7 @@ def _numbers(obj: Any, path: str, kinds: tuple[type, ...]) -> Iterator[tuple[str
     elif isinstance(obj, dict):
         for key, value in obj.items():
             yield from _numbers(value, f"{path}.{key}", kinds)
-    elif isinstance(obj, list | tuple):
+    elif isinstance(obj, list | tuple) and not all(type(v) is int for v in obj):
+        # (a trace's positions, 2000 whole numbers on a long run, hold no inf or nan)
         for i, value in enumerate(obj):
             yield from _numbers(value, f"{path}[{i}]", kinds)
