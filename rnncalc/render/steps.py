@@ -23,6 +23,7 @@ __all__ = ["DEFAULT", "LONG", "StepsError", "parse_steps", "shown"]
 LONG = 20
 DEFAULT = "0:5,-5:"
 
+
 class StepsError(RnncalcError):
     """A ``--steps`` selection that picks none of a run's steps: a usage error."""
 
