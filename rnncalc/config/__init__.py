@@ -25,6 +25,7 @@ __all__ = [
     "seed_text",
 ]
 
+
 class NoSeedError(RnncalcError):
     """A cell command given no config, with options no embedded seed exercise has: usage."""
 
