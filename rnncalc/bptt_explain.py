@@ -21,7 +21,7 @@ import re
 from rnncalc.bptt import GradTrace, slope
 from rnncalc.cells.activations import apply
 from rnncalc.errors import ExitCode, RnncalcError
-from rnncalc.explain import Call, Expr, Line, Num, Prod, Sum, Sym, Where
+from rnncalc.explain import Call, Diff, Expr, Line, Num, Prod, Sum, Sym, Where
 from rnncalc.model import param_name
 from rnncalc.sequence import _params
 from rnncalc.trace import Trace
@@ -183,11 +183,13 @@ def _gate_line(ex, form, s, g, k: int, gate: str, u: int, t: int, where: Where, 
         previous = form.z_weights == "previous"
         if gate == "n":
             factors = ((Sym("dL/dh", t, U), Num(dh)),
-                       (Sym("1 - z" if previous else "z", t, U), Num(1 - z if previous else z)))
+                       (Diff(Num(1.0), Sym("z", t, U)) if previous else Sym("z", t, U),
+                        Num(1 - z if previous else z)))
         elif gate == "z":
             diff = v(s.h_prev) - n if previous else n - v(s.h_prev)
+            h_prev, n_sym = Sym("h_prev", t, U), Sym("n", t, U)
             factors = ((Sym("dL/dh", t, U), Num(dh)),
-                       (Sym("h_prev - n" if previous else "n - h_prev", t, U), Num(diff)))
+                       (Diff(h_prev, n_sym) if previous else Diff(n_sym, h_prev), Num(diff)))
         else:
             H = s.h.shape[-1]
             W_hn = p.weight_hh[2 * H:]
@@ -195,7 +197,8 @@ def _gate_line(ex, form, s, g, k: int, gate: str, u: int, t: int, where: Where, 
             if form.reset_after:
                 hn = W_hn @ s.h_prev + p.bias_hh[2 * H:]
                 factors = ((Sym("dL/da_n", t, U), Num(v(da_n))),
-                           (Sym("W_hn h_prev + b_hn", t, U), Num(v(hn))))
+                           (Sum(((Sym("W_hn h_prev", t, U), Sym("b_hn", None, U)),)),
+                            Num(v(hn))))
             else:
                 back = W_hn.T @ da_n
                 factors = ((Sym("W_hn^T dL/da_n", t, U), Num(v(back))),

@@ -524,6 +524,36 @@ def test_cli_grad_table_markdown_latex_and_explain(cli):
     assert lines[-1].startswith("dL/dhead.b[0] = ")
 
 
+@pytest.mark.parametrize(("reset_after", "z_weights", "row", "factor"), [
+    (True, "previous", 2, "*(1 - z_2[1])*tanh'(a_n_2[1])"),
+    (True, "previous", 1, "*(h_prev_2[1] - n_2[1])*sigmoid'(a_z_2[1])"),
+    (True, "candidate", 1, "*(n_2[1] - h_prev_2[1])*sigmoid'(a_z_2[1])"),
+    (True, "previous", 0, "dL/da_n_2[1]*(W_hn h_prev_2[1] + b_hn[1])*sigmoid'(a_r_2[1])"),
+    (False, "candidate", 2, "dL/dh_2[1]*z_2[1]*tanh'(a_n_2[1])"),
+])
+def test_gru_chain_rule_brackets_its_differences(cli, tmp_path, reset_after, z_weights, row,
+                                                 factor):
+    """A factor that is a difference or a sum is bracketed: dL/da_n = dL/dh (1 - z) tanh'(a_n)
+    (the module docstring's equation) was written dL/dh*1 - z*tanh'(a_n)."""
+    path = tmp_path / "gru.yaml"
+    path.write_text(f"""cell: gru
+reset_after: {str(reset_after).lower()}
+z_weights: {z_weights}
+inputs: [[1], [0.5], [-1]]
+weights: {{W_ir: [[0.5]], W_iz: [[-0.5]], W_in: [[1]], W_hr: [[0.3]], W_hz: [[0.2]],
+           W_hn: [[-0.4]], b_ir: 0.1, b_iz: 0.2, b_in: 0.3, b_hn: 0.4}}
+head: {{task: regression, W: [[1]], b: 0}}
+loss: {{type: half_sse, target: 0.5}}
+""")
+    result = cli("grad", "-c", str(path), "-f", "json", "-e", "--element",
+                 f"weight_hh_l0[{row},0]")
+    assert result.exit_code == 0, result.stderr
+    lines = json.loads(result.stdout)["grad"]["explain"]["lines"]
+    gate = "rzn"[row]
+    line = next(ln for ln in lines if ln.startswith(f"dL/da_{gate}_2[1] = "))
+    assert line.split(" = ")[1].endswith(factor), line
+
+
 def test_cli_grad_truncate_lists_only_the_window(cli):
     result = cli("grad", "-c", str(CONFIGS / "rnn_grad.yaml"), "--truncate", "2", "-f", "json")
     assert result.exit_code == 0, result.stderr
