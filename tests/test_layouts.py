@@ -323,6 +323,31 @@ def test_convert_writes_a_trained_models_weights_as_a_sheet(cli: Any, tmp_path: 
     np.testing.assert_allclose(got["c_n"], c_n.numpy(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("orientation", ["rows", "columns"])
+def test_convert_writes_a_projected_lstm_as_a_per_gate_sheet(cli: Any, tmp_path: Any,
+                                                           orientation: str) -> None:
+    """The per-gate layout reads ``W_hr`` (README, form 2), so convert writes it there too (it
+    refused: "a projection has no place in layout per-gate"); torch.nn.LSTM gives the answer."""
+    import torch
+
+    from tests.conftest import CONFIGS
+
+    torch.manual_seed(1)
+    lstm = torch.nn.LSTM(3, 2, num_layers=2, bidirectional=True, proj_size=1,
+                         dtype=torch.float64)
+    torch.save(lstm.state_dict(), tmp_path / "model.pt")
+    result = cli("convert", str(CONFIGS / "lstm.yaml"), "--to", "per-gate", "--orientation",
+                 orientation, "--weights", str(tmp_path / "model.pt"))
+    assert result.exit_code == 0, result.stderr
+    sheet = yaml.safe_load(result.stdout)
+    assert len(sheet["weights"]["l1_reverse"]["W_hr"]) == (1 if orientation == "rows" else 2)
+    with torch.no_grad():
+        _, (h_n, c_n) = lstm(torch.tensor(sheet["inputs"], dtype=torch.float64))
+    got = trace_of(sheet)
+    np.testing.assert_allclose(got["h_n"], h_n.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got["c_n"], c_n.numpy(), rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("layout", TARGETS)
 def test_every_shipped_config_converts(layout: str) -> None:
     """Every file in configs/ in every layout: the same trace, or a refusal that says why."""

@@ -625,9 +625,10 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
     """
     cell, G, H = ex.cell, len(GATES[ex.cell]), ex.hidden_size
     gates = GATES[cell]
-    if any(w.weight_hr is not None for row in ex.weights for w in row) and layout != "pytorch":
+    if any(w.weight_hr is not None for row in ex.weights for w in row) and layout not in (
+            "pytorch", "per-gate"):
         raise ConfigError(f"a projection (proj_size) has no place in layout {layout}; "
-                          "convert to pytorch", source=ex.source)
+                          "convert to pytorch or per-gate", source=ex.source)
     rows = [[_params(w, G, H) for w in row] for row in ex.weights]
     notes: list[str] = []
     # a reverse-only net keeps its weights under the forward names (l0, weight_ih_l0)
@@ -698,8 +699,8 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
                           if ex.bidirectional else parts[0])
         return _layers(groups), notes
     per_dir = []
-    for row in rows:
-        for p, suffix in zip(row, suffixes, strict=True):
+    for given, row in zip(ex.weights, rows, strict=True):
+        for w, p, suffix in zip(given, row, suffixes, strict=True):
             ih, hh = _split(p.weight_ih, gates), _split(p.weight_hh, gates)
             bi, bh = _split(p.bias_ih or [], gates), _split(p.bias_hh or [], gates)
             group = {}
@@ -719,6 +720,9 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
                             group[f"b_h{g}"] = bh[g]
             if p.peephole is not None:
                 group.update(zip(("p_i", "p_f", "p_o"), p.peephole, strict=True))
+            if w.weight_hr is not None:  # per-gate only (refused above for concat)
+                W_hr = [list(r) for r in w.weight_hr]
+                group["W_hr"] = _t(W_hr) if orientation == "columns" else W_hr
             per_dir.append((suffix, group))
     if len(per_dir) == 1 and not suffixes[0]:
         return per_dir[0][1], notes
