@@ -7,6 +7,7 @@ answered. A number keeps the text it was written in, so ``0.9860`` is read to fo
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -16,9 +17,12 @@ import yaml
 
 from rnncalc.config.yamlsafe import Located, load_yaml
 from rnncalc.config.yamlsafe import Path as DocPath
-from rnncalc.errors import ConfigError
+from rnncalc.errors import ConfigError, shown
 
-__all__ = ["META_KEYS", "Answers", "Given", "Key", "lookup", "read_answers", "template"]
+__all__ = [
+    "META_KEYS", "Answers", "Given", "Key", "lookup", "read_answers", "template",
+    "tolerance_problem",
+]
 
 #: A quantity's place in the JSON output: keys, list indices, ``"t=1"`` (the step whose ``t`` is 1)
 #: and ``"layer=0"``.
@@ -45,11 +49,26 @@ class Given:
 
 @dataclass(frozen=True)
 class Answers:
-    """What :func:`read_answers` returns: the answers and the file's own ``tolerance``."""
+    """What :func:`read_answers` returns: the answers, and the ``tolerance`` the file itself
+    wrote, which is never used for marking (the grader's policy: ``check(..., tolerance=)``)."""
 
     given: tuple[Given, ...]
     tolerance: float | None
     source: str
+
+
+def tolerance_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a tolerance (``None``: it can): a finite number >= 0. An infinite
+    one would mark every answer right, a NaN every answer wrong.
+
+    >>> tolerance_problem(float("inf"))
+    'expected a finite number >= 0, got inf'
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expected a finite number >= 0, got {shown(value)}"
+    if not math.isfinite(value) or value < 0:
+        return f"expected a finite number >= 0, got {shown(value)}"
+    return None
 
 
 def lookup(doc: Any, key: Key) -> Any:
@@ -99,10 +118,10 @@ def read_answers(source: str | os.PathLike[str], expected: dict[str, Any]) -> An
         raise ConfigError("expected a mapping of answers (see rnncalc answers-template)",
                           source=doc.source, line=doc.line_of(()))
     raw = _raw_texts(text)
-    tolerance = doc.data.get("tolerance")
-    if tolerance is not None and (isinstance(tolerance, bool)
-                                  or not isinstance(tolerance, (int, float)) or tolerance < 0):
-        raise doc.error(("tolerance",), f"expected a number >= 0, got {tolerance!r}")
+    tolerance = doc.data.get("tolerance")  # a student's own: shown as not used, never applied
+    problem = None if tolerance is None else tolerance_problem(tolerance)
+    if problem:
+        raise doc.error(("tolerance",), problem)
     given: list[Given] = []
     data = {k: v for k, v in doc.data.items() if k != "tolerance"}
     _walk(doc, raw, data, expected, (), (), given)
@@ -224,8 +243,7 @@ def template(expected: dict[str, Any], title: str = "") -> str:
         f"# Answers{': ' + title if title else ''} (rnncalc answers-template).",
         "# Replace a ~ by your number; leave ~ (or delete the key) for what you did not work out.",
         "# A number is checked at the precision you write it: 0.9866 is right when the true",
-        "# value rounds to 0.9866. Or uncomment tolerance to allow a fixed distance instead.",
-        "# tolerance: 0.001",
+        "# value rounds to 0.9866.",
     ]
     return "\n".join(header) + "\n" + body
 

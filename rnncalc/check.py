@@ -114,6 +114,7 @@ class Report:
     source: str
     round_to: int | None
     tolerance: float | None
+    file_tolerance: float | None = None  # what the answers file wrote: shown, not used
 
     @property
     def counts(self) -> dict[str, int]:
@@ -193,10 +194,12 @@ def describe(key: Key, ex: Exercise) -> tuple[str, Where | None]:
 def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
           tolerance: float | None = None) -> Report:
     """Check ``answers`` against ``ex`` run exactly (or rounding every intermediate to
-    ``round_to`` decimals); ``tolerance`` overrides the file's own."""
+    ``round_to`` decimals). ``tolerance`` is the marking policy, the grader's alone (``rnncalc
+    check --tolerance``; an exercise config's grading section may supply it): the answers file's
+    own ``tolerance`` is never used, so a student cannot make a wrong answer right."""
     from rnncalc.sequence import run
 
-    tol = tolerance if tolerance is not None else answers.tolerance
+    tol = tolerance
     trace = run(ex, round_to=round_to)
     doc = trace.to_dict()
     rounded: dict[int, dict[str, Any]] = {}
@@ -221,7 +224,7 @@ def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
             else:
                 note = slips.explain(g, tol)
         items.append(Item(name, g.key, g, expected, mark, note, where))
-    report = Report(tuple(items), (), answers.source, round_to, tol)
+    report = Report(tuple(items), (), answers.source, round_to, tol, answers.tolerance)
     first = report.first_wrong
     lines: tuple[Line, ...] = ()
     if first is not None and first.where is not None:

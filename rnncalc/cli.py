@@ -548,8 +548,9 @@ def check(
     answers: Annotated[Path, typer.Argument(help="The answers (YAML, as answers-template "
                                                  "writes it).")],
     tolerance: Annotated[float | None, typer.Option(
-        min=0, help="Right within this distance (default: each number at the precision "
-        "written, or the file's own tolerance).", show_default=False)] = None,
+        help="Right within this distance, a finite number >= 0 (default: each number at the "
+        "precision written). Only the grader sets it: an answers file's own is not used.",
+        show_default=False, callback=lambda value: _check_tolerance(value))] = None,
     round: RoundOpt = None,
     format: Annotated[CheckFormat, typer.Option("--format", "-f", help="table or json.")]
     = CheckFormat.table,
@@ -723,6 +724,16 @@ def validate(configs: ConfigsArg, traceback: TracebackOpt = False) -> None:
                 print(str(exc), file=sys.stderr)
         if errors:
             raise typer.Exit(int(ExitCode.INVALID_INPUT))
+
+
+def _check_tolerance(value: float | None) -> float | None:
+    """``--tolerance``: nan or inf (which would mark every answer wrong or right) is usage."""
+    from rnncalc.answers import tolerance_problem
+
+    problem = None if value is None else tolerance_problem(value)
+    if problem:
+        raise typer.BadParameter(problem)
+    return value
 
 
 def _check_steps(steps: str | None) -> str | None:

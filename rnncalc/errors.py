@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from enum import IntEnum
 
-__all__ = ["ConfigError", "ExitCode", "RnncalcError", "one_line"]
+__all__ = ["MAX_MESSAGE", "ConfigError", "ExitCode", "RnncalcError", "one_line", "shown"]
+
+#: The longest message printed, in characters: a line of a terminal or two, never a screenful.
+MAX_MESSAGE = 300
 
 
 class ExitCode(IntEnum):
@@ -46,8 +50,34 @@ class ConfigError(RnncalcError):
 
 
 def one_line(text: str) -> str:
-    """``text`` with its control characters escaped (a YAML key may hold a line break): an error
-    stays one line. ``one_line("a\nb") == "a\\nb"``."""
-    if text.isprintable():
+    """``text`` with its control characters escaped (a YAML key may hold a line break), and cut
+    to :data:`MAX_MESSAGE` characters: an error stays one short line. ``one_line("a\nb") ==
+    "a\\nb"``."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) <= MAX_MESSAGE:
         return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    tail = f" ... ({len(text):,} characters)"
+    return text[: MAX_MESSAGE - len(tail)] + tail
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` for a message, elided past ``limit`` characters with its length given: a
+    long key, label or number is never echoed whole (and an int of 5,000 digits, which Python
+    will not even write out, is described).
+
+    >>> shown("k" * 1000, 10)
+    "'kkkkkk... (1,000 characters)"
+    >>> shown(10**400)
+    'a 401-digit number'
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        digits = len(str(abs(value))) if abs(value).bit_length() < 10_000 else \
+            int(math.log10(abs(value))) + 1
+        return f"{'a negative' if value < 0 else 'a'} {digits:,}-digit number"
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[: max(limit - 4, 1)])[:-1] + f"... ({len(value):,} characters)"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 4, 1)] + f"... ({len(text):,} characters)"

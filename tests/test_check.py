@@ -226,10 +226,26 @@ def test_trailing_zeros_count(cli, tmp_path):
 
 
 def test_tolerance(cli, tmp_path):
-    text = "tolerance: 0.001\nlayers: [{layer: 0, directions: {forward: [{t: 0, h: [0.9860]}]}}]\n"
-    assert marks(check(cli, RNN, write(tmp_path, text))) == {"h_0[1]": "right"}  # |0.98661-0.986|
+    text = "layers: [{layer: 0, directions: {forward: [{t: 0, h: [0.9860]}]}}]\n"
+    assert marks(check(cli, RNN, write(tmp_path, text), "--tolerance", "0.001")) == \
+        {"h_0[1]": "right"}  # |0.98661 - 0.986| <= 0.001
     assert marks(check(cli, RNN, write(tmp_path, text), "--tolerance", "0.0001")) == \
         {"h_0[1]": "wrong"}
+
+
+def test_answers_file_cannot_set_the_tolerance(cli, tmp_path):
+    """The marking policy is the grader's: a student's own tolerance, however large, is shown as
+    not used, and 0.9860 (wrong at its precision for 0.98661) stays wrong."""
+    body = "layers: [{layer: 0, directions: {forward: [{t: 0, h: [0.9860]}]}}]\n"
+    for tolerance in ("0.001", "1e300", "10"):
+        path = write(tmp_path, f"tolerance: {tolerance}\n" + body)
+        assert marks(check(cli, RNN, path)) == {"h_0[1]": "wrong"}
+        result = cli("check", RNN, path)
+        assert result.exit_code == 1 and "tolerance" in result.stdout and "not used" in \
+            result.stdout
+    # the grader's --tolerance still applies, whatever the file says
+    path = write(tmp_path, "tolerance: 0\n" + body)
+    assert marks(check(cli, RNN, path, "--tolerance", "0.001")) == {"h_0[1]": "right"}
 
 
 # ----------------------------------------------------------------------------- --round
@@ -421,7 +437,12 @@ def test_table_output(cli, tmp_path):
      ":6: layers[0].directions.forward[1].t: t 1 given twice (lines 5 and 6)"),
     ("head:\n  steps:\n    - {t: 0, y: [1]}\n    - {t: 0, y: [0]}\n",
      ":4: head.steps[1].t: t 0 given twice (lines 3 and 4)"),
-    ("tolerance: -1\n", "tolerance: expected a number >= 0"),
+    ("tolerance: -1\n", ":1: tolerance: expected a finite number >= 0, got -1"),
+    ("# a student's\ntolerance: .inf\n", ":2: tolerance: expected a finite number >= 0, got inf"),
+    ("tolerance: -.inf\n", ":1: tolerance: expected a finite number >= 0, got -inf"),
+    ("tolerance: .nan\n", ":1: tolerance: expected a finite number >= 0, got nan"),
+    ("tolerance: 1e999\n", ":1: tolerance: expected a finite number >= 0, got inf"),
+    ("tolerance: lots\n", ":1: tolerance: expected a finite number >= 0, got 'lots'"),
     ("head: {y: [1], wieghts: 2}\n", "head.wieghts: no such quantity"),
     ("[1, 2]\n", "expected a mapping of answers"),
     ("# nothing written yet\n", "the file is empty; expected a mapping of answers"),
