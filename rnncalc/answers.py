@@ -7,8 +7,10 @@ answered. A number keeps the text it was written in, so ``0.9860`` is read to fo
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -20,8 +22,8 @@ from rnncalc.config.yamlsafe import Path as DocPath
 from rnncalc.errors import ConfigError, shown
 
 __all__ = [
-    "META_KEYS", "Answers", "Given", "Key", "lookup", "read_answers", "template",
-    "tolerance_problem",
+    "META_KEYS", "Answers", "Given", "Key", "blank", "lookup", "read_answers", "student_of",
+    "template", "tolerance_problem",
 ]
 
 #: A quantity's place in the JSON output: keys, list indices, ``"t=1"`` (the step whose ``t`` is 1)
@@ -55,6 +57,7 @@ class Answers:
     given: tuple[Given, ...]
     tolerance: float | None
     source: str
+    student: str | None = None  # the file's ``student:``, which picks its variant of a class
 
 
 def tolerance_problem(value: object) -> str | None:
@@ -108,9 +111,11 @@ def _raw_texts(text: str) -> dict[DocPath, str]:
     return out
 
 
-def read_answers(source: str | os.PathLike[str], expected: dict[str, Any]) -> Answers:
+def read_answers(source: str | os.PathLike[str],
+                 expected: dict[str, Any] | Callable[[str | None], dict[str, Any]]) -> Answers:
     """Read ``source`` against ``expected`` (the run's JSON output): every answer must name a
-    quantity the run has; a wrong name, a non-number or a list too long is a located error."""
+    quantity the run has; a wrong name, a non-number or a list too long is a located error.
+    ``expected`` may be a function of the file's ``student:`` id (a class of variants)."""
     name = str(source)
     text = _text(name)
     doc = load_yaml(text, name, "a mapping of answers (see rnncalc answers-template)")
@@ -122,10 +127,24 @@ def read_answers(source: str | os.PathLike[str], expected: dict[str, Any]) -> An
     problem = None if tolerance is None else tolerance_problem(tolerance)
     if problem:
         raise doc.error(("tolerance",), problem)
+    student = student_of(doc, raw)
+    if callable(expected):
+        expected = expected(student)
     given: list[Given] = []
-    data = {k: v for k, v in doc.data.items() if k != "tolerance"}
+    data = {k: v for k, v in doc.data.items() if k not in ("tolerance", "student")}
     _walk(doc, raw, data, expected, (), (), given)
-    return Answers(tuple(given), None if tolerance is None else float(tolerance), doc.source)
+    return Answers(tuple(given), None if tolerance is None else float(tolerance), doc.source,
+                   student)
+
+
+def student_of(doc: Located, raw: dict[DocPath, str]) -> str | None:
+    """The file's ``student:`` id, as text (``student: 0042`` is ``"0042"``, not 42)."""
+    if not isinstance(doc.data, dict) or doc.data.get("student") is None:
+        return None
+    value = doc.data["student"]
+    if isinstance(value, (dict, list, bool)):
+        raise doc.error(("student",), f"expected the student's id (text), got {value!r}")
+    return raw.get(("student",), str(value)).strip()
 
 
 def _text(name: str) -> str:
@@ -216,9 +235,24 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
     out.append(Given(key, value, text, doc.line_of(path)))
 
 
-def template(expected: dict[str, Any], title: str = "") -> str:
+def template(expected: dict[str, Any], title: str = "", student: str | None = None) -> str:
     """A blank answers file for a run: every step's gates (before and after the activation), the
-    states, and the head, each number ``~`` to be filled in."""
+    states, and the head, each number ``~`` to be filled in (``student``: the id written in it)."""
+    body = yaml.safe_dump(blank(expected), sort_keys=False, default_flow_style=None, width=100)
+    body = body.replace("null", "~")  # the only scalars are the blanks (keys are fixed names)
+    header = [
+        f"# Answers{': ' + title if title else ''} (rnncalc answers-template).",
+        "# Replace a ~ by your number; leave ~ (or delete the key) for what you did not work out.",
+        "# A number is checked at the precision you write it: 0.9866 is right when the true",
+        "# value rounds to 0.9866 (unless your teacher allows a fixed distance instead).",
+    ]
+    if student is not None:
+        header.append(f"student: {json.dumps(student)}  # your id: it picks your numbers")
+    return "\n".join(header) + "\n" + body
+
+
+def blank(expected: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`template` asks for, as data: every asked number ``None``."""
     layers = []
     for layer in expected["layers"]:
         directions = {}
@@ -237,15 +271,7 @@ def template(expected: dict[str, Any], title: str = "") -> str:
     doc: dict[str, Any] = {"layers": layers}
     if "head" in expected:
         doc["head"] = {k: _blank(v) for k, v in expected["head"].items() if k != "task"}
-    body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
-    body = body.replace("null", "~")  # the only scalars are the blanks (keys are fixed names)
-    header = [
-        f"# Answers{': ' + title if title else ''} (rnncalc answers-template).",
-        "# Replace a ~ by your number; leave ~ (or delete the key) for what you did not work out.",
-        "# A number is checked at the precision you write it: 0.9866 is right when the true",
-        "# value rounds to 0.9866.",
-    ]
-    return "\n".join(header) + "\n" + body
+    return doc
 
 
 def _blank(value: Any) -> Any:

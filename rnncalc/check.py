@@ -31,7 +31,7 @@ from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import rounding
 from rnncalc.trace import Trace
 
-__all__ = ["Item", "Report", "agrees", "check", "decimals"]
+__all__ = ["Item", "Marker", "Report", "agrees", "check", "decimals"]
 
 MARKS = ("right", "rounding", "carried", "wrong")
 
@@ -192,44 +192,62 @@ def describe(key: Key, ex: Exercise) -> tuple[str, Where | None]:
 
 
 def check(ex: Exercise, answers: Answers, *, round_to: int | None = None,
-          tolerance: float | None = None) -> Report:
+          tolerance: float | None = None, trace: Trace | None = None) -> Report:
     """Check ``answers`` against ``ex`` run exactly (or rounding every intermediate to
     ``round_to`` decimals). ``tolerance`` is the marking policy, the grader's alone (``rnncalc
-    check --tolerance``; an exercise config's grading section may supply it): the answers file's
-    own ``tolerance`` is never used, so a student cannot make a wrong answer right."""
-    from rnncalc.sequence import run
+    check --tolerance``, or the exercise config's ``grading:``): the answers file's own
+    ``tolerance`` is never used, so a student cannot make a wrong answer right. ``trace``: that
+    run, already computed. To check many files, make one :class:`Marker` and call it on each."""
+    return Marker(ex, trace, round_to=round_to)(answers, tolerance)
 
-    tol = tolerance
-    trace = run(ex, round_to=round_to)
-    doc = trace.to_dict()
-    rounded: dict[int, dict[str, Any]] = {}
-    given_at = {g.key: g for g in answers.given}
-    own = _Own(ex, trace, doc, given_at, round_to)
-    slips = _Slips(ex, trace, doc, round_to)
-    items: list[Item] = []
-    for g in sorted(answers.given, key=lambda g: _order(g.key, ex, trace)):
-        expected = lookup(doc, g.key)
-        name, where = describe(g.key, ex)
-        mark, note = "wrong", ""
-        if agrees(g, expected, tol):
-            mark = "right"
-        elif round_to is None and tol is None and _by_rounding(ex, g, rounded):
-            mark, note = "rounding", (f"right when every intermediate is rounded to "
-                                      f"{decimals(g.text)} decimals (--round {decimals(g.text)})")
-        else:
-            earlier = any(i.mark in ("wrong", "carried") for i in items)
-            carried = own.value(g.key) if earlier else None
-            if carried is not None and agrees(g, carried, tol):
-                mark, note = "carried", f"follows from your answers above: {_show(carried, g)}"
+
+class Marker:
+    """One exercise's run, and what checking needs of it (the runs rounding to N decimals, the
+    slips' runs, the arithmetic lines), computed once for any number of answers files."""
+
+    def __init__(self, ex: Exercise, trace: Trace | None = None, *,
+                 round_to: int | None = None) -> None:
+        from rnncalc.sequence import run
+
+        self.ex, self.round_to = ex, round_to
+        self.trace = run(ex, round_to=round_to) if trace is None else trace
+        self.doc = self.trace.to_dict()
+        self.rounded: dict[int, dict[str, Any]] = {}
+        self.slips = _Slips(ex, self.trace, self.doc, round_to)
+        self._lines: list[Line] | None = None
+
+    def __call__(self, answers: Answers, tolerance: float | None = None) -> Report:
+        ex, trace, doc, round_to = self.ex, self.trace, self.doc, self.round_to
+        tol = tolerance
+        given_at = {g.key: g for g in answers.given}
+        own = _Own(ex, trace, doc, given_at, round_to)
+        items: list[Item] = []
+        for g in sorted(answers.given, key=lambda g: _order(g.key, ex, trace)):
+            expected = lookup(doc, g.key)
+            name, where = describe(g.key, ex)
+            mark, note = "wrong", ""
+            if agrees(g, expected, tol):
+                mark = "right"
+            elif round_to is None and tol is None and _by_rounding(ex, g, self.rounded):
+                mark, note = "rounding", (f"right when every intermediate is rounded to "
+                                          f"{decimals(g.text)} decimals (--round "
+                                          f"{decimals(g.text)})")
             else:
-                note = slips.explain(g, tol)
-        items.append(Item(name, g.key, g, expected, mark, note, where))
-    report = Report(tuple(items), (), answers.source, round_to, tol, answers.tolerance)
-    first = report.first_wrong
-    lines: tuple[Line, ...] = ()
-    if first is not None and first.where is not None:
-        lines = tuple(ln for ln in explain(trace) if ln.where == first.where)
-    return replace(report, explain=lines)
+                earlier = any(i.mark in ("wrong", "carried") for i in items)
+                carried = own.value(g.key) if earlier else None
+                if carried is not None and agrees(g, carried, tol):
+                    mark, note = "carried", f"follows from your answers above: {_show(carried, g)}"
+                else:
+                    note = self.slips.explain(g, tol)
+            items.append(Item(name, g.key, g, expected, mark, note, where))
+        report = Report(tuple(items), (), answers.source, round_to, tol, answers.tolerance)
+        first = report.first_wrong
+        lines: tuple[Line, ...] = ()
+        if first is not None and first.where is not None:
+            if self._lines is None:
+                self._lines = explain(trace)
+            lines = tuple(ln for ln in self._lines if ln.where == first.where)
+        return replace(report, explain=lines)
 
 
 _RANKS = {"rnn": "h", "lstm": "ifgcomh", "gru": "rznh"}

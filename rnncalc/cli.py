@@ -538,44 +538,81 @@ def schema(output: OutputOpt = None, traceback: TracebackOpt = False) -> None:
 class CheckFormat(str, Enum):
     table = "table"
     json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+    gradescope = "gradescope"
+
+
+class Credit(str, Enum):
+    full = "full"
+    half = "half"
+    none = "none"
 
 
 @app.command(epilog="Examples:  rnncalc answers-template configs/lstm.yaml -o answers.yaml  ·  "
-             "rnncalc check configs/lstm.yaml answers.yaml  ·  rnncalc check CONFIG ANSWERS "
-             "--round 4 --format json")
+             "rnncalc check configs/lstm.yaml answers.yaml  ·  rnncalc check CONFIG class/ "
+             "--format csv -o grades.csv  ·  rnncalc check CONFIG 'class/*.yaml' -f jsonl "
+             "--points h:2 --carried half")
 def check(
-    config: Annotated[Path, typer.Argument(help="The exercise (YAML; '-' for stdin).")],
-    answers: Annotated[Path, typer.Argument(help="The answers (YAML, as answers-template "
-                                                 "writes it).")],
+    config: Annotated[Path, typer.Argument(help="The exercise (YAML; '-' for stdin), or a folder "
+                                                "of variants `rnncalc exercise --students` wrote "
+                                                "(each file's student: picks its own).")],
+    answers: Annotated[list[str], typer.Argument(
+        help="Answers files (YAML, as answers-template writes them), folders (their *.yaml), "
+        "globs, or '-' for stdin.", metavar="ANSWERS...")],
+    points: Annotated[list[str] | None, typer.Option(
+        "--points", help="[SELECTOR:]N: points of one number (default 1), e.g. 2, h:2, "
+        "gate=f:0.5, t=2,gate=f:0, pre:0; repeatable; over the config's grading: points.",
+        show_default=False)] = None,
+    carried: Annotated[Credit | None, typer.Option(
+        help="Credit for an error carried from an earlier one (default full).",
+        show_default=False)] = None,
+    rounding: Annotated[Credit | None, typer.Option(
+        help="Credit for a number right only when every intermediate is rounded (default full).",
+        show_default=False)] = None,
     tolerance: Annotated[float | None, typer.Option(
         help="Right within this distance, a finite number >= 0 (default: each number at the "
         "precision written). Only the grader sets it: an answers file's own is not used.",
         show_default=False, callback=lambda value: _check_tolerance(value))] = None,
     round: RoundOpt = None,
-    format: Annotated[CheckFormat, typer.Option("--format", "-f", help="table or json.")]
-    = CheckFormat.table,
+    format: Annotated[CheckFormat, typer.Option(
+        "--format", "-f", help="table (one file: every answer; many: the class summary), json "
+        "(one file), jsonl (one record per file), csv (a gradebook) or gradescope (one file's "
+        "results.json).")] = CheckFormat.table,
     precision: PrecisionOpt = 4,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
-    """Check a student's answers: each with given, expected and a mark; the first mistake
-    worked out; a count. Exit 0: all right; 1: some wrong; 3: a bad file."""
-    if str(config) == str(answers) == "-":
+    """Check students' answers: each with given, expected, mark and points; one file's first
+    mistake worked out, or a class's summary. Exit 0: all right; 1: some wrong; 3: a bad file
+    (the highest over all files)."""
+    if str(config) == "-" and "-" in answers:
         raise typer.BadParameter("the config is read from stdin ('-') already; only one of "
                                  "CONFIG and ANSWERS can be", param_hint="ANSWERS")
-    with _errors(traceback):
-        import rnncalc
-        from rnncalc.answers import read_answers
-        from rnncalc.check import check as _check
-        from rnncalc.render.check import render, render_json
+    from rnncalc.sources import expand
 
-        exercise = rnncalc.load(str(config))
-        given = read_answers(str(answers), _compute(exercise, round).to_dict())
-        report = _check(exercise, given, round_to=round, tolerance=tolerance)
-        _emit(render_json(report, precision=precision) if format is CheckFormat.json
-              else render(report, title=exercise.title, precision=precision), output)
-        if not report.all_right:
-            raise typer.Exit(int(ExitCode.WRONG_ANSWERS))
+    sources = expand(answers)
+    if len(sources) > 1 and format in (CheckFormat.json, CheckFormat.gradescope):
+        raise typer.BadParameter(f"{format.value} marks one answers file, got {len(sources)}; "
+                                 "use jsonl or csv", param_hint="--format")
+    with _errors(traceback):
+        from rnncalc.grading import Grader
+        from rnncalc.render.grading import render
+
+        grader = Grader(str(config), {
+            "points": points or (), "carried": carried.value if carried else None,
+            "rounding": rounding.value if rounding else None, "tolerance": tolerance,
+            "round": round}, compute=_compute)
+        results = [grader(s) for s in sources]
+        title = grader.single.ex.title if grader.single else ""
+        text, errors = render(results, format.value, title=title, precision=precision)
+        for line in errors:
+            print(line, file=sys.stderr)
+        if text:
+            _emit(text, output)
+        worst = max((r.exit_code for r in results), default=0)
+        if worst:
+            raise typer.Exit(worst)
 
 
 @app.command("answers-template", epilog="Example:  rnncalc answers-template configs/lstm.yaml "

@@ -416,7 +416,8 @@ def test_table_output(cli, tmp_path):
     assert "First mistake: f_0[1] (line" in out
     assert ("f_0[1] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = "
             "sigmoid(2.5) = 0.9241") in out
-    assert out.rstrip().endswith("2 answers: 1 right, 1 wrong")
+    # 3 steps x (4 gates before and after + c + h) x 2 units = 60 numbers asked, 1 point each
+    assert out.rstrip().endswith("2 answers: 1 right, 1 wrong\nscore: 1 of 60 (58 not answered)")
 
 
 @pytest.mark.parametrize(("text", "message"), [

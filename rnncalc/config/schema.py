@@ -91,6 +91,10 @@ SCHEMA: dict[str, Any] = {
                 "targets": {"type": "array", "minItems": 1},
             },
         },
+        "grading": {"type": "object", "description": "How `rnncalc check` scores answers (the "
+                    "grader's, never a student's): points (a number, or {default: 1, h: 2, "
+                    "'gate=f': 0.5, 't=2': 3}), carried and rounding (full, half or none), "
+                    "tolerance, round. See docs/grading.md."},
         "upstream": {**_MATRIX, "description": "Instead of a loss: dL/d output_t of the top "
                      "layer, one vector per position (both directions joined)."},
     },
