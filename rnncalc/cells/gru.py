@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import torch
 
+from rnncalc.cells._diagram import Box, Diagram, Link, Op
 from rnncalc.cells._types import Params, StepOut, clip
 from rnncalc.cells.activations import apply
 from rnncalc.formulation import Formulation
@@ -49,3 +50,18 @@ def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor 
     h = ((1 - z) * n + z * h_prev if form.z_weights == "previous"  # PyTorch, Keras, ONNX
          else z * n + (1 - z) * h_prev)
     return StepOut(pre=pre, act=act, h=h, c=None)
+
+
+# colah's GRU figure: h along the top; r scales the candidate's recurrent part (PyTorch) or
+# h_{t-1} (reset before), drawn as one × into the candidate's box (drawn by rnncalc.pictures).
+DIAGRAM = Diagram(
+    state="h",
+    boxes=(Box("r", 1, "gate"), Box("z", 2, "gate"), Box("n", 4, "candidate")),
+    ops=(Op("zh", "×", 2, 0), Op("one_minus", "1−", 3, 1), Op("zn", "×", 4, 1),
+         Op("add", "+", 4, 0), Op("rn", "×", 3.3, 1.8)),
+    links=(Link("h_{t-1}", "zh", "h"), Link("z", "zh", "v"), Link("z", "one_minus", "vh"),
+           Link("one_minus", "zn", "h"), Link("n", "zn", "v"), Link("zn", "add", "v"),
+           Link("zh", "add", "h"), Link("add", "h_t", "h"), Link("r", "rn", "vh"),
+           Link("rn", "n", "vh")),
+    out_row=0, cols=5,
+)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import torch
 
+from rnncalc.cells._diagram import Box, Diagram, Link, Op
 from rnncalc.cells._types import Params, StepOut, clip
 from rnncalc.cells.activations import apply
 from rnncalc.formulation import Formulation
@@ -61,3 +62,19 @@ def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor 
     if p.weight_hr is None:
         return StepOut(pre=pre, act=act, h=m, c=c)
     return StepOut(pre=pre, act=act, h=m @ p.weight_hr.T, c=c, extra={"m": m})
+
+
+# colah's LSTM figure: c along the top, the gates' boxes below it (drawn by rnncalc.pictures).
+# With a projection the last × makes ``m_t`` and ``h_t = W_hr m_t`` leaves on the right.
+DIAGRAM = Diagram(
+    state="c",
+    boxes=(Box("f", 1, "gate"), Box("i", 2, "gate"), Box("g", 3, "cell_input"),
+           Box("o", 4, "gate")),
+    ops=(Op("fc", "×", 1, 0), Op("ig", "×", 3, 1), Op("add", "+", 3, 0),
+         Op("tanh_c", "", 5, 1, role="cell_output"), Op("oh", "×", 5, 2, value="m")),
+    links=(Link("c_{t-1}", "fc", "h"), Link("f", "fc", "v"), Link("fc", "add", "h"),
+           Link("i", "ig", "vh"), Link("g", "ig", "v"), Link("ig", "add", "v"),
+           Link("add", "c_t", "h"), Link("add", "tanh_c", "hv"), Link("tanh_c", "oh", "v"),
+           Link("o", "oh", "vh"), Link("oh", "h_t", "h")),
+    out_row=2, cols=6,
+)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from rnncalc.cells._diagram import Box, Diagram, Link
 from rnncalc.cells._types import Params, StepOut, clip
 from rnncalc.cells.activations import apply
 from rnncalc.formulation import Formulation
@@ -26,3 +27,8 @@ def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor 
     a = clip(x @ p.weight_ih.T + p.bias_ih + h_prev @ p.weight_hh.T + p.bias_hh, form.clip)
     h = apply(form.activations[0], a)
     return StepOut(pre={"h": a}, act={"h": h}, h=h, c=None)
+
+
+# One layer: ``[h_{t-1}, x_t]`` into the activation, out as ``h_t`` (rnncalc.pictures).
+DIAGRAM = Diagram(state="", boxes=(Box("h", 1, "hidden"),), ops=(),
+                  links=(Link("h", "h_t", "vh"),), out_row=1.5, cols=2)
