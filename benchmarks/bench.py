@@ -165,9 +165,8 @@ def _pre_activations(p, x, states):  # type: ignore[no-untyped-def]
 def long_sequences(reps: int, sizes: list[int]) -> None:
     import torch
 
-    from rnncalc import batch as rbatch
-    from rnncalc import fast
-    from rnncalc.sequence import _params
+    from rnncalc import engine, fused
+    from rnncalc.engine import params as _params
 
     print("4. The full trace of a 2000-step sequence, against torch.nn's forward on the same "
           "input, same process, same threads, run in turns")
@@ -175,25 +174,25 @@ def long_sequences(reps: int, sizes: list[int]) -> None:
         for hidden in sizes:
             for dtype in ("float32", "float64"):
                 ex, module, x = _long_exercise(cell, hidden, dtype)
-                rbatch.compute(ex)  # sets the threads the CLI would use, and warms up
-                assert fast.applies(ex)
+                engine.run(ex)  # sets the threads the CLI would use, and warms up
+                assert fused.applies(ex)
                 p = _params(ex.weights[0][0], x.dtype)
                 h0 = torch.zeros(hidden, dtype=x.dtype)
                 c0 = h0 if cell == "lstm" else None
                 name = name_of(cell, hidden, dtype)
                 reps_here = 2 * reps if hidden > 128 else 5 * reps  # the module moves by 20% here
                 with torch.no_grad():
-                    ref, engine = paired(lambda: module(x),  # noqa: B023
-                                         lambda: fast.run_direction(ex, p, x, h0, c0, 0, "forward"),  # noqa: B023
-                                         reps_here)
-                    row(name + " engine", engine, ref, "<= 1.5")
+                    ref, ours = paired(lambda: module(x),  # noqa: B023
+                                       lambda: fused.run_direction(ex, p, x, h0, c0, 0, "forward"),  # noqa: B023
+                                       reps_here)
+                    row(name + " engine", ours, ref, "<= 1.5")
                     if cell == "lstm" and dtype == "float32":  # what no exact trace can skip
-                        states = fast._states(ex, p, x, h0, c0)
+                        states = fused._states(ex, p, x, h0, c0)
                         ref, floor = paired(lambda: module(x),  # noqa: B023
                                             lambda: (module(x), _pre_activations(p, x, states)),  # noqa: B023
                                             reps_here)
                         row(name + " floor", floor, ref, "the module + the trace's 2 products")
-                api = best(lambda: rbatch.compute(ex), max(1, reps // 2))  # noqa: B023
+                api = best(lambda: engine.run(ex), max(1, reps // 2))  # noqa: B023
                 row(name + " rnncalc.run(exercise)", api, ref, "(from Python numbers)")
 
 
@@ -201,8 +200,8 @@ MEMORY_PROBE = """
 import ctypes, gc, json, sys, torch
 sys.path.insert(0, {root!r})
 from benchmarks.bench import _long_exercise
-from rnncalc import fast
-from rnncalc.sequence import _params
+from rnncalc import fused
+from rnncalc.engine import params as _params
 ex, module, x = _long_exercise({cell!r}, {hidden}, {dtype!r})
 del module
 torch.set_num_threads(1)
@@ -214,13 +213,13 @@ def status(key):  # in bytes, from /proc/self/status
             return int(line.split()[1]) * 1024
 with torch.no_grad():  # warm up: load the kernels' code before measuring
     short = x[:40]
-    fast.run_direction(ex, p, short, h0, h0 if {cell!r} == "lstm" else None, 0, "forward")
+    fused.run_direction(ex, p, short, h0, h0 if {cell!r} == "lstm" else None, 0, "forward")
 gc.collect()  # building the exercise from Python numbers peaked far above the run:
 ctypes.CDLL("libc.so.6").malloc_trim(0)  # its freed memory goes back to the system
 open("/proc/self/clear_refs", "w").write("5")  # the peak (VmHWM) starts again from here
 before = status("VmRSS")
 with torch.no_grad():
-    tr = fast.run_direction(ex, p, x, h0, h0 if {cell!r} == "lstm" else None, 0, "forward")
+    tr = fused.run_direction(ex, p, x, h0, h0 if {cell!r} == "lstm" else None, 0, "forward")
 peak = status("VmHWM")
 storages = {{}}
 for t in [tr.x, tr.h, tr.c, *tr.pre.values(), *tr.act.values()]:
@@ -247,7 +246,7 @@ def memory() -> None:
 def output(reps: int) -> None:
     import torch
 
-    from rnncalc import batch as rbatch
+    from rnncalc import engine
     from rnncalc.render.json import render as render_json
     from rnncalc.render.table import render as render_table
     from rnncalc.render.table import to_text
@@ -255,15 +254,15 @@ def output(reps: int) -> None:
     print("5. Output of a 2000-step run, against the one second the issue allows (tables) and "
           "against computing the trace (JSON)")
     ex, _, _ = _long_exercise("lstm", 64, "float64")
-    trace = rbatch.compute(ex)
+    trace = engine.run(ex)
     table = best(lambda: to_text(render_table(trace, step_by_step=True), width=120), reps)
     row("table, default selection, --step-by-step", table, 1.0, "<= 1")
     every = best(lambda: to_text(render_table(trace, steps="all"), width=120), 1)
     print(f"  (for comparison: --steps all takes {every:.2f} s)")
     for hidden in (64, 512):
         ex, _, _ = _long_exercise("lstm", hidden, "float32")
-        trace = rbatch.compute(ex)
-        run_time = best(lambda: rbatch.compute(ex), reps)  # noqa: B023
+        trace = engine.run(ex)
+        run_time = best(lambda: engine.run(ex), reps)  # noqa: B023
         text = render_json(trace)
         as_json = best(lambda: render_json(trace), max(1, reps // 2))  # noqa: B023
         row(f"JSON of a 2000x{hidden} LSTM trace ({len(text) / 2**20:.0f} MB)", as_json,

@@ -1,4 +1,4 @@
-"""rnncalc: a calculator for recurrent-network exercises (RNN, LSTM), every gate recorded.
+"""rnncalc: a calculator for recurrent-network exercises (RNN, LSTM, GRU, ...), every gate recorded.
 
 >>> import rnncalc
 >>> trace = rnncalc.run(rnncalc.load(cell="rnn"))        # the seed's RNN regression exercise
@@ -27,8 +27,8 @@ __version__ = "0.1.0"
 
 def run(exercise: Exercise, *, round_to: int | None = None) -> Trace:
     """Run an exercise (``round_to=N``: as a student rounding to N decimals); see
-    :func:`rnncalc.sequence.run`."""
-    from rnncalc.sequence import run as _run
+    :func:`rnncalc.engine.run`."""
+    from rnncalc.engine import run as _run
 
     return _run(exercise, round_to=round_to)
 

@@ -59,13 +59,13 @@ import torch
 from rnncalc.cells import Params
 from rnncalc.cells.activations import apply
 from rnncalc.cells.lstm import GATES as LSTM_GATES
+from rnncalc.engine import params as _params
 from rnncalc.errors import RnncalcError
 from rnncalc.formulation import Activation, Formulation
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import Exercise, Loss, param_name
 from rnncalc.rounding import rounding
-from rnncalc.sequence import _params
 from rnncalc.trace import DirectionTrace, Step, Trace
 
 __all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_names"]

@@ -20,10 +20,10 @@ import re
 
 from rnncalc.bptt import GradTrace, slope
 from rnncalc.cells.activations import apply
+from rnncalc.engine import params as _params
 from rnncalc.errors import ExitCode, RnncalcError
 from rnncalc.explain import Call, Diff, Expr, Line, Num, Prod, Sum, Sym, Where
 from rnncalc.model import param_name
-from rnncalc.sequence import _params
 from rnncalc.trace import Trace
 
 __all__ = ["default_element", "explain_element"]

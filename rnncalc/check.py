@@ -207,7 +207,7 @@ class Marker:
 
     def __init__(self, ex: Exercise, trace: Trace | None = None, *,
                  round_to: int | None = None) -> None:
-        from rnncalc.sequence import run
+        from rnncalc.engine import run
 
         self.ex, self.round_to = ex, round_to
         self.trace = run(ex, round_to=round_to) if trace is None else trace
@@ -284,7 +284,7 @@ def _by_rounding(ex: Exercise, g: Given, cache: dict[int, dict[str, Any]]) -> bo
     if not 0 < d <= 12:  # a whole number, or a machine's digits: not a hand-rounded sheet
         return False
     if d not in cache:
-        from rnncalc.sequence import run
+        from rnncalc.engine import run
 
         cache[d] = run(ex, round_to=d).to_dict()
     return agrees(g, lookup(cache[d], g.key))
@@ -320,7 +320,7 @@ class _Own:
             return self.steps[base]
         from rnncalc.cells import CELLS
         from rnncalc.cells.activations import apply
-        from rnncalc.sequence import _params
+        from rnncalc.engine import params as _params
 
         ex, form = self.ex, self.ex.formulation
         layer, direction, t = _t(base[1]), str(base[3]), _t(base[4])
@@ -519,7 +519,7 @@ class _Slips:
 
     def variants(self) -> list[tuple[str, dict[str, Any]]]:
         if self._variants is None:
-            from rnncalc.sequence import run
+            from rnncalc.engine import run
 
             self._variants = [(note, run(ex, round_to=self.round_to).to_dict())
                               for note, ex in _variants(self.ex)]

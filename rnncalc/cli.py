@@ -81,7 +81,7 @@ def _errors(show_traceback: bool) -> Iterator[None]:
         _quiet_broken_pipe()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        raise typer.Exit(130) from None
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except Exception as exc:
         if show_traceback:
             tb.print_exc()
@@ -295,10 +295,9 @@ def _comparison(exercise: object, format: Format, precision: int) -> object:
 
 
 def _compute(exercise: object, round_to: int | None = None) -> "Trace":
-    from rnncalc.batch import compute
+    from rnncalc.engine import run
 
-    # one torch thread for a small exercise (thread start-up costs more than the arithmetic)
-    return compute(exercise, round_to=round_to)  # type: ignore[arg-type]
+    return run(exercise, round_to=round_to)  # type: ignore[arg-type]
 
 
 def _explained(explain: bool, selection: str | None) -> "Callable[[Trace], list[Line]] | None":
@@ -338,7 +337,7 @@ for _cell, (_help, _example) in _CELL_HELP.items():
                 epilog=f"Examples:  {_example}")(_cell_command(_cell))
 
 
-class Cell(str, Enum):
+class CellName(str, Enum):
     rnn = "rnn"
     lstm = "lstm"
     gru = "gru"
@@ -347,7 +346,7 @@ class Cell(str, Enum):
 @app.command(epilog="Examples:  rnncalc formulas gru  ·  rnncalc formulas gru --convention onnx  ·"
              "  rnncalc formulas lstm -c configs/lstm_stacked_relu.yaml")
 def formulas(
-    cell: Annotated[Cell, typer.Argument(help="rnn, lstm or gru.")],
+    cell: Annotated[CellName, typer.Argument(help="rnn, lstm or gru.")],
     convention: ConventionOpt = None,
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Show the equations this config uses.", show_default=False)] = None,
@@ -365,7 +364,8 @@ def formulas(
 
             doc = read_document(str(config))
             own = doc.data.get("cell") if isinstance(doc.data, dict) else None
-            if own in Cell.__members__ and own != cell.value:  # not `rnncalc {own}`, as load says
+            # not `rnncalc {own}`, as load says
+            if own in CellName.__members__ and own != cell.value:
                 raise doc.error(("cell",), f"this config is for {own!r}, not {cell.value!r}: run "
                                 f"`rnncalc formulas {own}`")
             exercise = build(doc, folder_of(str(config)), cell=cell.value,
@@ -771,7 +771,7 @@ def run(
     Exit code 0 when all succeeded, 3 when any config was invalid, 2 when --steps picks none of
     a run's steps (4 on a bug)."""
     with _errors(traceback):
-        from rnncalc.batch import Job, expand, outcomes, read_stdin
+        from rnncalc.jobs import Job, expand, outcomes, read_stdin
 
         sources = expand(configs)
         tty = output is None and sys.stdout.isatty()
@@ -895,7 +895,7 @@ def main() -> None:
     """Console entry point: ``app``, or only the command the first argument names (not while a
     shell asks for completions, which may list every command)."""
     # what is imported by now lives as long as the process: the garbage collector need not walk
-    # it at every full collection (validate of 14 configs: 20 ms less); batch.compute does the
+    # it at every full collection (validate of 14 configs: 20 ms less); engine.run does the
     # same for torch's objects
     gc.freeze()
     first = sys.argv[1] if len(sys.argv) > 1 else ""

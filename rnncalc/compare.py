@@ -94,7 +94,7 @@ def _key(form: Formulation) -> Formulation:
 
 def compare(exercise: Exercise) -> Comparison:
     """Run ``exercise`` under each distinct formulation; the first variant is its own."""
-    from rnncalc.sequence import run
+    from rnncalc.engine import run
 
     own = exercise.formulation
     kept = _overrides(own)

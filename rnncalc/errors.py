@@ -19,6 +19,8 @@ class ExitCode(IntEnum):
     USAGE = 2  # command-line usage (click's own code for a bad option)
     INVALID_INPUT = 3  # a config, an answers file or an input that cannot be used
     INTERNAL = 4  # a bug in rnncalc: rerun with --traceback and report it
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as a shell reports it
+    TERMINATED = 143  # SIGTERM: 128 + 15
 
 
 class RnncalcError(Exception):

@@ -183,11 +183,11 @@ def explain(trace: Trace, selection: Selection | None = None) -> list[Line]:
     return lines
 
 
-def _activation(act: Activation, value: float, digits: int | None) -> float:
+def _activation(act: Activation, value: float, round_to: int | None) -> float:
     from rnncalc.cells.activations import apply
 
     out = float(apply(act, torch.tensor([value], dtype=torch.float64))[0])
-    return out if digits is None else round_half_away(out, digits)
+    return out if round_to is None else round_half_away(out, round_to)
 
 
 def _dot(row: Iterable[float], values: Iterable[float]) -> tuple[Expr, ...]:
@@ -223,7 +223,7 @@ def _lists(tr: DirectionTrace) -> dict[str, Any]:
     return out
 
 
-def _direction(ex: Exercise, w: LayerWeights, tr: DirectionTrace, digits: int | None,
+def _direction(ex: Exercise, w: LayerWeights, tr: DirectionTrace, round_to: int | None,
                sel: Selection) -> Iterator[Line]:
     lists = _lists(tr)
     for k, t in enumerate(tr.positions):
@@ -238,7 +238,7 @@ def _direction(ex: Exercise, w: LayerWeights, tr: DirectionTrace, digits: int | 
         if ex.cell == "rnn":
             yield from _rnn(ex, w, s, where)
         elif ex.cell == "lstm":
-            yield from _lstm(ex, w, s, where, digits)
+            yield from _lstm(ex, w, s, where, round_to)
         else:
             yield from _gru(ex, w, s, where)
 
@@ -270,7 +270,7 @@ def _rnn(ex: Exercise, w: LayerWeights, s: _Step, where) -> Iterator[Line]:  # t
                          where("h", j))
 
 
-def _lstm(ex: Exercise, w: LayerWeights, s: _Step, where, digits: int | None) -> Iterator[Line]:  # type: ignore[no-untyped-def]
+def _lstm(ex: Exercise, w: LayerWeights, s: _Step, where, round_to: int | None) -> Iterator[Line]:  # type: ignore[no-untyped-def]
     form = ex.formulation
     sigma, g_act, h_act = form.activations
     H = ex.hidden_size
@@ -306,7 +306,7 @@ def _lstm(ex: Exercise, w: LayerWeights, s: _Step, where, digits: int | None) ->
     values = s.m if s.m is not None else s.h
     for j in range(H):
         u = j + 1
-        squashed = _activation(h_act, s.c[j], digits)
+        squashed = _activation(h_act, s.c[j], round_to)
         yield Line(Sym(out, s.t, u), (
             Prod((Sym("o", s.t, u), Call(h_act.name, Sym("c", s.t, u)))),
             Prod((Num(s.act["o"][j]), Call(h_act.name, Num(s.c[j])))),

@@ -200,10 +200,6 @@ class Formulation:
         """Activation by role: ``form.act["gate"]``."""
         return dict(zip(ROLES[self.cell], self.activations, strict=True))
 
-    @property
-    def packing(self) -> Packing:
-        return PACKINGS[self.convention]
-
     def with_options(self, **options: Any) -> Formulation:
         """A copy with some options changed; ``activations`` may be a partial dict by role."""
         acts = options.pop("activations", None)
@@ -340,7 +336,8 @@ def _symbols(form: Formulation, bias: bool) -> list[str]:
     gates = {"rnn": "", "lstm": "i, f, g, o", "gru": "r, z, n"}[cell]
     h_size = "[P]" if cell == "lstm" and form.projection else "[H]"
     out = ["where:", "  x_t      input at step t, [H_in]",
-           f"  h_{{t-1}}  previous hidden state, {h_size} (h_0 given or zeros)"]
+           f"  h_{{t-1}}  previous hidden state, {h_size} (h_{{-1}} the initial state, given or "
+           "zeros)"]
     if cell == "lstm":
         out.append("  c_{t-1}  previous cell state, [H]")
     if gates:

@@ -38,11 +38,8 @@ def apply_head(head: Head, output: torch.Tensor, final: torch.Tensor) -> HeadTra
     z_t = output @ W.T + b
     p, k = _read(z, head.task)
     p_t, k_t = _read(z_t, head.task)
-    names = head.labels
-    if names is None and head.task != "regression" and len(head.W) > 1:
-        names = None
     return HeadTrace(
         task=head.task, final_input=final, logits=z, probs=p,
         label=None if k is None else int(k), logits_t=z_t, probs_t=p_t,
-        labels_t=None if k_t is None else tuple(k_t.tolist()), names=names,
+        labels_t=None if k_t is None else tuple(k_t.tolist()), names=head.labels,
     )

@@ -38,36 +38,36 @@ _ARITHMETIC = {
 _NUDGE = 1e-9
 
 
-def round_half_away(value: float, digits: int) -> float:
+def round_half_away(value: float, round_to: int) -> float:
     """``round_half_away(0.46205, 4) == 0.4621`` (Python's ``round`` gives 0.462: half to even)."""
-    scale = 10.0**digits
+    scale = 10.0**round_to
     return math.copysign(math.floor(abs(value) * scale + 0.5 + _NUDGE) / scale, value)
 
 
-def quantize(t: torch.Tensor, digits: int) -> torch.Tensor:
+def quantize(t: torch.Tensor, round_to: int) -> torch.Tensor:
     """:func:`round_half_away` on every element of a floating tensor."""
-    scale = 10.0**digits
+    scale = 10.0**round_to
     return torch.sign(t) * torch.floor(t.abs() * scale + 0.5 + _NUDGE) / scale
 
 
 class _Rounding(TorchFunctionMode):
-    def __init__(self, digits: int) -> None:
+    def __init__(self, round_to: int) -> None:
         super().__init__()
-        self.digits = digits
+        self.round_to = round_to
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         out = func(*args, **(kwargs or {}))
         if (getattr(func, "__name__", "") in _ARITHMETIC and isinstance(out, torch.Tensor)
                 and out.is_floating_point()):
-            return quantize(out, self.digits)  # the mode is off inside its own handler
+            return quantize(out, self.round_to)  # the mode is off inside its own handler
         return out
 
 
 @contextlib.contextmanager
-def rounding(digits: int | None) -> Iterator[None]:
-    """Round every arithmetic result to ``digits`` decimals inside the block; ``None``: exact."""
-    if digits is None:
+def rounding(round_to: int | None) -> Iterator[None]:
+    """Round every arithmetic result to ``round_to`` decimals inside the block; ``None``: exact."""
+    if round_to is None:
         yield
         return
-    with _Rounding(digits):
+    with _Rounding(round_to):
         yield

@@ -1,5 +1,5 @@
 """The configs a command line names, read and checked without computing: all of ``rnncalc
-validate``, and the first half of ``rnncalc run`` (:mod:`rnncalc.batch`, which exports these too).
+validate``, and the first half of ``rnncalc run`` (:mod:`rnncalc.jobs`, which exports these too).
 
 A module of its own so that ``validate`` builds none of batch's classes. ``validate`` never imports
 torch; :func:`read` does for a config that names a ``weights_file`` (it loads the file).

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import rnncalc
 from rnncalc.bptt import backprop
 from rnncalc.cells import CELLS
-from rnncalc.sequence import _params
+from rnncalc.engine import params as _params
 from tests.conftest import CONFIGS
 
 TOL = 1e-10

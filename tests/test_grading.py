@@ -183,15 +183,15 @@ def test_class_summary_table(cli, klass):
 
 
 def test_the_exercise_is_computed_once_for_many_files(cli, klass, monkeypatch):
-    import rnncalc.sequence
+    import rnncalc.engine
 
     calls = []
-    real = rnncalc.sequence.run
+    real = rnncalc.engine.run
     def counted(ex, round_to=None):
         calls.append(round_to)
         return real(ex, round_to=round_to)
 
-    monkeypatch.setattr(rnncalc.sequence, "run", counted)
+    monkeypatch.setattr(rnncalc.engine, "run", counted)
     files = [str(klass / "a_ann.yaml")] * 20
     result = cli("check", str(RNN), *files, "-f", "jsonl")
     assert result.exit_code == 0, result.stderr

@@ -104,7 +104,7 @@ print(json.dumps([m for m in watched if m in sys.modules]))
 #: Modules that commands computing nothing do without: the config reader and what it builds,
 #: the layouts reader, fastjsonschema's compiler, decimal (for the schema checker), batch's classes.
 WATCHED = ["yaml", "rnncalc.config", "rnncalc.model", "rnncalc.formulation",
-           "rnncalc.config.layouts", "rnncalc.batch", "fastjsonschema", "decimal", "torch"]
+           "rnncalc.config.layouts", "rnncalc.jobs", "fastjsonschema", "decimal", "torch"]
 
 
 def _imported(args: list[str]) -> list[str]:
@@ -198,7 +198,7 @@ def test_the_first_exercise_sets_the_imports_aside_from_the_collector():
     process, everything imported (torch's objects) is frozen out of the garbage collector's
     reach, which otherwise walked them all at every full collection and at exit (the figure is
     `bench.py --only compute`)."""
-    code = ("import gc, rnncalc; from rnncalc.batch import compute; "
+    code = ("import gc, rnncalc; from rnncalc.engine import run as compute; "
             "before = gc.get_freeze_count(); compute(rnncalc.load(cell='lstm')); "
             "print(before, gc.get_freeze_count())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

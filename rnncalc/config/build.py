@@ -14,7 +14,8 @@ from typing import Any
 from rnncalc.config.layout_keys import uses_layout
 from rnncalc.config.loss import read_loss
 from rnncalc.config.options import read_direction, read_formulation
-from rnncalc.config.schema import check_structure, did_you_mean
+from rnncalc.config.schema import check_structure
+from rnncalc.config.suggest import did_you_mean
 from rnncalc.config.yamlsafe import Located, Path, shape_of
 from rnncalc.errors import ConfigError
 from rnncalc.limits import check_run

@@ -47,6 +47,7 @@ from rnncalc.config.layout_keys import (
     PROPERTIES,
     uses_layout,
 )
+from rnncalc.config.suggest import did_you_mean
 from rnncalc.config.yamlsafe import Located, Path, shape_of
 from rnncalc.errors import ConfigError
 from rnncalc.formulation import ACTIVATIONS, CONVENTIONS, PACKINGS, preset
@@ -200,8 +201,6 @@ class _Reader:
     def known(self, path: Path, group: dict[str, Any], names: tuple[str, ...], form: str) -> None:
         for key in group:
             if key not in names:
-                from rnncalc.config.schema import did_you_mean
-
                 near = did_you_mean(key, list(names))
                 hint = f"did you mean {near!r}? " if near else ""
                 raise self.error((*path, key), f"unknown {form} weight name {key!r}; {hint}"

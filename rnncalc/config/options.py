@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rnncalc.config.suggest import did_you_mean
 from rnncalc.config.yamlsafe import Located
 from rnncalc.formulation import (
     ACTIVATIONS,
@@ -68,8 +69,6 @@ def read_formulation(doc: Located, cell: str, convention: str | None = None) -> 
 
     ``convention`` (a command-line override) replaces the config's own.
     """
-    from rnncalc.config.schema import did_you_mean
-
     data: dict[str, Any] = doc.data
     for key, only in _CELL_ONLY.items():
         if key in data and cell != only:

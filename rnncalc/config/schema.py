@@ -9,13 +9,13 @@ by a test: the checker ``_schema_check.py`` and ``schema.json``.
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from rnncalc.config.layout_keys import PROPERTIES as _LAYOUT_PROPERTIES
 from rnncalc.config.options import PROPERTIES as _FORMULATION_PROPERTIES
+from rnncalc.config.suggest import did_you_mean
 from rnncalc.config.yamlsafe import Located
 
 __all__ = ["CELLS", "SCHEMA", "TASKS", "check_structure", "did_you_mean"]
@@ -220,17 +220,6 @@ def _data_path(data: Any, parts: list[str]) -> tuple[str | int, ...]:
             path.append(part)
             data = data.get(part) if isinstance(data, dict) else None
     return tuple(path)
-
-
-def did_you_mean(key: Any, known: list[str]) -> str | None:
-    """The known name ``key`` most likely meant: ``"wieghts"`` -> ``"weights"``, ``"W_fh"`` ->
-    ``"W_hf"`` (same letters, swapped), ``"W_hf "`` -> ``"W_hf"``."""
-    word = str(key).strip()
-    for name in known:
-        if word.lower() == name.lower() or sorted(word) == sorted(name):
-            return name
-    near = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    return near[0] if near else None
 
 
 def _unknown_keys(value: Any, path: tuple[str | int, ...]) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rnncalc.explain import Line, line_text, where_dict
@@ -35,6 +34,3 @@ def to_json(lines: list[Line], *, precision: int = 4) -> list[dict[str, Any]]:
     """The JSON's ``"explain"``: where each line is, and its text at ``precision``."""
     return [{**where_dict(line.where), "text": line_text(line, precision)} for line in lines]
 
-
-def dumps(lines: list[Line], *, precision: int = 4) -> str:
-    return json.dumps(to_json(lines, precision=precision), indent=2) + "\n"

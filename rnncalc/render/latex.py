@@ -15,7 +15,7 @@ from rnncalc.render import fmt
 from rnncalc.render.report import (
     Blank,
     Block,
-    Cell,
+    Entry,
     Equations,
     Explanation,
     Math,
@@ -119,7 +119,7 @@ def _numbers(cell: Numbers, precision: int) -> str:
     return "$[" + comma.join(text) + "]$"
 
 
-def _cell(cell: Cell, precision: int, wraps: bool = False) -> str:
+def _cell(cell: Entry, precision: int, wraps: bool = False) -> str:
     if isinstance(cell, Math):
         return f"${cell.tex}$"
     if isinstance(cell, Blank):  # room to write in: a taller row, ~4.5em per number unless wrapped
@@ -129,7 +129,7 @@ def _cell(cell: Cell, precision: int, wraps: bool = False) -> str:
     return escape(cell)
 
 
-def _length(cell: Cell) -> int:
+def _length(cell: Entry) -> int:
     return len(cell.values) if isinstance(cell, Numbers) else cell.size \
         if isinstance(cell, Blank) else 1
 

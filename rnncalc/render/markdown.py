@@ -14,7 +14,7 @@ from rnncalc.render import fmt, fmt_vector
 from rnncalc.render.report import (
     Blank,
     Block,
-    Cell,
+    Entry,
     Equations,
     Explanation,
     Math,
@@ -76,7 +76,7 @@ def _given(value: Matrix | Vector) -> str:
     return "[" + ", ".join(exact(v) for v in value) + "]"  # type: ignore[arg-type]
 
 
-def _cell(cell: Cell, precision: int) -> str:
+def _cell(cell: Entry, precision: int) -> str:
     if isinstance(cell, Math):
         return f"`{cell.plain}`"
     if isinstance(cell, Blank):

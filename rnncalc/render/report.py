@@ -28,7 +28,7 @@ __all__ = [
     "SECTIONS",
     "Blank",
     "Block",
-    "Cell",
+    "Entry",
     "Equations",
     "Explanation",
     "Math",
@@ -77,13 +77,13 @@ class Blank:
     size: int = 1
 
 
-Cell = str | Math | Numbers | Blank
+Entry = str | Math | Numbers | Blank
 
 
 @dataclass(frozen=True)
 class Table:
-    columns: tuple[Cell, ...]
-    rows: tuple[tuple[Cell, ...], ...]
+    columns: tuple[Entry, ...]
+    rows: tuple[tuple[Entry, ...], ...]
     caption: str = ""
     groups: tuple[int, ...] = ()  # a rule after these rows (indices), e.g. between steps
 
@@ -230,14 +230,14 @@ def exercise_section(trace: Trace, blank: bool = False) -> list[Section]:
     return [Section("Exercise", tuple(blocks))]
 
 
-def _v(values: Sequence[float], blank: bool, **kw: bool) -> Cell:
+def _v(values: Sequence[float], blank: bool, **kw: bool) -> Entry:
     return Blank(len(values)) if blank else Numbers(tuple(values), **kw)
 
 
 def _direction_table(tr: DirectionTrace, cell: str, blank: bool) -> Table:
     """Every pre-activation and activation of every step: one row per quantity."""
     x_name = Math("x_t") if tr.layer == 0 else Math("input")
-    rows: list[tuple[Cell, ...]] = []
+    rows: list[tuple[Entry, ...]] = []
     groups = []
     for step in tr.steps():
         rows.append((str(step.t), x_name, Numbers(tuple(step.x.tolist()), exact=tr.layer == 0), ""))
@@ -273,12 +273,12 @@ def finals_section(trace: Trace, blank: bool = False) -> list[Section]:
     ex = trace.exercise
     if ex.num_layers * ex.num_directions == 1:
         return []
-    columns: tuple[Cell, ...] = ("k", "layer", "direction", Math("h_n"))
+    columns: tuple[Entry, ...] = ("k", "layer", "direction", Math("h_n"))
     if trace.c_n is not None:
         columns += (Math("c_n"),)
     rows = []
     for k, h in enumerate(trace.h_n.tolist()):
-        row: tuple[Cell, ...] = (str(k), str(k // ex.num_directions),
+        row: tuple[Entry, ...] = (str(k), str(k // ex.num_directions),
                                  ex.directions[k % ex.num_directions], _v(h, blank))
         if trace.c_n is not None:
             row += (_v(trace.c_n[k].tolist(), blank),)
@@ -304,7 +304,7 @@ def head_section(trace: Trace, blank: bool = False) -> list[Section]:
     final = (join.format(f="h_forward at T-1", b="h_backward at 0") + " (h_n)" if bidir
              else "h at 0 (computed last)" if ex.reverse else "h_{T-1}")
     if head.task == "regression":
-        ys: list[tuple[Cell, ...]] = [
+        ys: list[tuple[Entry, ...]] = [
             (str(t), _v(y, blank)) for t, y in enumerate(head.logits_t.tolist())]
         ys.append(("final", _v(head.logits.tolist(), blank)))
         eq = Equations((Math(f"y_t = W {on.plain} + b", f"y_t = W {on.tex} + b"),))
@@ -322,7 +322,7 @@ def head_section(trace: Trace, blank: bool = False) -> list[Section]:
         assert head.probs is not None and head.label is not None
         items = [("final", head.logits.tolist(), head.probs.tolist(), head.label)]
         src = Math(final, "h_n" if bidir else "h_{T-1}")
-    rows: list[tuple[Cell, ...]] = []
+    rows: list[tuple[Entry, ...]] = []
     for t, z, p, k in items:
         label = f"{k} ({head.names[k]})" if head.names else str(k)
         rows.append((t, _v(z, blank), _v(p, blank), Blank() if blank else label))

@@ -9,7 +9,6 @@ config's ``weights_file``); neither does this module.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,47 +17,10 @@ from rnncalc.errors import ConfigError, ExitCode, RnncalcError
 from rnncalc.sources import expand, read, read_stdin, validate
 
 if TYPE_CHECKING:
-    from rnncalc.model import Exercise
     from rnncalc.sources import Stdin
     from rnncalc.trace import Trace
 
-__all__ = ["Job", "Outcome", "compute", "expand", "outcomes", "read", "read_stdin", "validate"]
-
-#: Multiply-adds in one step of one layer above which torch's threads pay; below, one is faster
-#: (the fused kernels and the step loop make one call per step, each a thread synchronisation).
-THREADED_WORK = 1_000_000
-#: The same for a whole sequence on the fast path, whose gates are a few products of whole
-#: [T, ...] blocks, which threads share (a 2000-step, 64-unit LSTM is 65 million).
-THREADED_BLOCK_WORK = 16_000_000
-
-_default_threads: int | None = None
-
-
-def compute(ex: Exercise, round_to: int | None = None) -> Trace:
-    """Run ``ex`` with as many torch threads as pay: one for a small exercise.
-
-    With two threads a single tiny call can take 8 ms on a busy machine against 0.1 ms with one;
-    a long sequence (on the fast path) or many units gain from torch's default.
-    """
-    import torch
-
-    from rnncalc import fast
-    from rnncalc.sequence import run
-
-    global _default_threads
-    if _default_threads is None:  # the first exercise of this process
-        _default_threads = torch.get_num_threads()
-        # Every object imported so far (torch's 170,000) lives as long as the process: set aside
-        # from the garbage collector, which otherwise walked them all at each full collection
-        # (75 ms each here, several in one run of the seed exercise).
-        gc.freeze()
-    work = len(ex.gates) * ex.hidden_size * (ex.hidden_size + max(ex.input_size, ex.output_size))
-    blocks = fast.takes(ex, round_to)
-    pays = work >= THREADED_WORK or (blocks and work * ex.steps >= THREADED_BLOCK_WORK)
-    threads = _default_threads if pays else 1
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-    return run(ex, round_to=round_to)
+__all__ = ["Job", "Outcome", "expand", "outcomes", "read", "read_stdin", "validate"]
 
 
 @dataclass(frozen=True)
@@ -96,8 +58,10 @@ class Job:
     stdin: Stdin = None
 
     def __call__(self, source: str) -> Outcome:
+        from rnncalc.engine import run
+
         try:
-            trace = compute(read(source, self.stdin, self.dtype))
+            trace = run(read(source, self.stdin, self.dtype))
             return Outcome(source, self._text(source, trace))
         except RnncalcError as exc:
             return self._failed(source, exc, int(exc.exit_code))
@@ -145,7 +109,7 @@ def outcomes(job: Callable[[str], Outcome], sources: Sequence[str], jobs: int = 
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["torch", "rnncalc.sequence", "rnncalc.batch"])
+        ctx.set_forkserver_preload(["torch", "rnncalc.engine", "rnncalc.jobs"])
     chunk = max(1, min(64, len(sources) // (jobs * 8)))
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init) as pool:
         yield from pool.map(job, sources, chunksize=chunk)

@@ -15,7 +15,7 @@ gate of step ``t`` is a function of ``x_t`` and the states before it only. So:
    step at once by a blocked scan (:func:`linear_scan`).
 
 This applies only to PyTorch's formulation (the fused kernels know no other); :func:`applies` says
-when. The result equals the step-by-step loop of :mod:`rnncalc.sequence` up to rounding (tested
+when. The result equals the step-by-step loop of :mod:`rnncalc.engine` up to rounding (tested
 to 1e-12 in float64).
 """
 
@@ -62,7 +62,7 @@ def applies(ex: Exercise) -> bool:
 
 
 def takes(ex: Exercise, round_to: int | None = None) -> bool:
-    """Whether :func:`rnncalc.sequence.run` computes ``ex`` here: long enough, in PyTorch's
+    """Whether :func:`rnncalc.engine.run` computes ``ex`` here: long enough, in PyTorch's
     formulation (:func:`applies`), not rounded (``--round`` rounds every step's arithmetic)."""
     return round_to is None and ex.steps >= MIN_STEPS and applies(ex)
 
@@ -129,7 +129,7 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, c0: torch.Tensor) -> torch.Ten
 
 def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
                   c0: torch.Tensor | None, layer: int, direction: str) -> DirectionTrace:
-    """As :func:`rnncalc.sequence.run_direction`, every step at once; needs :func:`applies`.
+    """As :func:`rnncalc.engine.run_direction`, every step at once; needs :func:`applies`.
 
     Each cell's equations for a whole block: :func:`_rnn_blocks`, :func:`_gru_blocks`,
     :func:`_lstm_blocks`.

@@ -1,4 +1,6 @@
-"""Run an exercise: each cell over time, in each direction, layer on layer; then the head.
+"""The one way to run an exercise: each cell over time, in each direction, layer on layer; then
+the head. :func:`run` owns torch's threads, the rounding (``--round``) and the choice of the fused
+path (:mod:`rnncalc.fused`); every command and the API call it.
 
 PyTorch's semantics: the backward direction runs from the last position to the first; the output
 at position ``t`` is ``[h_forward_t, h_backward_t]`` (or, with Keras's ``merge_mode``, their sum,
@@ -9,10 +11,12 @@ backward.
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import torch
 
-from rnncalc import fast
+from rnncalc import fused
 from rnncalc.cells import CELLS, Params
 from rnncalc.heads import apply_head
 from rnncalc.limits import check_finite
@@ -20,9 +24,18 @@ from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import rounding
 from rnncalc.trace import DirectionTrace, LayerTrace, Trace
 
-__all__ = ["run"]
+__all__ = ["merge", "params", "run", "run_direction"]
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+#: Multiply-adds in one step of one layer above which torch's threads pay; below, one is faster
+#: (the fused kernels and the step loop make one call per step, each a thread synchronisation).
+THREADED_WORK = 1_000_000
+#: The same for a whole sequence on the fused path, whose gates are a few products of whole
+#: [T, ...] blocks, which threads share (a 2000-step, 64-unit LSTM is 65 million).
+THREADED_BLOCK_WORK = 16_000_000
+
+_default_threads: int | None = None
 
 
 def _tensor(values: object, dtype: torch.dtype) -> torch.Tensor:
@@ -32,7 +45,7 @@ def _tensor(values: object, dtype: torch.dtype) -> torch.Tensor:
         return torch.from_numpy(np.array(values, dtype=str(dtype).removeprefix("torch.")))
 
 
-def _params(w: LayerWeights, dtype: torch.dtype) -> Params:
+def params(w: LayerWeights, dtype: torch.dtype) -> Params:
     weight_ih = _tensor(w.weight_ih, dtype)
     weight_hh = _tensor(w.weight_hh, dtype)
     zeros = torch.zeros(weight_ih.shape[0], dtype=dtype)
@@ -89,22 +102,46 @@ def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
     """Run ``ex`` and return its full :class:`~rnncalc.trace.Trace`.
 
     ``round_to=N`` rounds every intermediate to ``N`` decimals before it is used further, as a
-    student's sheet does (:mod:`rnncalc.rounding`).
+    student's sheet does (:mod:`rnncalc.rounding`). As many torch threads as pay
+    (:func:`_set_threads`): one for a small exercise.
     """
+    _set_threads(ex, round_to)
+    return _run(ex, round_to)
+
+
+def _set_threads(ex: Exercise, round_to: int | None) -> None:
+    """With two threads a single tiny call can take 8 ms on a busy machine against 0.1 ms with one;
+    a long sequence (on the fused path) or many units gain from torch's default."""
+    global _default_threads
+    if _default_threads is None:  # the first exercise of this process
+        _default_threads = torch.get_num_threads()
+        # Every object imported so far (torch's 170,000) lives as long as the process: set aside
+        # from the garbage collector, which otherwise walked them all at each full collection
+        # (75 ms each here, several in one run of the seed exercise).
+        gc.freeze()
+    work = len(ex.gates) * ex.hidden_size * (ex.hidden_size + max(ex.input_size, ex.output_size))
+    blocks = fused.takes(ex, round_to)
+    pays = work >= THREADED_WORK or (blocks and work * ex.steps >= THREADED_BLOCK_WORK)
+    threads = _default_threads if pays else 1
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
+def _run(ex: Exercise, round_to: int | None) -> Trace:
     dtype = _DTYPES[ex.dtype]
     with torch.no_grad(), rounding(round_to):
         xs = _tensor(ex.inputs, dtype)
         h0 = torch.tensor(ex.h0, dtype=dtype)
         c0 = None if ex.c0 is None else torch.tensor(ex.c0, dtype=dtype)
         layers, finals_h, finals_c = [], [], []
-        # a long sequence in PyTorch's formulation: every step at once (rnncalc.fast)
-        use_fast = fast.takes(ex, round_to)
-        run_dir = fast.run_direction if use_fast else run_direction
+        # a long sequence in PyTorch's formulation: every step at once (rnncalc.fused)
+        use_fast = fused.takes(ex, round_to)
+        run_dir = fused.run_direction if use_fast else run_direction
         for layer, row in enumerate(ex.weights):
             dirs = {}
             for d, (direction, w) in enumerate(zip(ex.directions, row, strict=True)):
                 k = layer * ex.num_directions + d
-                dirs[direction] = run_dir(ex, _params(w, dtype), xs, h0[k],
+                dirs[direction] = run_dir(ex, params(w, dtype), xs, h0[k],
                                           None if c0 is None else c0[k], layer, direction)
                 finals_h.append(dirs[direction].h[-1])
                 if c0 is not None:

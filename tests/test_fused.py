@@ -1,4 +1,4 @@
-"""The fast path (rnncalc.fast) gives the step-by-step loop's trace, to 1e-12 in float64.
+"""The fast path (rnncalc.fused) gives the step-by-step loop's trace, to 1e-12 in float64.
 
 Relative, and absolute to the block's largest value: a relu net can grow its states to 1e4 and
 beyond in a few steps, and a pre-activation that is a small difference of such terms carries
@@ -14,10 +14,10 @@ from hypothesis import given, reject
 from hypothesis import strategies as st
 
 import rnncalc
-from rnncalc import fast, sequence
+from rnncalc import engine, fused
 from rnncalc.cells import CELLS
+from rnncalc.engine import params as _params
 from rnncalc.errors import RnncalcError
-from rnncalc.sequence import _params
 from rnncalc.trace import Trace
 
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -59,11 +59,11 @@ def configs(draw: st.DrawFn) -> dict:
 
 def _both(ex: rnncalc.Exercise, monkeypatch: pytest.MonkeyPatch) -> tuple[Trace, Trace]:
     with monkeypatch.context() as m:
-        m.setattr(fast, "MIN_STEPS", 0)
-        quick = sequence.run(ex)
+        m.setattr(fused, "MIN_STEPS", 0)
+        quick = engine.run(ex)
     with monkeypatch.context() as m:
-        m.setattr(fast, "MIN_STEPS", 10**9)
-        slow = sequence.run(ex)
+        m.setattr(fused, "MIN_STEPS", 10**9)
+        slow = engine.run(ex)
     return quick, slow
 
 
@@ -88,8 +88,8 @@ def _amplification(config: dict, slow: Trace, nudge: float = 1e-15) -> float:
 
     initial = {"h": nudged(ex.h0)} | ({} if ex.c0 is None else {"c": nudged(ex.c0)})
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fast, "MIN_STEPS", 10**9)
-        other = sequence.run(rnncalc.load({**config, "initial": initial}))
+        mp.setattr(fused, "MIN_STEPS", 10**9)
+        other = engine.run(rnncalc.load({**config, "initial": initial}))
     worst = 0.0
     for la, lb in zip(slow.layers, other.layers, strict=True):
         for d, ta in la.directions.items():
@@ -108,7 +108,7 @@ def test_fast_path_equals_step_loop(config: dict) -> None:
     answer past 1e-12, and each step is still checked exactly by the test below."""
     ex = rnncalc.load(config)
     tol = 1e-12
-    assert fast.applies(ex)
+    assert fused.applies(ex)
     with pytest.MonkeyPatch.context() as mp:
         try:
             quick, slow = _both(ex, mp)
@@ -143,9 +143,9 @@ def test_every_fast_step_follows_the_cells(config: dict, dtype: str) -> None:
     tol = 1e-12 if dtype == "float64" else 1e-5
     dt = torch.float64 if dtype == "float64" else torch.float32
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fast, "MIN_STEPS", 0)
+        mp.setattr(fused, "MIN_STEPS", 0)
         try:
-            trace = sequence.run(ex)
+            trace = engine.run(ex)
         except RnncalcError:  # a relu net grown past float32's range: refused (out of range)
             reject()
     cell = CELLS[ex.cell]
@@ -186,7 +186,7 @@ def test_other_formulations_take_the_step_loop(cell: str, extra: dict) -> None:
     rows = GATE_BLOCKS[cell] * 2
     config = {"cell": cell, "inputs": [[0.5]] * 20, "weights": {
         "weight_ih_l0": [[0.1]] * rows, "weight_hh_l0": [[0.2, -0.1]] * rows}, **extra}
-    assert not fast.applies(rnncalc.load(config))
+    assert not fused.applies(rnncalc.load(config))
 
 
 def test_linear_scan_against_a_loop() -> None:
@@ -199,29 +199,29 @@ def test_linear_scan_against_a_loop() -> None:
         for t in range(steps):
             c = a[t] * c + b[t]
             expected.append(c)
-        _close(fast.linear_scan(a, b, c0), torch.stack(expected), f"{steps} steps")
+        _close(fused.linear_scan(a, b, c0), torch.stack(expected), f"{steps} steps")
 
 
 def test_threads_one_for_a_small_exercise_torch_default_for_a_long_sequence() -> None:
     """A seed-size exercise runs on one thread (a tiny call with two took 8 ms on a busy machine);
     a long one on the fast path takes torch's default, which its block products share."""
-    from rnncalc import batch
+    from rnncalc import engine
 
     start = torch.get_num_threads()
     try:
-        batch.compute(rnncalc.load(None, cell="lstm"))  # the seed's LSTM, 3 steps
+        engine.run(rnncalc.load(None, cell="lstm"))  # the seed's LSTM, 3 steps
         assert torch.get_num_threads() == 1
-        default = batch._default_threads
+        default = engine._default_threads
         g = torch.Generator().manual_seed(0)
         long = {"cell": "lstm", "inputs": torch.randn(300, 64, generator=g).tolist(),
                 "weights": {"weight_ih_l0": torch.randn(256, 64, generator=g).tolist(),
                             "weight_hh_l0": torch.randn(256, 64, generator=g).tolist()}}
-        batch.compute(rnncalc.load(long))  # 300 steps x 4 x 64 x 128: 9.8 million
+        engine.run(rnncalc.load(long))  # 300 steps x 4 x 64 x 128: 9.8 million
         assert torch.get_num_threads() == 1
-        batch.compute(rnncalc.load({**long, "inputs": long["inputs"] * 2}))  # 19.7 million
+        engine.run(rnncalc.load({**long, "inputs": long["inputs"] * 2}))  # 19.7 million
         assert torch.get_num_threads() == default
         rounded = rnncalc.load({**long, "inputs": long["inputs"] * 2})
-        batch.compute(rounded, round_to=4)  # the step loop: one small call per step
+        engine.run(rounded, round_to=4)  # the step loop: one small call per step
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(start)
