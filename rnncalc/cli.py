@@ -704,7 +704,7 @@ def draw(
         "heatmap takes layer, direction, gate (a key given twice takes either value).",
         show_default=False)] = None,
     config: ConfigOpt = None,
-    cell: Annotated[Cell | None, typer.Option(
+    cell: Annotated[CellName | None, typer.Option(
         "--cell", help="With no --config: the seed exercise of this cell (default lstm).",
         show_default=False)] = None,
     task: TaskOpt = None,
