@@ -479,6 +479,14 @@ def exercise(
         "--format", "-f", help="Sheet and key: markdown or latex.")] = SheetFormat.markdown,
     explain: Annotated[bool, typer.Option(
         "--explain", "-e", help="The key also writes out every sum, numbers substituted.")] = False,
+    students: Annotated[Path | None, typer.Option(
+        "--students", help="A roster CSV (a header row; the id column: id, student_id, student, "
+        "sis_id, username or email, else the first): one variant per student, its numbers from "
+        "the seed and the id, in --out-dir/ID/ with a blank answers.yaml naming the student.",
+        show_default=False)] = None,
+    variants: Annotated[int | None, typer.Option(
+        "--variants", min=1, max=10000, help="N variants, ids 1 to N, as --students does.",
+        show_default=False)] = None,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
@@ -487,14 +495,31 @@ def exercise(
     if out_dir is not None and output is not None:
         raise typer.BadParameter("give --out-dir (three files) or --output (the config alone), "
                                  "not both", param_hint="--output")
+    if (students is not None or variants is not None) and out_dir is None:
+        raise typer.BadParameter("a class's variants go into a folder: give --out-dir",
+                                 param_hint="--students/--variants")
+    if students is not None and variants is not None:
+        raise typer.BadParameter("give --students or --variants, not both",
+                                 param_hint="--variants")
     with _errors(traceback):
         from rnncalc.generate import Spec, config_text, write_exercise
+        from rnncalc.variants import read_roster, write_variants
 
+        ids = read_roster(students) if students else \
+            [str(i) for i in range(1, variants + 1)] if variants else None
         if seed is None:
             seed = int.from_bytes(os.urandom(3), "big")
+            if ids is not None:  # the class's seed: the variants cannot be had again without it
+                print(f"seed {seed} (give --seed {seed} to write the same variants again)",
+                      file=sys.stderr)
         spec = Spec(cell=cell, seed=seed, input_size=input_size, hidden_size=hidden_size,
                     steps=steps, layers=layers, bias=bias, task=task.value,
                     numbers=numbers.value, classes=classes, precision=precision)
+        if ids is not None:
+            assert out_dir is not None
+            for path in write_variants(spec, ids, out_dir, format.value, explain=explain):
+                print(f"wrote {path}", file=sys.stderr)
+            return
         if out_dir is None:
             _emit(config_text(spec), output)
             return
