@@ -33,7 +33,9 @@ Key = tuple[str | int, ...]
 #: Keys of the JSON output that are not answers; an answers file may carry them (it may be a JSON
 #: output), they are not checked.
 META_KEYS = {"cell", "dtype", "sizes", "direction", "merge_mode", "formulation", "round",
-             "explain", "x", "task", "title", "t", "layer"}
+             "explain", "x", "task", "title", "t", "layer",
+             # grad's (rnncalc grad --format json) that are not answers either
+             "loss_type", "reduction", "at", "target", "upstream", "truncate"}
 
 
 _MAX_BYTES = 4 * 1024 * 1024
@@ -235,10 +237,15 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
     out.append(Given(key, value, text, doc.line_of(path)))
 
 
-def template(expected: dict[str, Any], title: str = "", student: str | None = None) -> str:
+def template(expected: dict[str, Any], title: str = "", student: str | None = None, *,
+             grad: bool = False) -> str:
     """A blank answers file for a run: every step's gates (before and after the activation), the
-    states, and the head, each number ``~`` to be filled in (``student``: the id written in it)."""
-    body = yaml.safe_dump(blank(expected), sort_keys=False, default_flow_style=None, width=100)
+    states, and the head, each number ``~`` to be filled in (``student``: the id written in it);
+    ``grad``: instead, what ``rnncalc grad`` shows (``expected`` must hold it)."""
+    from rnncalc import gradanswers
+
+    doc = gradanswers.blank(expected["grad"]) if grad else blank(expected)
+    body = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
     body = body.replace("null", "~")  # the only scalars are the blanks (keys are fixed names)
     header = [
         f"# Answers{': ' + title if title else ''} (rnncalc answers-template).",

@@ -21,15 +21,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from rnncalc import gradanswers
 from rnncalc.answers import Answers, Given, Key, lookup
 from rnncalc.explain import Line, Where, explain
 from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import rounding
 from rnncalc.trace import Trace
+
+if TYPE_CHECKING:
+    from rnncalc.bptt import GradTrace
 
 __all__ = ["Item", "Marker", "Report", "agrees", "check", "decimals"]
 
@@ -185,6 +189,8 @@ def describe(key: Key, ex: Exercise) -> tuple[str, Where | None]:
         unit = int(k[2]) + 1 if len(k) > 2 else None
         q = symbols[field]
         return q + (f"[{unit}]" if unit else ""), Where(q if q != "name" else "label", None, unit)
+    if k[0] == "grad":
+        return gradanswers.describe(key, ex), None
     return _path(key), None
 
 
@@ -211,7 +217,8 @@ class Marker:
 
         self.ex, self.round_to = ex, round_to
         self.trace = run(ex, round_to=round_to) if trace is None else trace
-        self.doc = self.trace.to_dict()
+        self.grad = _backprop(self.trace, round_to)
+        self.doc = _with_grad(self.trace.to_dict(), self.grad)
         self.rounded: dict[int, dict[str, Any]] = {}
         self.slips = _Slips(ex, self.trace, self.doc, round_to)
         self._lines: list[Line] | None = None
@@ -220,9 +227,9 @@ class Marker:
         ex, trace, doc, round_to = self.ex, self.trace, self.doc, self.round_to
         tol = tolerance
         given_at = {g.key: g for g in answers.given}
-        own = _Own(ex, trace, doc, given_at, round_to)
+        own = _Own(ex, trace, doc, given_at, round_to, self.grad)
         items: list[Item] = []
-        for g in sorted(answers.given, key=lambda g: _order(g.key, ex, trace)):
+        for g in sorted(answers.given, key=lambda g: _order(g.key, ex, trace, self.grad)):
             expected = lookup(doc, g.key)
             name, where = describe(g.key, ex)
             mark, note = "wrong", ""
@@ -250,12 +257,30 @@ class Marker:
         return replace(report, explain=lines)
 
 
+def _backprop(trace: Trace, round_to: int | None) -> GradTrace | None:
+    """The gradients of an exercise that has a loss (or upstream gradients): answers may hold
+    them (:mod:`rnncalc.gradanswers`)."""
+    if trace.exercise.loss is None:
+        return None
+    from rnncalc.bptt import backprop
+
+    return backprop(trace, round_to=round_to)
+
+
+def _with_grad(doc: dict[str, Any], grad: GradTrace | None) -> dict[str, Any]:
+    return doc if grad is None else {**doc, "grad": grad.to_dict()}
+
+
 _RANKS = {"rnn": "h", "lstm": "ifgcomh", "gru": "rznh"}
 _HEAD_RANKS = {"y": 0, "logits": 0, "probs": 1, "label": 2, "name": 3}
 
 
-def _order(key: Key, ex: Exercise, trace: Trace) -> tuple[Any, ...]:
-    """Where a quantity comes in the computation: layer, direction, step, gate, unit; the head."""
+def _order(key: Key, ex: Exercise, trace: Trace, grad: GradTrace | None = None
+           ) -> tuple[Any, ...]:
+    """Where a quantity comes in the computation: layer, direction, step, gate, unit; the head;
+    then the gradients, in the order backpropagation computes them."""
+    if key[0] == "grad":
+        return gradanswers.order(key, ex, grad)
     if key[0] == "layers":
         layer, direction = _t(key[1]), str(key[3])
         tr = trace.layers[layer].directions[direction]
@@ -286,7 +311,8 @@ def _by_rounding(ex: Exercise, g: Given, cache: dict[int, dict[str, Any]]) -> bo
     if d not in cache:
         from rnncalc.engine import run
 
-        cache[d] = run(ex, round_to=d).to_dict()
+        trace = run(ex, round_to=d)
+        cache[d] = _with_grad(trace.to_dict(), _backprop(trace, d))
     return agrees(g, lookup(cache[d], g.key))
 
 
@@ -297,9 +323,10 @@ class _Own:
     """What the student's own earlier answers give for a quantity (None: nothing to recompute)."""
 
     def __init__(self, ex: Exercise, trace: Trace, doc: dict[str, Any],
-                 given: dict[Key, Given], round_to: int | None) -> None:
+                 given: dict[Key, Given], round_to: int | None,
+                 grad: GradTrace | None = None) -> None:
         self.ex, self.trace, self.doc, self.given = ex, trace, doc, given
-        self.round_to = round_to
+        self.round_to, self.grad = round_to, grad
         self.steps: dict[Key, dict[Key, float]] = {}
 
     def _mine(self, key: Key, fallback: float) -> float:
@@ -312,6 +339,8 @@ class _Own:
             return values.get(key[5:])
         if key[0] == "head":
             return self._head(key)
+        if key[0] == "grad" and self.grad is not None:
+            return gradanswers.own(key, self.ex, self.trace, self.grad, self._mine)
         return None
 
     def _step(self, base: Key) -> dict[Key, float]:

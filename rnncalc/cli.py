@@ -644,6 +644,9 @@ def check(
              "-o answers.yaml")
 def answers_template(
     config: Annotated[Path, typer.Argument(help="The exercise (YAML; '-' for stdin).")],
+    grad: Annotated[bool, typer.Option(
+        "--grad", help="The gradients `rnncalc grad` shows instead (the config needs a loss): "
+        "the loss, the head's, every step's dh, dc, dpre, dW, db, dx, the totals.")] = False,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
@@ -653,7 +656,13 @@ def answers_template(
         from rnncalc.answers import template
 
         exercise = rnncalc.load(str(config))
-        _emit(template(_compute(exercise).to_dict(), exercise.title), output)
+        trace = _compute(exercise)
+        expected = trace.to_dict()
+        if grad:
+            from rnncalc.bptt import backprop
+
+            expected["grad"] = backprop(trace).to_dict()
+        _emit(template(expected, exercise.title, grad=grad), output)
 
 
 @app.command(epilog="Examples:  rnncalc grad -c configs/rnn_grad.yaml  ·  rnncalc grad -c "

@@ -9,9 +9,9 @@ line), never by a student's answers file; a class's scores and where the class w
 
 Points of one answered number: the most specific selector that matches it (the one with the most
 conditions; among equals, the last given, so the command line's win over the config's), else
-``default`` (1). A selector is conditions joined by commas: a quantity's name (``pre``, ``act``,
-``h``, ``c``, ``y``, ``probs``, ``label``, ``dh``, ``dpre``, ``dW``, ``params``, ...), ``gate=G``,
-``t=T``, ``layer=L``.
+``default`` (1). A selector is conditions joined by commas: a name in the quantity's path (``pre``,
+``act``, ``h``, ``c``, ``y``, ``probs``, ``label``, ``head``; ``grad`` for every gradient, ``dh``,
+``dpre``, ``dW``, ``params``, ``weight_hh_l0``, ...), ``gate=G``, ``t=T``, ``layer=L``.
 """
 
 from __future__ import annotations
@@ -144,10 +144,11 @@ class Policy:
 
     def points_of(self, key: Key) -> float:
         have = facets(key)
+        names = {str(p) for p in key if isinstance(p, str) and "=" not in p}
         best, points = -1, self.default
         for conditions, value in self.points:
-            if all(have.get(name) == want for name, want in conditions) and \
-                    len(conditions) >= best:
+            if all(want in names if name == "quantity" else have.get(name) == want
+                   for name, want in conditions) and len(conditions) >= best:
                 best, points = len(conditions), value
         return points
 
@@ -346,7 +347,12 @@ class Grader:
         trace = self.compute(ex, policy.round) if self.compute else None
         marker = Marker(ex, trace, round_to=policy.round)
         expected = marker.doc
-        return _Variant(ex, policy, marker, expected, list(asked(blank(expected))))
+        ask = list(asked(blank(expected)))
+        if "grad" in expected:  # an exercise with a loss asks for its gradients too
+            from rnncalc import gradanswers
+
+            ask += asked(gradanswers.blank(expected["grad"]))
+        return _Variant(ex, policy, marker, expected, ask)
 
     def _variant(self, source: str, student: str | None) -> _Variant:
         from pathlib import Path

@@ -1,0 +1,217 @@
+"""Gradient answers: what ``rnncalc grad`` shows, under ``grad:`` in an answers file, marked as the
+forward answers are (:mod:`rnncalc.check`): where each comes in the backward order, its name as a
+sheet writes it, and what the student's own earlier gradients give (a carried error).
+
+Carried, from the student's own numbers (the forward values are the exact ones):
+
+- ``dh_t = dh_out + dh_future``;
+- a step's ``dW`` of an input weight, ``dpre_g x_t^T``; of a recurrent weight, ``dpre_g h_{t-1}^T``
+  (RNN and LSTM without projection; a GRU's ``W_hn``, scaled by ``r_t``, is not recomputed);
+- a step's ``db`` is ``dpre_g`` (a GRU's ``b_hn`` aside);
+- a parameter's total, the sum of the step's ``dW``/``db`` over the steps;
+- the head's ``dh = dz W``, ``head.W`` total ``sum_n dz_n h_n^T``, ``head.b`` ``sum_n dz_n``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rnncalc.answers import Key
+    from rnncalc.bptt import GradTrace
+    from rnncalc.model import Exercise
+    from rnncalc.trace import Trace
+
+__all__ = ["META", "blank", "describe", "order", "own"]
+
+#: Keys of ``grad`` that are not answers.
+META = {"loss_type", "reduction", "at", "target", "upstream", "truncate", "explain"}
+_HEAD = ("z", "target", "dz", "dh")
+_STEP = ("dh_out", "dh_future", "dh", "dc_future", "dc", "dpre", "dW", "db", "dx")
+
+
+def _t(part: str | int) -> int:
+    return int(str(part).partition("=")[2])
+
+
+def order(key: Key, ex: Exercise, grad: GradTrace | None) -> tuple[Any, ...]:
+    """Where a gradient comes in the backward computation (after every forward quantity)."""
+    if len(key) < 2:
+        return (4, 9)
+    section = str(key[1])
+    if section == "loss":
+        return (4, 0)
+    if section == "head":
+        return (4, 1, _HEAD.index(str(key[2])) if key[2] in _HEAD else 9, *key[3:])
+    if section == "steps" and grad is not None and len(key) > 6:
+        layer, direction = _t(key[2]), str(key[4])
+        g = grad.layers[layer][direction]
+        k = g.positions.index(_t(key[5]))
+        field = str(key[6])
+        rank = _STEP.index(field) if field in _STEP else 9
+        sub = [str(p) for p in key[7:8] if isinstance(p, str)]
+        gate = ex.gates.index(sub[0]) if field == "dpre" and sub and sub[0] in ex.gates else 0
+        return (4, 2, -layer, ex.directions.index(direction), k, rank, gate,
+                *(sub or [""]), *key[7 + len(sub):])
+    if section == "initial":
+        return (4, 3, str(key[2]), *key[3:])
+    if section == "params":
+        return (4, 4, str(key[2]), *key[3:])
+    return (4, 5, *map(str, key[1:]))
+
+
+def describe(key: Key, ex: Exercise) -> str:
+    """A gradient's name: ``loss``, ``dz_0[1]``, ``dh_1[2]``, ``dpre i_0[1]``, ``dW_hf_1[1,2]``,
+    ``weight_hh_l0[1,2]`` (units and rows from 1, as the forward names)."""
+    k = list(key)
+    idx = [p + 1 for p in k if isinstance(p, int)]
+    where = "[" + ",".join(map(str, idx)) + "]" if idx else ""
+    if len(k) < 3:
+        return "loss" if k[-1] == "loss" else ".".join(map(str, k[1:]))
+    if k[1] == "head":
+        n = f"_{idx[0] - 1}" if len(idx) > 1 else ""
+        return f"head d{str(k[2])[1:]}{n}[{','.join(map(str, idx[1:]))}]" if \
+            str(k[2]).startswith("d") else f"head {k[2]}{n}[{','.join(map(str, idx[1:]))}]"
+    if k[1] == "steps" and len(k) > 6:
+        layer, direction, t, field = _t(k[2]), str(k[4]), _t(k[5]), str(k[6])
+        one = ex.num_layers == 1 and len(ex.directions) == 1
+        prefix = "" if one else f"layer {layer} {direction}: "
+        if field == "dpre":
+            return f"{prefix}dpre {k[7]}_{t}{where}"
+        if field in ("dW", "db"):
+            return f"{prefix}d{k[7]!s}_{t}{where}"
+        return f"{prefix}{field}_{t}{where}"
+    if k[1] == "initial":
+        return f"initial d{k[2]}{where}"
+    return f"{k[2]}{where}" if k[1] == "params" else ".".join(map(str, k[1:])) + where
+
+
+def blank(grad_doc: dict[str, Any]) -> dict[str, Any]:
+    """The ``grad`` part of a blank answers file: every number ``None``, steps and layers named."""
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (v if k in ("t", "layer") else walk(v)) for k, v in node.items()
+                    if k not in META}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return None
+    return {"grad": walk(grad_doc)}
+
+
+# ----------------------------------------------------------------------------- carried
+
+
+_WEIGHT = re.compile(r"^(weight|bias)_(ih|hh)_l(\d+)(_reverse)?$")
+
+
+def own(key: Key, ex: Exercise, trace: Trace, grad: GradTrace,
+        mine: Callable[[Key, float], float]) -> float | None:
+    """What the student's own earlier gradients give for ``key`` (None: not recomputed here);
+    ``mine(key, exact)`` is the student's number at ``key``, else ``exact``."""
+    k = list(key)
+    if len(k) < 3:
+        return None
+    if k[1] == "head":
+        return _head(key, ex, grad, mine)
+    if k[1] == "params":
+        return _total(key, ex, grad, mine)
+    if k[1] != "steps" or len(k) < 8:
+        return None
+    base, field = tuple(k[:6]), str(k[6])
+    g = grad.layers[_t(k[2])][str(k[4])]
+    step = g.positions.index(_t(k[5]))
+    if field == "dh":
+        j = int(k[7])
+        return (mine((*base, "dh_out", j), float(g.dh_out[step, j]))
+                + mine((*base, "dh_future", j), float(g.dh_future[step, j])))
+    if field in ("dW", "db"):
+        return _step_param(key, ex, trace, grad, mine)
+    return None
+
+
+def _gate_of(name: str, ex: Exercise) -> tuple[str, str] | None:
+    """``W_hf`` -> (``h``, ``f``); an RNN's ``W_ih`` -> (``i``, ``h``); None: not a gate block."""
+    if len(name) != 4 or name[2] not in "ih":
+        return None
+    gate = "h" if ex.cell == "rnn" else name[3]
+    return (name[2], gate) if gate in ex.gates else None
+
+
+def _step_param(key: Key, ex: Exercise, trace: Trace, grad: GradTrace,
+                mine: Callable[[Key, float], float]) -> float | None:
+    k = list(key)
+    base, field, name = tuple(k[:6]), str(k[6]), str(k[7])
+    which = _gate_of(name, ex)
+    if which is None:
+        return None
+    kind, gate = which
+    if ex.cell == "gru" and gate == "n" and kind == "h":
+        return None  # r_t (W_hn h + b_hn): not the plain product
+    if ex.cell == "lstm" and ex.formulation.projection and kind == "h" and field == "dW":
+        return None
+    layer, direction, t = _t(k[2]), str(k[4]), _t(k[5])
+    g = grad.layers[layer][direction]
+    step = g.positions.index(t)
+    row = int(k[8])
+    dpre = mine((*base, "dpre", gate, row), float(g.dpre[gate][step, row]))
+    if field == "db":
+        return dpre
+    tr = trace.layers[layer].directions[direction]
+    f = tr.positions.index(t)
+    if kind == "i":
+        other = float(tr.x[f][int(k[9])])
+    else:
+        prev = tr.h0 if f == 0 else tr.h[f - 1]
+        if prev is None:
+            return None
+        other = float(prev[int(k[9])])
+    return dpre * other
+
+
+def _total(key: Key, ex: Exercise, grad: GradTrace,
+           mine: Callable[[Key, float], float]) -> float | None:
+    k = list(key)
+    name = str(k[2])
+    if name in ("head.W", "head.b"):
+        if grad.dz is None or grad.h_head is None:
+            return None
+        unit = int(k[3])
+        total = 0.0
+        for n in range(grad.dz.shape[0]):
+            dz = mine(("grad", "head", "dz", n, unit), float(grad.dz[n, unit]))
+            total += dz * (float(grad.h_head[n, int(k[4])]) if name == "head.W" else 1.0)
+        return total
+    m = _WEIGHT.match(name)
+    if m is None:
+        return None
+    part, kind, layer, reverse = m.group(1), m.group(2), int(m.group(3)), bool(m.group(4))
+    direction = "backward" if reverse else "forward"
+    g = grad.layers[layer].get(direction)
+    if g is None:
+        return None
+    H = ex.hidden_size
+    row = int(k[3])
+    gate = ex.gates[row // H]
+    block = ("W_" if part == "weight" else "b_") + (
+        kind if ex.cell == "rnn" else f"{kind[0]}{gate}")
+    field = "dW" if part == "weight" else "db"
+    base = ("grad", "steps", f"layer={layer}", "directions", direction)
+    total = 0.0
+    for step, t in enumerate(g.positions):
+        exact = g.gate_blocks(f"{part}_{kind}", step)[block]
+        idx = (row % H, *[int(p) for p in k[4:]])
+        total += mine((*base, f"t={t}", field, block, *idx), float(exact[idx]))
+    return total
+
+
+def _head(key: Key, ex: Exercise, grad: GradTrace,
+          mine: Callable[[Key, float], float]) -> float | None:
+    k = list(key)
+    if k[2] != "dh" or grad.dz is None or ex.head is None or len(k) < 5:
+        return None
+    n, m = int(k[3]), int(k[4])
+    return sum(mine(("grad", "head", "dz", n, u), float(grad.dz[n, u])) * ex.head.W[u][m]
+               for u in range(grad.dz.shape[1]))
