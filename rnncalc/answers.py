@@ -20,6 +20,7 @@ import yaml
 from rnncalc.config.yamlsafe import Located, load_yaml
 from rnncalc.config.yamlsafe import Path as DocPath
 from rnncalc.errors import ConfigError, shown
+from rnncalc.reading import decode, read_bounded
 
 __all__ = [
     "META_KEYS", "Answers", "Given", "Key", "blank", "lookup", "read_answers", "student_of",
@@ -150,23 +151,11 @@ def student_of(doc: Located, raw: dict[DocPath, str]) -> str | None:
 
 
 def _text(name: str) -> str:
-    """The file's text (``-``: stdin); a missing or unreadable file is a one-line error."""
-    import sys
-    from pathlib import Path
-
-    try:
-        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
-    except IsADirectoryError:
-        raise ConfigError("is a directory; expected an answers YAML file", source=name) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", source=name) from None
-    if len(raw) > _MAX_BYTES:
-        raise ConfigError(f"larger than {_MAX_BYTES} bytes, far more than any answers file",
-                          source=name)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text (offset {exc.start})", source=name) from None
+    """The file's text (``-``: stdin), read bounded; a missing, unreadable, endless or non-UTF-8
+    file is a one-line error."""
+    return decode(read_bounded(name, _MAX_BYTES, "an answers YAML file",
+                                       "far more than any answers file"),
+                  "<stdin>" if name == "-" else name)
 
 
 def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path: DocPath,

@@ -250,8 +250,9 @@ def test_config_file_larger_than_the_limit_is_refused_unread(cli, tmp_path, monk
     path = tmp_path / "huge.yaml"
     path.write_text(RNN + "description: " + "x" * 2 * 2**20 + "\n")  # 2 MiB: over the default
     message = one_line(cli("rnn", "-c", str(path)))
-    assert message == (f"{path}: larger than the limit of 1,048,576 bytes, far more than any "
-                       "exercise; set RNNCALC_MAX_CONFIG_BYTES to raise it")
+    assert message == (f"{path}: {path.stat().st_size:,} bytes, larger than the limit of "
+                       "1,048,576 bytes, far more than any exercise; set RNNCALC_MAX_CONFIG_BYTES "
+                       "to raise it")
     monkeypatch.setenv("RNNCALC_MAX_CONFIG_BYTES", str(3 * 2**20))  # the documented way out
     assert cli("rnn", "-c", str(path)).exit_code == 0
 

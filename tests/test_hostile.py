@@ -60,3 +60,144 @@ def test_command_line_tolerance_still_marks(cli, tmp_path):
     assert cli("check", RNN, path, "--tolerance", "0.001").exit_code == ExitCode.OK
     assert cli("check", RNN, path, "--tolerance", "0").exit_code == ExitCode.WRONG_ANSWERS
     assert cli("check", RNN, path).exit_code == ExitCode.WRONG_ANSWERS  # 0.986 != 0.987
+
+
+# ----------------------------------------------------------------------------- hangs and memory
+
+
+@pytest.fixture
+def endless_fifo(tmp_path):
+    """A FIFO that a thread fills with ``a: 1`` lines for as long as someone reads it."""
+    import os
+    import threading
+
+    path = tmp_path / "endless.yaml"
+    os.mkfifo(path)
+
+    def fill() -> None:
+        try:
+            with open(path, "wb") as f:
+                while True:
+                    f.write(b"a: 1\n" * 4096)
+        except OSError:  # the reader went away: the test is over
+            pass
+
+    thread = threading.Thread(target=fill, daemon=True)
+    thread.start()
+    yield str(path)
+    if thread.is_alive():  # never opened by the command: open it once to let the writer go
+        with open(path, "rb") as f:
+            f.read(1)
+    thread.join(5)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_an_endless_device_is_refused_after_the_limit(cli):
+    assert "/dev/zero: larger than the limit of 4,194,304 bytes" in one_error(
+        cli("check", RNN, "/dev/zero"))
+    assert "/dev/zero: larger than the limit of 1,048,576 bytes" in one_error(
+        cli("rnn", "-c", "/dev/zero"))
+
+
+def test_an_endless_fifo_is_refused_after_the_limit(cli, endless_fifo):
+    assert "went on past it" in one_error(cli("check", RNN, endless_fifo))
+
+
+def test_an_endless_fifo_config_is_refused_by_validate(cli, endless_fifo):
+    assert "went on past it" in one_error(cli("validate", endless_fifo))
+
+
+def test_a_large_answers_file_is_refused_unread(cli, tmp_path):
+    path = tmp_path / "answers.yaml"
+    with open(path, "wb") as f:  # sparse: 5 MB that are never read
+        f.truncate(5 * 2**20)
+    assert one_error(cli("check", RNN, str(path))) == (
+        f"{path}: 5,242,880 bytes, larger than the limit of 4,194,304 bytes, far more than any "
+        "answers file")
+
+
+def test_a_weight_file_that_inflates_past_the_limit_is_refused_uninflated(cli, tmp_path,
+                                                                          monkeypatch):
+    """A zip (what torch.save writes) of 3 MB of zeros is a few kilobytes: its central directory
+    says what it inflates to, and that is checked before torch reads a byte of it."""
+    import zipfile
+
+    monkeypatch.setenv("RNNCALC_MAX_VALUES", "100000")  # limit: 800,000 + 1 MiB
+    path = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", bytes(3 * 2**20))
+    assert path.stat().st_size < 10_000
+    message = one_error(cli("rnn", "-w", str(path)))
+    assert message.startswith(f"{path}: inflates to 3,145,728 bytes (a zip archive of 1 members)")
+    # what torch.save writes is within it, and runs
+    import torch
+
+    good = tmp_path / "good.pt"
+    torch.save(torch.nn.RNN(3, 2).state_dict(), good)
+    assert cli("rnn", "-w", str(good)).exit_code == 0
+
+
+# ----------------------------------------------------------------------------- paths and contents
+
+
+@pytest.mark.parametrize("content", [b"SECRET=hunter2\n", b"PK\x03\x04SECRET=hunter2",
+                                     b"\x80\x04\x95SECRET=hunter2", b"SECRET" * 1000])
+def test_a_weight_file_is_never_quoted(cli, tmp_path, content):
+    path = write(tmp_path, content, "secret.pt")
+    message = one_error(cli("rnn", "-w", path))
+    assert "SECRET" not in message and "hunter" not in message and "83" not in message
+    assert message.startswith(f"{path}: not a PyTorch state_dict file")
+
+
+def test_a_state_dict_with_integer_keys_names_them(cli, tmp_path):
+    import torch
+
+    path = tmp_path / "ints.pt"
+    torch.save({0: torch.zeros(2, 3), 1: torch.zeros(2, 2), 2: torch.zeros(2),
+                3: torch.zeros(2)}, path)
+    assert one_error(cli("rnn", "-w", str(path))) == (
+        f"{path}: expected state_dict names (weight_ih_l0, ...) as keys, got 4 that are not "
+        "names: 0, 1, 2, ...")
+
+
+def test_nan_in_a_state_dict_is_named_by_the_files_own_key(cli, tmp_path):
+    import torch
+
+    state = torch.nn.LSTM(3, 2, num_layers=2, bidirectional=True).double().state_dict()
+    state["weight_hh_l1_reverse"][1][0] = float("nan")
+    path = tmp_path / "nan.pt"
+    torch.save(state, path)
+    assert one_error(cli("lstm", "-w", str(path))) == (
+        f"{path}: weights.weight_hh_l1_reverse[1][0]: expected a finite number, got nan")
+
+
+# ------------------------------------------------------------------------ messages that mislead
+
+
+def test_a_symlink_loop_is_not_a_missing_file(cli, tmp_path):
+    (tmp_path / "a.yaml").symlink_to(tmp_path / "b.yaml")
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    loop = str(tmp_path / "a.yaml")
+    for result in (cli("rnn", "-c", loop), cli("check", RNN, loop), cli("validate", loop)):
+        assert one_error(result) == f"{loop}: a symbolic link loop (the link points, in the " \
+            "end, at itself)"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_utf16_without_a_mark_is_named(cli, tmp_path, codec):
+    path = write(tmp_path, Path(RNN).read_text().encode(codec), "ex.yaml")
+    message = one_error(cli("rnn", "-c", path))
+    assert message.startswith(f"{path}:1: not UTF-8 text: it holds NUL bytes")
+    assert "UTF-16 or UTF-32 without a byte-order mark" in message
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32", "utf-8-sig"])
+def test_utf16_with_a_mark_is_read(cli, tmp_path, codec):
+    path = write(tmp_path, Path(RNN).read_text().encode(codec), "ex.yaml")
+    assert cli("rnn", "-c", path, "-f", "json").stdout == cli("rnn", "-c", RNN, "-f", "json").stdout
+
+
+def test_a_non_utf8_answers_file_has_a_line_number(cli, tmp_path):
+    path = write(tmp_path, b"# mine\nlayers:\n  # caf\xe9\n  []\n")
+    assert one_error(cli("check", RNN, path)) == f"{path}:3: not UTF-8 text (byte 0xe9 at " \
+        "offset 22)"

@@ -117,7 +117,7 @@ def test_a_plain_pickle_is_refused_too(cli, tmp_path):
     path = tmp_path / "raw.pkl"
     path.write_bytes(pickle.dumps(_OpensAFile(marker)))
     assert one_line(cli("lstm", "-w", str(path))).startswith(
-        f"{path}: not a PyTorch state_dict file (torch.save); nothing in it was run")
+        f"{path}: not a PyTorch state_dict file (torch.save): neither a readable zip archive")
     assert not marker.exists()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from rnncalc.config.yamlsafe import Located, load_yaml
 from rnncalc.errors import ConfigError, ExitCode, RnncalcError
 from rnncalc.limits import max_config_bytes
 from rnncalc.model import Exercise
+from rnncalc.reading import decode, read_bounded
 
 __all__ = [
     "build", "build_filled", "check", "default_name", "folder_of", "load", "read_document",
@@ -51,39 +51,16 @@ def read_document(source: str | os.PathLike[str] | dict[str, Any]) -> Located:
     if isinstance(source, dict):
         return Located(source, {}, "<dict>")
     name = str(source)
-    if name == "-":
-        text = _decode(sys.stdin.buffer.read(max_config_bytes() + 1), "<stdin>")
-        if not text.strip():
-            raise ConfigError("nothing on stdin; expected a YAML config", source="<stdin>")
-        return load_yaml(text, "<stdin>")
-    path = Path(name)
-    if not path.exists():
-        raise ConfigError("no such file", source=name)
-    if path.is_dir():
-        raise ConfigError("is a directory; expected a YAML config file", source=name)
-    try:
-        with path.open("rb") as f:
-            raw = f.read(max_config_bytes() + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", source=name) from None
-    return load_yaml(_decode(raw, name), name)
+    raw = read_bounded(name, max_config_bytes(), "a YAML config file",
+                       "far more than any exercise; set RNNCALC_MAX_CONFIG_BYTES to raise it")
+    text = _decode(raw, name)
+    if name == "-" and not text.strip():
+        raise ConfigError("nothing on stdin; expected a YAML config", source="<stdin>")
+    return load_yaml(text, "<stdin>" if name == "-" else name)
 
 
 def _decode(raw: bytes, name: str) -> str:
-    limit = max_config_bytes()  # refused before parsing: PyYAML reads ~30k numbers a second
-    if len(raw) > limit:
-        raise ConfigError(
-            f"larger than the limit of {limit:,} bytes, far more than any exercise; "
-            "set RNNCALC_MAX_CONFIG_BYTES to raise it", source=name
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})", source=name,
-            line=line
-        ) from None
+    return decode(raw, "<stdin>" if name == "-" else name)
 
 
 def load(

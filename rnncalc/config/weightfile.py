@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rnncalc.errors import ConfigError
+from rnncalc.errors import ConfigError, shown
 from rnncalc.limits import max_config_bytes, max_values
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def file_problem(file: Path) -> str | None:
     if not stat.S_ISREG(info.st_mode):
         what = "is a directory" if stat.S_ISDIR(info.st_mode) else "is not a regular file"
         return f"{what}; expected a PyTorch state_dict file (.pt)"
-    limit = 8 * max_values() + max_config_bytes()  # a float64 per number, and room for the rest
+    limit = _size_limit()
     if info.st_size > limit:
         return (f"{info.st_size:,} bytes, larger than the limit of {limit:,} (8 bytes for each "
                 "of RNNCALC_MAX_VALUES numbers, plus RNNCALC_MAX_CONFIG_BYTES); raise them to "
@@ -87,6 +87,9 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
     problem = file_problem(file)
     if problem:
         raise ConfigError(problem, source=name)
+    problem = _archive_problem(file)
+    if problem:
+        raise ConfigError(problem, source=name)
     import pickle
 
     import torch
@@ -97,21 +100,24 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
             state = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = _reason(exc)
-        what = ("refused: it holds Python objects other than tensors, which could run code"
-                if "GLOBAL" in reason else "not a PyTorch state_dict file (torch.save)")
-        raise ConfigError(
-            f"{what}; nothing in it was run (torch.load weights_only=True: {reason})", source=name
-        ) from None
-    except Exception as exc:  # torch.load of arbitrary bytes raises many kinds of error
-        raise ConfigError(
-            f"not a PyTorch state_dict file (torch.save): {type(exc).__name__}: {_reason(exc)}",
-            source=name,
-        ) from None
+        if "GLOBAL" in reason:  # the name of what it would build, elided: not the file's bytes
+            raise ConfigError(
+                "refused: it holds Python objects other than tensors, which could run code; "
+                f"nothing in it was run (torch.load weights_only=True: {shown(reason, 80)[1:-1]})",
+                source=name) from None
+        raise ConfigError(_NOT_A_STATE_DICT, source=name) from None
+    except Exception:  # torch.load of arbitrary bytes raises many kinds of error, quoting them
+        raise ConfigError(_NOT_A_STATE_DICT, source=name) from None
     if not isinstance(state, dict) or not state:
         raise ConfigError(
             f"expected a state_dict (a mapping of names to tensors), got {type(state).__name__}"
             + (" (empty)" if isinstance(state, dict) else ""), source=name
         )
+    odd = [key for key in state if not isinstance(key, str)]
+    if odd:
+        some = ", ".join(shown(k, 20) for k in odd[:3]) + (", ..." if len(odd) > 3 else "")
+        raise ConfigError(f"expected state_dict names (weight_ih_l0, ...) as keys, got "
+                          f"{len(odd):,} that are not names: {some}", source=name)
     heads = {str(key).rpartition(".")[0] for key in state}
     prefix = heads.pop() if len(heads) == 1 else ""
     out: dict[str, Any] = {}
@@ -126,6 +132,34 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
                               f"{value.dtype} tensor ({_reason(exc)})", source=name,
                               path=str(key)) from None
     return out
+
+
+_NOT_A_STATE_DICT = ("not a PyTorch state_dict file (torch.save): neither a readable zip archive "
+                     "nor a weights-only pickle; nothing in it was run")
+
+
+def _archive_problem(file: Path) -> str | None:
+    """Why a zip archive (what torch.save writes) must not be loaded: more than the size limit
+    once inflated, as its central directory declares, read before anything is inflated (a 2 MB
+    file can inflate to gigabytes). Not a zip, or a broken one: torch.load says what it is."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(file) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return None
+    limit = _size_limit()
+    total = sum(m.file_size for m in members)
+    if total > limit:
+        return (f"inflates to {total:,} bytes (a zip archive of {len(members):,} members), "
+                f"larger than the limit of {limit:,} (8 bytes for each of RNNCALC_MAX_VALUES "
+                "numbers, plus RNNCALC_MAX_CONFIG_BYTES); nothing in it was read")
+    return None
+
+
+def _size_limit() -> int:
+    return 8 * max_values() + max_config_bytes()  # a float64 per number, and room for the rest
 
 
 def _reason(exc: BaseException) -> str:
