@@ -52,6 +52,13 @@ class Format(str, Enum):
     csv = "csv"
 
 
+class GradFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+    latex = "latex"
+
+
 class Task(str, Enum):
     hidden = "hidden"
     regression = "regression"
@@ -137,7 +144,9 @@ FormatOpt = Annotated[Format, typer.Option(
     "per-step table).")]
 SvgOpt = Annotated[Path | None, typer.Option(
     "--svg", help="Also save the tables as an SVG picture (for slides).", show_default=False)]
-PrecisionOpt = Annotated[int, typer.Option(min=0, max=17, help="Digits after the point in tables.")]
+PrecisionOpt = Annotated[int | None, typer.Option(
+    min=0, max=17, help="Digits after the point in tables (default 4; with --round N, N); a "
+    "nonzero number too small for them is shown as 1.234e-05.", show_default=False)]
 DTypeOpt = Annotated[DType | None, typer.Option(
     help="Override the config's dtype (default float64).", show_default=False)]
 OutputOpt = Annotated[Path | None, typer.Option(
@@ -186,7 +195,7 @@ def _cell_command(cell: str) -> Callable[..., None]:
         task: TaskOpt = None,
         bidirectional: BidirOpt = None,
         format: FormatOpt = Format.table,
-        precision: PrecisionOpt = 4,
+        precision: PrecisionOpt = None,
         dtype: DTypeOpt = None,
         output: OutputOpt = None,
         svg: SvgOpt = None,
@@ -197,6 +206,7 @@ def _cell_command(cell: str) -> Callable[..., None]:
         steps: StepsOpt = None,
         traceback: TracebackOpt = False,
     ) -> None:
+        precision = _digits(precision, round)
         if compare_conventions:
             _check_comparison(svg, explain or selection is not None, round)
         with _errors(traceback):
@@ -292,6 +302,11 @@ def _comparison(exercise: object, format: Format, precision: int) -> object:
     from rnncalc.render.table import render_comparison
 
     return render_comparison(comparison, precision=precision)
+
+
+def _digits(precision: int | None, round: int | None) -> int:
+    """``--precision``, else the decimals ``--round`` computes with, else 4."""
+    return precision if precision is not None else round if round is not None else 4
 
 
 def _compute(exercise: object, round_to: int | None = None) -> "Trace":
@@ -604,16 +619,17 @@ def check(
         "--format", "-f", help="table (one file: every answer; many: the class summary), json "
         "(one file), jsonl (one record per file), csv (a gradebook) or gradescope (one file's "
         "results.json).")] = CheckFormat.table,
-    precision: PrecisionOpt = 4,
+    precision: PrecisionOpt = None,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
     """Check students' answers: each with given, expected, mark and points; one file's first
     mistake worked out, or a class's summary. Exit 0: all right; 1: some wrong; 3: a bad file
     (the highest over all files)."""
+    precision = _digits(precision, round)
     if str(config) == "-" and "-" in answers:
         raise typer.BadParameter("the config is read from stdin ('-') already; only one of "
-                                 "CONFIG and ANSWERS can be", param_hint="ANSWERS")
+                                 "CONFIG and ANSWERS can be read from stdin", param_hint="ANSWERS")
     from rnncalc.sources import expand
 
     sources = expand(answers)
@@ -684,17 +700,17 @@ def grad(
         "weight_hh_l0 with the largest gradient.", show_default=False)] = None,
     step_by_step: StepOpt = False,
     round: RoundOpt = None,
-    format: FormatOpt = Format.table,
-    precision: PrecisionOpt = 4,
+    format: Annotated[GradFormat, typer.Option(
+        "--format", "-f", help="table, json, markdown or latex (a document for pdflatex).")
+    ] = GradFormat.table,
+    precision: PrecisionOpt = None,
     dtype: DTypeOpt = None,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
     """Backpropagation through time, step by step: the loss, the head's gradients, every step's
     dL/dh, dL/dc, gate pre-activation gradients and weight contributions, and the totals."""
-    if format.value == "csv":
-        raise typer.BadParameter("grad writes table, json, markdown or latex",
-                                 param_hint="--format")
+    precision = _digits(precision, round)
     with _errors(traceback):
         import rnncalc
         from rnncalc.bptt import backprop
@@ -744,7 +760,7 @@ def draw(
     task: TaskOpt = None,
     bidirectional: BidirOpt = None,
     round: RoundOpt = None,
-    precision: PrecisionOpt = 4,
+    precision: PrecisionOpt = None,
     dtype: DTypeOpt = None,
     format: Annotated[PictureFormat, typer.Option(
         "--format", "-f", help="svg, or latex (a picture environment; unrolled and cell "
@@ -756,6 +772,7 @@ def draw(
 ) -> None:
     """Draw a run as SVG: the unrolled net, the cell at one step, heatmaps over time, or the
     gradient norm per step. Numbers are the trace's; a whole report: --format html."""
+    precision = _digits(precision, round)
     with _errors(traceback):
         import rnncalc
         from rnncalc.pictures.draw import draw as _draw
@@ -788,7 +805,7 @@ def run(
         "--format", "-f", help="jsonl: one JSON object per config, in input order (an error "
         "record for a bad one); table: the tables one after another.")] = RunFormat.table,
     step_by_step: StepOpt = False,
-    precision: PrecisionOpt = 4,
+    precision: PrecisionOpt = None,
     dtype: DTypeOpt = None,
     steps: StepsOpt = None,
     jobs: Annotated[int, typer.Option(
@@ -804,6 +821,7 @@ def run(
 
     Exit code 0 when all succeeded, 3 when any config was invalid, 2 when --steps picks none of
     a run's steps (4 on a bug)."""
+    precision = _digits(precision, None)
     with _errors(traceback):
         from rnncalc.jobs import Job, expand, outcomes, read_stdin
 

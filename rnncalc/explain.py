@@ -20,6 +20,7 @@ writes vector components, class labels count from 0 as in the JSON.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, Union
@@ -397,7 +398,9 @@ def compact(value: float, precision: int = 4) -> str:
     text = f"{value:.{precision}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    if text in ("-0", "0", ""):  # too small to show in fixed point: significant digits
+        return "0" if value == 0 else re.sub(r"\.?0*e", "e", f"{value:.{max(precision - 1, 0)}e}")
+    return text
 
 
 def sym_text(s: Sym) -> str:

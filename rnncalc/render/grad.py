@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 
 __all__ = ["render", "sections", "to_rich"]
 
-_LOSS = {  # {r}: the reduction, mean or sum
-    "mse": "L = {r} (z - y)^2  (torch.nn.MSELoss)",
-    "half_sse": "L = 1/2 sum (z - y)^2",
-    "cross_entropy": "L = {r} over terms of -log softmax(z)[y]  (torch.nn.CrossEntropyLoss)",
-    "bce": "L = {r} of -(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z)))  "
-           "(torch.nn.BCEWithLogitsLoss)",
+_LOSS = {  # {r}: the reduction, mean or sum; the formula as text, in LaTeX, then its source
+    "mse": ("L = {r} (z - target)^2", "L = \\operatorname{{{r}}}\\,(z - \\text{{target}})^2",
+            "torch.nn.MSELoss"),
+    "half_sse": ("L = 1/2 sum (z - target)^2", "L = \\tfrac12 \\sum (z - \\text{{target}})^2",
+                 ""),
+    "cross_entropy": ("L = {r} over terms of -log softmax(z)[target]",
+                      "L = \\operatorname{{{r}}} -\\log \\operatorname{{softmax}}(z)"
+                      "[\\text{{target}}]", "torch.nn.CrossEntropyLoss"),
+    "bce": ("L = {r} of -(target log sigmoid(z) + (1 - target) log(1 - sigmoid(z)))",
+            "L = \\operatorname{{{r}}} -\\bigl(\\text{{target}} \\log \\sigma(z) + "
+            "(1 - \\text{{target}}) \\log(1 - \\sigma(z))\\bigr)", "torch.nn.BCEWithLogitsLoss"),
 }
 
 
@@ -64,9 +69,13 @@ def _loss(grad: GradTrace, precision: int) -> Section:
             Text("dL/d output_t of the top layer, given per position instead of a loss."),
             Table(("t", Math("dL/d output_t")), up)))
     reduction = "" if grad.loss.type == "half_sse" else f", reduction {grad.loss.reduction}"
-    formula = _LOSS[grad.loss.type].format(r=grad.loss.reduction)
-    text = (f"{grad.loss.type}{reduction}: {formula} = "
-            f"{fmt(grad.value, precision)}")
+    plain, tex, source = (f.format(r=grad.loss.reduction) for f in _LOSS[grad.loss.type])
+    value = fmt(grad.value, precision)
+    text = f"{grad.loss.type}{reduction}: {plain} = {value}" + (f"  ({source})" if source else "")
+    from rnncalc.render.latex import escape, number
+
+    tex = (f"\\texttt{{{escape(grad.loss.type)}}}{escape(reduction)}"
+           + (f" ({source})" if source else "") + f":\\\\\n${tex} = {number(value)}$")
     assert grad.z is not None and grad.dz is not None and grad.target is not None
     labels = [str(t) for t in range(len(grad.z))] if grad.at == "steps" else ["final"]
     def target(y: Any) -> Any:  # a class index reads as one
@@ -76,7 +85,7 @@ def _loss(grad: GradTrace, precision: int) -> Section:
         (label, _vec(z), target(y), _vec(dz), _vec(dh)) for label, z, y, dz, dh in zip(
             labels, grad.z, grad.target, grad.dz, grad.dh_head, strict=True))
     head_in = "h_t" if grad.at == "steps" else "h_final"
-    return Section("Loss", (Text(text), Table(
+    return Section("Loss", (Text(text, tex), Table(
         ("t", Math("z (head output)"), Math("target"), Math("dL/dz"), Math(f"dL/d{head_in}")),
         rows, caption="z = W h + b, the head's output before its softmax or sigmoid.")))
 

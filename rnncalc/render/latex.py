@@ -7,6 +7,7 @@ with ``pdflatex``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath}
 \allowdisplaybreaks
 \usepackage{booktabs}
+\usepackage{longtable}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
 """
@@ -48,6 +50,25 @@ _SPECIAL = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "·": r"$\cdot$", "<": "$<$", ">": "$>$",
 }
+
+
+_MATH_TOKEN = re.compile(r"[_/^{}+=]|^[A-Za-z][,.:;]?$|^[-+*=]$|^\(x\)$")
+
+
+def mixed(plain: str) -> str:
+    """A label or caption of symbols and words as text with the symbols in math mode:
+    ``dL/dh_t from the output`` -> ``$dL/dh_t$ from the output`` (words set in math mode lose
+    their spaces, and ``step's`` becomes ``step'`` primes)."""
+    parts: list[tuple[bool, list[str]]] = []  # (is math, tokens)
+    for token in plain.split(" "):
+        math = bool(_MATH_TOKEN.search(token))
+        if not parts or parts[-1][0] != math:
+            parts.append((math, []))
+        parts[-1][1].append(token)
+    return " ".join(
+        "$" + " ".join("\\otimes" if t == "(x)" else re.sub(r"_([A-Za-z0-9?]{2,})", r"_{\1}", t)
+                       .replace("sum_", "\\sum_").replace("_?", "_{?}") for t in tokens) + "$"
+        if math else escape(" ".join(tokens)) for math, tokens in parts)
 
 
 def escape(text: str) -> str:
@@ -76,7 +97,7 @@ def render_sections(sections: Iterable[Section], precision: int, *, title: str =
 
 def _block(block: Block, precision: int) -> str:
     if isinstance(block, Text):
-        return escape(block.text)
+        return block.tex or escape(block.text)
     if isinstance(block, Equations):
         notes = "\n".join(block.notes)  # plain ASCII, aligned in columns: kept verbatim
         return _align(m.tex for m in block.lines) + (
@@ -111,8 +132,15 @@ def _matrices(block: Matrices) -> str:
     return "\\begin{gather*}\n" + " \\\\\n".join(lines) + "\n\\end{gather*}"
 
 
+def number(text: str) -> str:
+    """A number as the plain renderers write it, in math mode: ``1.013e-05`` as
+    ``1.013 \\times 10^{-5}`` (``e-05`` would typeset as a subtraction)."""
+    return re.sub(r"e([+-])0*(\d+)$", lambda m: " \\times 10^{" + m[1].lstrip("+") + m[2] + "}",
+                  text)
+
+
 def _numbers(cell: Numbers, precision: int) -> str:
-    text = [exact(v) if cell.exact else fmt(v, precision) for v in cell.values]
+    text = [exact(v) if cell.exact else number(fmt(v, precision)) for v in cell.values]
     if not cell.vector:
         return f"${text[0]}$"
     comma = ",\\allowbreak\\ " if len(text) > _WRAP else ",\\ "
@@ -121,7 +149,7 @@ def _numbers(cell: Numbers, precision: int) -> str:
 
 def _cell(cell: Entry, precision: int, wraps: bool = False) -> str:
     if isinstance(cell, Math):
-        return f"${cell.tex}$"
+        return f"${cell.tex}$" if cell.tex != cell.plain else mixed(cell.plain)
     if isinstance(cell, Blank):  # room to write in: a taller row, ~4.5em per number unless wrapped
         return "\\rule{0pt}{3.2ex}" + ("" if wraps else f"\\hspace{{{4.5 * cell.size:.1f}em}}")
     if isinstance(cell, Numbers):
@@ -136,6 +164,7 @@ def _length(cell: Entry) -> int:
 
 _SIZES = ((3, ""), (4, "\\small"), (5, "\\footnotesize"), (10**9, "\\scriptsize"))
 _WRAP = 5  # vectors longer than this wrap inside their column
+_LONG = 30  # tables of more rows than this may run over a page
 
 
 def _table(table: Table, precision: int) -> str:
@@ -145,16 +174,23 @@ def _table(table: Table, precision: int) -> str:
     wide = [w > _WRAP for w in width]  # too long for a line even so: a column that wraps
     share = f"{0.8 / max(1, sum(wide)):.2f}\\linewidth"
     spec = "".join(f"p{{{share}}}" if w else "r" if i == 0 else "l" for i, w in enumerate(wide))
-    lines = ["\\begin{center}" + size, "\\begin{tabular}{" + spec + "}", "\\toprule",
-             " & ".join(_cell(c, precision) for c in table.columns) + " \\\\", "\\midrule"]
+    long = len(table.rows) > _LONG  # a longtable breaks across pages; a tabular would overflow
+    head = " & ".join(_cell(c, precision) for c in table.columns) + " \\\\"
+    lines = (["{" + size, "\\begin{longtable}{" + spec + "}", "\\toprule", head, "\\midrule",
+              "\\endhead"] if long else
+             ["\\begin{center}" + size, "\\begin{tabular}{" + spec + "}", "\\toprule", head,
+              "\\midrule"])
     for i, row in enumerate(table.rows):
         lines.append(" & ".join(_cell(c, precision, w) for c, w in zip(row, wide, strict=True))
                      + " \\\\")
         if i in table.groups:
             lines.append("\\addlinespace")
+    if long:
+        lines += ["\\bottomrule", "\\end{longtable}", "}"]
+        return "\n".join(lines) + ("\n\n" + mixed(table.caption) if table.caption else "")
     lines += ["\\bottomrule", "\\end{tabular}"]
     if table.caption:
-        lines.append("\\\\[0.3em] " + escape(table.caption))
+        lines.append("\\\\[0.3em] " + mixed(table.caption))
     lines.append("\\end{center}")
     return "\n".join(lines)
 
@@ -197,7 +233,7 @@ def expr_tex(e: Any, precision: int, *, top: bool = True) -> str:
     from rnncalc import explain as ex
 
     if isinstance(e, ex.Num):
-        text = ex.compact(e.value, precision)
+        text = number(ex.compact(e.value, precision))
         return text if top or not text.startswith("-") else f"({text})"
     if isinstance(e, ex.Sym):
         return _sym(e)

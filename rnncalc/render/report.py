@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rnncalc.model import Exercise, Matrix, Vector
+from rnncalc.render import exact
 
 if TYPE_CHECKING:
     from rnncalc.trace import DirectionTrace, HeadTrace, Trace
@@ -90,7 +91,10 @@ class Table:
 
 @dataclass(frozen=True)
 class Text:
+    """A paragraph; ``tex``, when given, is its LaTeX (a formula in it set in math mode)."""
+
     text: str
+    tex: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,13 +146,6 @@ def to_tex(plain: str) -> str:
     tex = re.sub(r"\b([a-z][a-z_0-9]+)\(", function, plain)
     tex = re.sub(r"\b([A-Za-z])_([a-z]{2,})\b", r"\1_{\2}", tex)
     return tex.replace(" * ", " \\odot ")
-
-
-def exact(value: float) -> str:
-    """A given number as written: ``1``, ``0.5``, ``-0.3`` (never ``-0``)."""
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{value:.10g}"
 
 
 def title_of(ex: Exercise) -> str:

@@ -126,12 +126,17 @@ def _steps(tr: DirectionTrace, precision: int, rows: list[int | None]) -> Table:
             table.add_row("⋮", _gap_text(rows, i, len(tr.positions)))
             continue
         step = tr.step(k)
-        row = [str(step.t), fmt_input(step.x.tolist(), precision),
+        row = [str(step.t), _x(tr, step.x.tolist(), precision),
                fmt_vector(step.h.tolist(), precision)]
         if step.c is not None:
             row.append(fmt_vector(step.c.tolist(), precision))
         table.add_row(*row)
     return table
+
+
+def _x(tr: DirectionTrace, x: list[float], precision: int) -> str:
+    """Layer 0 reads the given inputs (as written); a layer above, computed numbers."""
+    return fmt_input(x) if tr.layer == 0 else fmt_vector(x, precision)
 
 
 def _steps_detail(tr: DirectionTrace, cell: str, precision: int, rows: list[int | None]) -> Table:
@@ -143,7 +148,7 @@ def _steps_detail(tr: DirectionTrace, cell: str, precision: int, rows: list[int 
             continue
         step = tr.step(k)
         table.add_row(str(step.t), "x_t" if tr.layer == 0 else "input",
-                      fmt_input(step.x.tolist(), precision), "")
+                      _x(tr, step.x.tolist(), precision), "")
         for gate in step.pre:
             if cell == "rnn":
                 continue
