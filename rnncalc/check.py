@@ -151,6 +151,8 @@ def _path(key: Key) -> str:
     for part in key:
         if isinstance(part, int) or "=" in part:
             out += f"[{part}]"
+        elif "." in part:  # a parameter's name, head.W: one key, not two
+            out += f'["{part}"]'
         else:
             out += f".{part}" if out else part
     return out

@@ -656,6 +656,66 @@ def check(
             raise typer.Exit(worst)
 
 
+class ExportFormat(str, Enum):
+    gift = "gift"
+    moodle_xml = "moodle-xml"
+    prairielearn = "prairielearn"
+
+
+@app.command(epilog="Examples:  rnncalc export configs/lstm.yaml --to gift -o lstm.gift  ·  "
+             "rnncalc export configs/rnn_grad.yaml --to moodle-xml --grad -o quiz.xml  ·  "
+             "rnncalc export configs/gru.yaml --to prairielearn -o questions/gru1")
+def export(
+    config: Annotated[Path, typer.Argument(help="The exercise (YAML).")],
+    to: Annotated[ExportFormat, typer.Option(
+        "--to", help="gift or moodle-xml (Moodle numerical questions), prairielearn (a question "
+        "folder: info.json, question.html, server.py).")],
+    grad: Annotated[bool, typer.Option(
+        "--grad", help="Ask for the gradients too (the config needs a loss).")] = False,
+    decimals: Annotated[int, typer.Option(
+        min=0, max=12, help="Decimals asked for: the tolerance is half a unit of the last one "
+        "unless --tolerance (or the config's grading: tolerance) says otherwise.")] = 4,
+    tolerance: Annotated[float | None, typer.Option(
+        help="Right within this distance.", show_default=False,
+        callback=lambda value: _check_tolerance(value))] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="The file (gift, moodle-xml; default stdout) or the question "
+        "folder (prairielearn; required).", show_default=False)] = None,
+    traceback: TracebackOpt = False,
+) -> None:
+    """Questions for course platforms, every number precomputed: Moodle GIFT or XML numerical
+    questions with tolerances, or a PrairieLearn question folder."""
+    if to is ExportFormat.prairielearn and output is None:
+        raise typer.BadParameter("a PrairieLearn question is a folder: give -o DIR",
+                                 param_hint="--output")
+    with _errors(traceback):
+        from rnncalc import export as ex_
+        from rnncalc.config import build, folder_of, read_document
+        from rnncalc.grading import Policy
+
+        doc = read_document(str(config))
+        exercise = build(doc, folder_of(str(config)))
+        policy = Policy.from_document(doc)
+        trace = _compute(exercise)
+        expected = trace.to_dict()
+        if grad:
+            from rnncalc.bptt import backprop
+
+            expected["grad"] = backprop(trace).to_dict()
+        qs = ex_.questions(exercise, expected, policy, grad=grad)
+        tol = tolerance if tolerance is not None else policy.tolerance
+        tol = tol if tol is not None else 0.5 * 10.0 ** -decimals
+        title = exercise.title or f"{exercise.cell.upper()} exercise"
+        if to is ExportFormat.prairielearn:
+            assert output is not None
+            files = ex_.prairielearn(title, config.read_text(encoding="utf-8"), qs, tol, decimals)
+            for path in ex_.write_folder(files, output):
+                print(f"wrote {path}", file=sys.stderr)
+            return
+        render = ex_.gift if to is ExportFormat.gift else ex_.moodle_xml
+        _emit(render(title, qs, tol, decimals), output)
+
+
 @app.command("answers-template", epilog="Example:  rnncalc answers-template configs/lstm.yaml "
              "-o answers.yaml")
 def answers_template(

@@ -144,7 +144,10 @@ class Policy:
 
     def points_of(self, key: Key) -> float:
         have = facets(key)
-        names = {str(p) for p in key if isinstance(p, str) and "=" not in p}
+        # the names in its path, a gate's aside (pre.h is an RNN's pre-activation, not h)
+        parts = [str(p) for p in key if isinstance(p, str) and "=" not in p]
+        names = {p for i, p in enumerate(parts)
+                 if not (i and parts[i - 1] in ("pre", "act", "dpre"))}
         best, points = -1, self.default
         for conditions, value in self.points:
             if all(want in names if name == "quantity" else have.get(name) == want
