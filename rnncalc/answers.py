@@ -94,26 +94,6 @@ def lookup(doc: Any, key: Key) -> Any:
     return node
 
 
-def _raw_texts(text: str) -> dict[DocPath, str]:
-    """Every scalar's text as written, by its path in the document (the loader keeps values)."""
-    out: dict[DocPath, str] = {}
-
-    def walk(node: yaml.Node, path: DocPath) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                walk(v, (*path, str(k.value)))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                walk(v, (*path, i))
-        else:
-            out[path] = str(node.value)
-
-    root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    if root is not None:
-        walk(root, ())
-    return out
-
-
 def read_answers(source: str | os.PathLike[str],
                  expected: dict[str, Any] | Callable[[str | None], dict[str, Any]]) -> Answers:
     """Read ``source`` against ``expected`` (the run's JSON output): every answer must name a
@@ -121,11 +101,11 @@ def read_answers(source: str | os.PathLike[str],
     ``expected`` may be a function of the file's ``student:`` id (a class of variants)."""
     name = str(source)
     text = _text(name)
-    doc = load_yaml(text, name, "a mapping of answers (see rnncalc answers-template)")
+    doc = load_yaml(text, name, "a mapping of answers (see rnncalc answers-template)", texts=True)
     if not isinstance(doc.data, dict):
         raise ConfigError("expected a mapping of answers (see rnncalc answers-template)",
                           source=doc.source, line=doc.line_of(()))
-    raw = _raw_texts(text)
+    raw = doc.texts or {}
     tolerance = doc.data.get("tolerance")  # a student's own: shown as not used, never applied
     problem = None if tolerance is None else tolerance_problem(tolerance)
     if problem:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from enum import IntEnum
 
-__all__ = ["MAX_MESSAGE", "ConfigError", "ExitCode", "RnncalcError", "one_line", "shown"]
+__all__ = ["MAX_MESSAGE", "ConfigError", "ExitCode", "RnncalcError", "listed", "one_line", "shown"]
 
 #: The longest message printed, in characters: a line of a terminal or two, never a screenful.
 MAX_MESSAGE = 300
@@ -83,3 +83,20 @@ def shown(value: object, limit: int = 40) -> str:
     if len(text) <= limit:
         return text
     return text[: max(limit - 4, 1)] + f"... ({len(text):,} characters)"
+
+
+def listed(items: list[str], budget: int = 120) -> str:
+    """``items`` joined with commas until ``budget`` characters, then how many more: a message
+    names a few of many and counts the rest.
+
+    >>> listed([f"k{i}" for i in range(90_000)], 20)
+    'k0, k1, k2, k3, k4 and 89,995 more'
+    """
+    out: list[str] = []
+    used = 0
+    for i, item in enumerate(items):
+        if out and used + len(item) + 2 > budget:
+            return ", ".join(out) + f" and {len(items) - i:,} more"
+        out.append(item)
+        used += len(item) + 2
+    return ", ".join(out)

@@ -201,3 +201,89 @@ def test_a_non_utf8_answers_file_has_a_line_number(cli, tmp_path):
     path = write(tmp_path, b"# mine\nlayers:\n  # caf\xe9\n  []\n")
     assert one_error(cli("check", RNN, path)) == f"{path}:3: not UTF-8 text (byte 0xe9 at " \
         "offset 22)"
+
+
+# ----------------------------------------------------------------------------- YAML 1.1 surprises
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("010", 10), ("0010.5", 10.5), ("1:30", "1:30"), ("1:30.5", "1:30.5"), ("1_000", "1_000"),
+    ("on", "on"), ("off", "off"), ("yes", "yes"), ("No", "No"), ("y", "y"), ("0b11", "0b11"),
+    ("1e-3", 0.001), ("+2", 2), ("0x1f", 31), ("0o17", 15), ("true", True), ("FALSE", False),
+    ("~", None), ("2001-12-14", "2001-12-14"), (".5", 0.5), ("-.inf", float("-inf")),
+])
+def test_scalars_mean_what_they_look_like(written, read):
+    """YAML 1.2's core schema: PyYAML's 1.1 reads 010 as 8, 1:30 as 90, on/yes as True."""
+    from rnncalc.config.yamlsafe import load_yaml
+
+    data = load_yaml(f"a: {written}\n{written}: 1\n", "ex.yaml").data
+    assert data["a"] == read and type(data["a"]) is type(read)
+    assert written in data  # a key is a name, as written
+
+
+def test_a_key_on_is_the_key_on_not_true(cli, tmp_path):
+    path = write(tmp_path, Path(RNN).read_text() + "on: 1\n", "ex.yaml")
+    message = one_error(cli("rnn", "-c", path))
+    assert message.startswith(f"{path}:") and ": on: unknown key 'on'" in message
+
+
+def test_a_leading_zero_is_decimal_and_a_sexagesimal_is_not_a_number(cli, tmp_path):
+    text = Path(RNN).read_text()
+    assert "[4, 5, 6]" in text
+    ten = write(tmp_path, text.replace("[4, 5, 6]", "[4, 010, 6]"), "ten.yaml")
+    also = write(tmp_path, text.replace("[4, 5, 6]", "[4, 10, 6]"), "also.yaml")
+    assert cli("rnn", "-c", ten, "-f", "json").stdout == cli("rnn", "-c", also, "-f", "json").stdout
+    clock = write(tmp_path, text.replace("[4, 5, 6]", "[4, 1:30, 6]"), "clock.yaml")
+    assert one_error(cli("rnn", "-c", clock)).endswith("inputs[1][1]: expected a number, "
+                                                      "got '1:30'")
+
+
+def test_answers_read_by_the_same_rules(cli, tmp_path):
+    """h_0[1] = 0.98661: an answer 0.9866 written as 00.9866 is still 0.9866, not octal."""
+    path = write(tmp_path, "layers: [{layer: 0, directions: {forward: [{t: 0, h: [00.9866]}]}}]\n")
+    assert cli("check", RNN, path).exit_code == ExitCode.OK
+
+
+# ----------------------------------------------------------------------------- unbounded messages
+
+
+def test_many_unknown_keys_name_a_few_and_count_the_rest(cli, tmp_path):
+    path = write(tmp_path, Path(RNN).read_text() + "".join(f"k{i}: 1\n" for i in range(90_000)),
+                 "ex.yaml")
+    message = one_error(cli("validate", path))
+    assert "unknown key 'k0'; unknown key 'k1'; unknown key 'k2' and 89,997 more unknown keys" \
+        in message
+
+
+@pytest.mark.parametrize("where", ["key", "value", "title-number", "label"])
+def test_long_keys_values_and_numbers_are_elided_with_their_length(cli, tmp_path, where):
+    long = "x" * 5000
+    digits = "7" * 5000
+    text = Path(RNN).read_text()
+    text = {"key": text + f"{long}: 1\n",
+            "value": text.replace("nonlinearity: tanh", f"nonlinearity: {long}"),
+            "title-number": text.replace("[4, 5, 6]", f"[4, {digits}, 6]"),
+            "label": text + f"extra: [{digits}]\n"}[where]
+    assert text != Path(RNN).read_text()
+    message = one_error(cli("rnn", "-c", write(tmp_path, text, "ex.yaml")))
+    assert long[:300] not in message and digits[:300] not in message
+
+
+def test_a_parse_of_a_megabyte_config_is_linear(tmp_path):
+    """A 1 MB config within the limit is read in well under a second's worth of allocations:
+    tracemalloc's peak stays a small multiple of the text (PyYAML's composer: 60x)."""
+    import tracemalloc
+
+    from rnncalc.config.yamlsafe import load_yaml
+
+    row = "  - [-0.25, 0.5, 1, -1.75, 0.125, 2, -3, 0.75]\n"
+    text = "cell: rnn\ninputs:\n" + row * (1_000_000 // len(row))
+    tracemalloc.start()
+    try:
+        doc = load_yaml(text, "big.yaml")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(doc.data["inputs"]) == 1_000_000 // len(row)
+    assert doc.line_of(("inputs", 7, 3)) == 3 + 7
+    assert peak < 20 * len(text), f"peak {peak / 2**20:.1f} MiB for {len(text) / 2**20:.1f} MiB"

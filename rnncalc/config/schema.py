@@ -17,6 +17,7 @@ from rnncalc.config.layout_keys import PROPERTIES as _LAYOUT_PROPERTIES
 from rnncalc.config.options import PROPERTIES as _FORMULATION_PROPERTIES
 from rnncalc.config.suggest import did_you_mean
 from rnncalc.config.yamlsafe import Located
+from rnncalc.errors import listed, shown
 
 __all__ = ["CELLS", "SCHEMA", "TASKS", "check_structure", "did_you_mean"]
 
@@ -228,12 +229,15 @@ def _unknown_keys(value: Any, path: tuple[str | int, ...]) -> list[str]:
 
 
 def _unknown_message(keys: list[str], path: tuple[str | int, ...]) -> str:
+    """The first few unknown keys, each with the key it may have meant, and a count of the rest
+    (90,000 of them take a moment and a line, not seconds and megabytes)."""
     allowed = sorted(_schema_at(path).get("properties", {}))
     words = []
-    for key in keys:
-        near = did_you_mean(key, allowed)
-        words.append(f"unknown key {key!r}" + (f" (did you mean {near!r}?)" if near else ""))
-    return "; ".join(words) + f"; allowed: {', '.join(allowed)}"
+    for key in keys[:3]:
+        near = did_you_mean(key, allowed) if len(str(key)) <= 100 else None
+        words.append(f"unknown key {shown(key)}" + (f" (did you mean {near!r}?)" if near else ""))
+    more = f" and {len(keys) - 3:,} more unknown keys" if len(keys) > 3 else ""
+    return "; ".join(words) + more + f"; allowed: {listed(allowed, 90)} (rnncalc schema)"
 
 
 def _missing(exc: Any) -> str | None:

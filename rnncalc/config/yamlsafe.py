@@ -1,25 +1,33 @@
 """Read YAML as plain data, remembering the line of every value, refusing anything but plain data.
 
-PyYAML's ``safe_load`` already refuses object-constructing tags, but it keeps the last of two
-duplicate keys in silence and expands aliases without limit. This loader composes the node graph
-with the safe loader, then builds the data itself so that it can
+PyYAML's ``safe_load`` refuses object-constructing tags, but it reads YAML 1.1 (``010`` is 8,
+``1:30`` is 90, ``on`` is ``True``), keeps the last of two duplicate keys in silence, expands
+aliases without limit, and builds a node with two marks for every value first (a 1 MB config took
+seconds and hundreds of megabytes). This loader builds plain data straight from libyaml's events,
+in time and memory linear in the text, and
 
-- record the line of every key and value (``Located.lines``, keyed by field path);
-- refuse duplicate keys (naming both lines), any tag outside the plain JSON-like core, and merge
-  keys;
-- refuse more than a handful of aliases, and aliases that expand to more than a few thousand
-  values, before expanding them further (a "billion laughs" stays small, in time and memory).
+- reads scalars by YAML 1.2's core schema: a number means what it looks like (``010`` is 10,
+  ``1e-3`` a number, ``1:30`` and ``0b1`` text), only ``true``/``false`` are booleans (``on``,
+  ``yes``, ``no`` are text), ``~``/``null`` is null;
+- records the line of every key, and of every list item that starts a line of its own
+  (``Located.line_of`` finds any other value's line from the nearest of its containers);
+- refuses duplicate keys (naming both lines), any tag outside the plain JSON-like core, merge keys
+  and more than one document;
+- refuses more than a handful of aliases, and aliases that expand to more than a few thousand
+  values, before expanding them (a "billion laughs" stays small, in time and memory).
 """
 
 from __future__ import annotations
 
+import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml import events as ev
 
-from rnncalc.errors import ConfigError
+from rnncalc.errors import ConfigError, shown
 
 __all__ = [
     "MAX_ALIASES", "MAX_ALIAS_VALUES", "Located", "Path", "format_path", "load_yaml", "shape_of",
@@ -28,14 +36,25 @@ __all__ = [
 MAX_ALIASES = 64
 #: Values built by expanding aliases, all aliases together: a config shares a few small blocks.
 MAX_ALIAS_VALUES = 10_000
+#: Digits of the longest integer read as one (Python refuses to read longer ones, and a run has
+#: no use for them): a longer one is read as a float, which is infinite, and refused as such.
+MAX_INT_DIGITS = 4000
 
 Path = tuple[str | int, ...]
 
 _CORE = "tag:yaml.org,2002:"
 _PLAIN_SCALARS = {_CORE + name for name in ("str", "int", "float", "bool", "null")}
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# YAML 1.1 (PyYAML) reads 1e-3 and 1.0e5 as strings; YAML 1.2, and every student, as numbers
-_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml, else pure Python
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
+_INT = re.compile(r"[-+]?[0-9]+")
+_INT_8 = re.compile(r"0o[0-7]+")
+_INT_16 = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_NUMERIC_START = frozenset("0123456789+-.")
+_SPECIAL = {".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
+            ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
+            "true": True, "True": True, "TRUE": True, "false": False, "False": False,
+            "FALSE": False, "~": None, "null": None, "Null": None, "NULL": None, "": None}
 
 
 def format_path(path: Path) -> str:
@@ -46,7 +65,6 @@ def format_path(path: Path) -> str:
     return out
 
 
-
 def shape_of(value: Any) -> list[int]:
     """The shape of nested lists, read along the first elements: ``[[1, 2, 3]]`` -> ``[1, 3]``."""
     shape = []
@@ -55,13 +73,18 @@ def shape_of(value: Any) -> list[int]:
         value = value[0] if value else None
     return shape
 
+
+
 @dataclass(frozen=True)
 class Located:
-    """Plain data read from a YAML text, and the line (1-based) where each field path starts."""
+    """Plain data read from a YAML text, and the line (1-based) where each field path starts
+    (for a value that shares the line of its container, the container's: see :meth:`line_of`).
+    ``texts``, when asked for, holds every scalar's text as written."""
 
     data: Any
     lines: dict[Path, int]
     source: str
+    texts: dict[Path, str] | None = field(default=None, compare=False)
 
     def line_of(self, path: Path) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -76,11 +99,14 @@ class Located:
         )
 
 
-def load_yaml(text: str, source: str, expected: str = "a mapping of config keys") -> Located:
+def load_yaml(text: str, source: str, expected: str = "a mapping of config keys", *,
+              texts: bool = False) -> Located:
     """Parse ``text``; raise :class:`ConfigError` (with line and column) on anything not plain.
-    ``expected`` is what an empty file is told it should hold."""
+    ``expected`` is what an empty file is told it should hold; ``texts``: keep every scalar's
+    text as written (an answers file's ``0.9860`` claims four decimals)."""
+    builder = _Builder(source, texts)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = builder.build(_Loader(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -99,93 +125,180 @@ def load_yaml(text: str, source: str, expected: str = "a mapping of config keys"
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"not valid YAML: {first}", source=source) from None
-    if root is None:
+    if root is _EMPTY:
         raise ConfigError(f"the file is empty; expected {expected}", source=source)
-    builder = _Builder(source)
-    return Located(builder.build(root, ()), builder.lines, source)
+    return Located(root, builder.lines, source, builder.texts)
+
+
+def scalar(text: str, tag: str | None = None) -> Any:
+    """A plain scalar's value by YAML 1.2's core schema, or, with an explicit ``tag``
+    (``!!float 1``), as that tag says; ``ValueError`` when the text is not one.
+
+    >>> [scalar(t) for t in ("010", "1e-3", "1:30", "on", "true", "~", "0x1f", "1_000")]
+    [10, 0.001, '1:30', 'on', True, None, 31, '1_000']
+    """
+    if tag is None and text[:1] not in _NUMERIC_START:  # most keys and words: no pattern to try
+        return _SPECIAL.get(text, text)
+    if tag is None or tag == _CORE + "int" or tag == _CORE + "float":
+        if _INT.fullmatch(text):
+            if len(text) > MAX_INT_DIGITS:
+                return float("-inf") if text.startswith("-") else float("inf")
+            value: Any = int(text)
+        elif _FLOAT.fullmatch(text):
+            value = float(text)
+        elif _INT_16.fullmatch(text) and len(text) <= MAX_INT_DIGITS:
+            value = int(text, 16)
+        elif _INT_8.fullmatch(text) and len(text) <= MAX_INT_DIGITS:
+            value = int(text[2:], 8)
+        else:
+            value = _SPECIAL.get(text.lstrip("+-") if text[:1] in "+-" and text[1:2] == "."
+                                 else text, text)
+            if isinstance(value, float) and text.startswith("-"):
+                value = -value
+        if tag is None:
+            return value
+        if tag == _CORE + "int" and type(value) is int:
+            return value
+        if tag == _CORE + "float" and type(value) in (int, float):
+            return float(value)
+        raise ValueError(text)
+    if tag == _CORE + "str":
+        return text
+    value = _SPECIAL.get(text, text)
+    if tag == _CORE + "bool" and type(value) is bool:
+        return value
+    if tag == _CORE + "null" and value is None:
+        return None
+    raise ValueError(text)
+
+
+_EMPTY = object()  # a stream with no document: comments alone
 
 
 class _Builder:
-    def __init__(self, source: str) -> None:
+    """Plain data from a stream of parser events: one pass, no nodes, a line kept per key and
+    per list item that starts a new line."""
+
+    def __init__(self, source: str, texts: bool) -> None:
         self.source = source
         self.lines: dict[Path, int] = {}
-        self.seen: set[int] = set()
+        self.texts: dict[Path, str] | None = {} if texts else None
+        self.anchors: dict[str, tuple[Any, int]] = {}  # name -> (value, values in it)
         self.aliases = 0
-        self.expanding = 0  # > 0 while building the copy an alias stands for
-        self.expanded = 0  # values built in such copies
-        self.scalars = yaml.constructor.SafeConstructor()
+        self.expanded = 0  # values built by copying what aliases stand for
 
-    def fail(self, node: yaml.Node, path: Path, message: str) -> ConfigError:
-        return ConfigError(
-            message, source=self.source, line=node.start_mark.line + 1, path=format_path(path)
-        )
+    def fail(self, line: int, path: Path, message: str) -> ConfigError:
+        return ConfigError(message, source=self.source, line=line, path=format_path(path))
 
-    def build(self, node: yaml.Node, path: Path) -> Any:
-        if id(node) in self.seen:  # the composer shares the node of an anchor with every alias
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                raise self.fail(
-                    node, path, f"more than {MAX_ALIASES} aliases (*name); "
-                    "refused so that a small file cannot expand into a huge one"
-                )
-            self.expanding += 1
-            try:
-                return self._build(node, path)
-            finally:
-                self.expanding -= 1
-        return self._build(node, path)
+    def build(self, parser: Any) -> Any:
+        get = parser.get_event
+        get()  # StreamStart
+        event = get()
+        if isinstance(event, ev.StreamEndEvent):
+            return _EMPTY
+        root, _ = self.value(get, get(), (), 0)
+        get()  # DocumentEnd
+        event = get()
+        if not isinstance(event, ev.StreamEndEvent):
+            raise self.fail(event.start_mark.line + 1, (),
+                            "more than one document (---); expected a single one")
+        parser.dispose()
+        return root
 
-    def _build(self, node: yaml.Node, path: Path) -> Any:
-        if self.expanding:
-            self.expanded += 1
-            if self.expanded > MAX_ALIAS_VALUES:
-                raise self.fail(
-                    node, path, f"aliases (*name) expand to more than {MAX_ALIAS_VALUES} values; "
-                    "refused so that a small file cannot expand into a huge one"
-                )
-        if not isinstance(node, yaml.ScalarNode):
-            self.seen.add(id(node))
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _CORE + "seq":
-                raise self.fail(node, path, f"tag {node.tag!r} is not allowed; plain YAML only")
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        if node.tag not in _PLAIN_SCALARS:
-            raise self.fail(
-                node, path, f"tag {node.tag!r} is not allowed; only plain numbers, strings, "
-                "booleans and null"
-            )
-        plain = not node.style  # unquoted: None in PyYAML's composer, "" in libyaml's
-        if node.tag == _CORE + "str" and plain and _EXPONENT.fullmatch(node.value):
-            return float(node.value)
-        try:
-            return self.scalars.construct_object(node)
-        except (ValueError, KeyError, yaml.YAMLError):  # an explicit tag: !!float rnn, !!bool 2
-            kind = node.tag.rpartition(":")[2]
-            raise self.fail(node, path, f"{node.value!r} is not a valid !!{kind}") from None
+    def value(self, get: Any, event: Any, path: Path, line: int,
+              keyed: bool = False) -> tuple[Any, int]:
+        """The value ``event`` starts (reading the events of its contents), and how many values
+        it holds. ``line`` is the line :meth:`Located.line_of` gives ``path`` so far (its
+        container's); the value's own is recorded only where it differs, except for the value
+        of a key (``keyed``), which stays at the key's line."""
+        kind = type(event)
+        here = event.start_mark.line + 1
+        if not keyed and here != line:
+            self.lines[path] = line = here
+        if kind is ev.ScalarEvent:
+            value = self.scalar(event, path, here)
+            if event.anchor:
+                self.anchors[event.anchor] = (value, 1)
+            return value, 1
+        if kind is ev.AliasEvent:
+            return self.alias(event, path, here)
+        tag, anchor = event.tag, event.anchor
+        if kind is ev.SequenceStartEvent:
+            if tag not in (None, "!", _CORE + "seq"):
+                raise self.fail(here, path, f"tag {shown(tag)} is not allowed; plain YAML only")
+            out: Any = []
+            count = 1
+            event = get()
+            while type(event) is not ev.SequenceEndEvent:
+                item, n = self.value(get, event, (*path, len(out)), line)
+                out.append(item)
+                count += n
+                event = get()
+        else:
+            if tag not in (None, "!", _CORE + "map"):
+                raise self.fail(here, path, f"tag {shown(tag)} is not allowed; plain YAML only")
+            out, count = self.mapping(get, path)
+        if anchor:
+            self.anchors[anchor] = (out, count)
+        return out, count
 
-    def mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
-        if node.tag != _CORE + "map":
-            raise self.fail(node, path, f"tag {node.tag!r} is not allowed; plain YAML only")
+    def mapping(self, get: Any, path: Path) -> tuple[dict[Any, Any], int]:
         out: dict[Any, Any] = {}
+        count = 1
         first_line: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _CORE + "merge":
-                raise self.fail(key_node, path, "merge keys (<<) are not supported")
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self.fail(key_node, path, "a key must be a plain string, not a list or map")
-            key = self.build(key_node, path)
-            key = str(key) if not isinstance(key, str) else key
-            line = key_node.start_mark.line + 1
+        event = get()
+        while type(event) is not ev.MappingEndEvent:
+            key_line = event.start_mark.line + 1
+            if type(event) is not ev.ScalarEvent:
+                raise self.fail(key_line, path, "a key must be a plain string, not a list, a map "
+                                "or an alias")
+            if event.value == "<<" and not event.style:
+                raise self.fail(key_line, path, "merge keys (<<) are not supported")
+            # a key is a name, kept as written: 010 is the key "010", on the key "on"
+            key = event.value if event.tag in (None, "!") else \
+                str(self.scalar(event, path, key_line, keep=False))
             if key in out:
-                raise self.fail(
-                    key_node, (*path, key),
-                    f"duplicate key {key!r} (lines {first_line[key]} and {line}); "
-                    "YAML would silently keep only the last",
-                )
-            first_line[key] = line
-            self.lines[(*path, key)] = line
-            out[key] = self.build(value_node, (*path, key))
-        return out
+                raise self.fail(key_line, (*path, key),
+                                f"duplicate key {shown(key)} (lines {first_line[key]} and "
+                                f"{key_line}); YAML would silently keep only the last")
+            first_line[key] = key_line
+            self.lines[(*path, key)] = key_line
+            value, n = self.value(get, get(), (*path, key), key_line, keyed=True)
+            out[key] = value
+            count += n
+            event = get()
+        return out, count
+
+    def scalar(self, event: Any, path: Path, line: int, keep: bool = True) -> Any:
+        """A scalar's value (``keep``: keep its text as written, if texts are kept)."""
+        text, tag = event.value, event.tag
+        if keep and self.texts is not None:
+            self.texts[path] = text
+        if tag == "!" or (tag is None and event.style):
+            return text  # quoted, or the non-specific tag "!": a string
+        if tag is None:
+            return scalar(text)
+        if tag is not None and tag not in _PLAIN_SCALARS:
+            raise self.fail(line, path, f"tag {shown(tag)} is not allowed; only plain numbers, "
+                            "strings, booleans and null")
+        try:
+            return scalar(text, tag)
+        except ValueError:  # an explicit tag: !!float rnn, !!bool 2
+            raise self.fail(line, path, f"{shown(text)} is not a valid "
+                            f"!!{tag.rpartition(':')[2]}") from None
+
+    def alias(self, event: Any, path: Path, line: int) -> tuple[Any, int]:
+        self.aliases += 1
+        if self.aliases > MAX_ALIASES:
+            raise self.fail(line, path, f"more than {MAX_ALIASES} aliases (*name); refused so "
+                            "that a small file cannot expand into a huge one")
+        if event.anchor not in self.anchors:  # libyaml reports an unknown anchor itself
+            raise self.fail(line, path, f"the alias *{shown(event.anchor)[1:-1]} names no "
+                            "finished anchor (an alias inside what it names is a loop)")
+        value, count = self.anchors[event.anchor]
+        self.expanded += count
+        if self.expanded > MAX_ALIAS_VALUES:
+            raise self.fail(line, path, f"aliases (*name) expand to more than "
+                            f"{MAX_ALIAS_VALUES} values; refused so that a small file cannot "
+                            "expand into a huge one")
+        return copy.deepcopy(value), count
