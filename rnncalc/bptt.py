@@ -50,178 +50,28 @@ computed; the state entering them, and everything before, is a constant.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 
-from rnncalc.cells import Params
-from rnncalc.cells.activations import apply
-from rnncalc.cells.lstm import GATES as LSTM_GATES
+from rnncalc.cells import CellGrad, Params, spec
+from rnncalc.cells._spec import unclipped
+from rnncalc.cells.activations import slope
 from rnncalc.engine import params as _params
 from rnncalc.errors import RnncalcError
-from rnncalc.formulation import Activation, Formulation
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import Exercise, Loss, param_name
 from rnncalc.rounding import rounding
-from rnncalc.trace import DirectionTrace, Step, Trace
+from rnncalc.trace import DirectionTrace, Trace
 
-__all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_names"]
+__all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_names", "slope",
+           "unclipped"]
 
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 #: The LSTM's own parameters, when its options have them: their per-step blocks' names.
 EXTRA_PARAMS = {"weight_hr": ("W_hr",), "peephole": ("p_i", "p_f", "p_o")}
-
-
-class CellGrad(NamedTuple):
-    """One cell's backward step: every quantity is for this step only."""
-
-    dpre: dict[str, torch.Tensor]  # gate -> dL/d(pre-activation) [H]
-    dc: torch.Tensor | None  # dL/dc_t (lstm)
-    weight_ih: torch.Tensor  # [G*H, H_in] this step's contribution, PyTorch's layout
-    weight_hh: torch.Tensor  # [G*H, H]
-    bias_ih: torch.Tensor  # [G*H]
-    bias_hh: torch.Tensor  # [G*H]
-    dx: torch.Tensor  # dL/dx_t [H_in]
-    dh_prev: torch.Tensor  # dL/dh_{t-1} through this step
-    dc_prev: torch.Tensor | None  # dL/dc_{t-1} through this step (lstm)
-    extra: dict[str, torch.Tensor] = {}  # noqa: RUF012  # lstm: "peephole" [3, H], "weight_hr"
-
-
-def slope(act: Activation, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``act'(a)``, from the pre-activation ``a`` and the value ``y = act(a)``; at a kink, the
-    one-sided slope torch's autograd takes."""
-    alpha, beta = act.alpha or 0.0, act.beta or 0.0
-    one = torch.ones_like(a)
-    if act.name == "sigmoid":
-        return y * (1 - y)
-    if act.name == "tanh":
-        return 1 - y**2
-    if act.name == "relu":
-        return (a > 0).to(a.dtype)
-    if act.name == "identity":
-        return one
-    if act.name == "affine":
-        return alpha * one
-    if act.name == "hard_sigmoid":
-        return alpha * ((alpha * a + beta >= 0) & (alpha * a + beta <= 1)).to(a.dtype)
-    if act.name == "leaky_relu":
-        return torch.where(a >= 0, one, alpha * one)
-    if act.name == "thresholded_relu":
-        return (a > alpha).to(a.dtype)
-    if act.name == "elu":
-        return torch.where(a >= 0, one, y + alpha)
-    if act.name == "scaled_tanh":
-        return alpha * beta * (1 - torch.tanh(beta * a) ** 2)
-    if act.name == "softsign":
-        return 1 / (1 + a.abs()) ** 2
-    if act.name == "softplus":
-        return torch.sigmoid(a)
-    raise RnncalcError(f"rnncalc grad has no derivative for the activation {act.name!r} yet")
-
-
-def unclipped(a: torch.Tensor, bound: float | None) -> torch.Tensor | float:
-    """Where ``clip`` let the pre-activation through (1) or clamped it (0): the clamp's slope."""
-    return 1.0 if bound is None else (a.abs() < bound).to(a.dtype)
-
-
-def _finish(p: Params, s: Step, dpre: dict[str, torch.Tensor], dc: torch.Tensor | None,
-            dc_prev: torch.Tensor | None, extra: dict[str, torch.Tensor] | None = None
-            ) -> CellGrad:
-    """The contributions when every gate reads ``W_i? x_t + W_h? h_{t-1}`` (rnn, lstm)."""
-    da = torch.cat(list(dpre.values()))
-    return CellGrad(dpre, dc, torch.outer(da, s.x), torch.outer(da, s.h_prev), da, da,
-                    p.weight_ih.T @ da, p.weight_hh.T @ da, dc_prev, extra or {})
-
-
-def rnn_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
-                 form: Formulation) -> CellGrad:
-    r"""``\delta a_t = \delta h_t \odot \phi'(a_t)``."""
-    (phi,) = form.activations
-    a = s.pre["h"]
-    return _finish(p, s, {"h": dh * slope(phi, a, s.act["h"]) * unclipped(a, form.clip)}, None,
-                   None)
-
-
-def lstm_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
-                  form: Formulation) -> CellGrad:
-    r"""The LSTM equations of the module docstring (gate order i, f, g, o), with any activation
-    per role: ``\sigma`` (gates), the cell input's (``g``) and the cell output's (``\tanh c``),
-    and the options (peepholes, clip, input_forget, projection)."""
-    assert s.c is not None and s.c_prev is not None and dc_future is not None
-    sigma, g_act, h_act = form.activations
-    i, f, g, o = (s.act[k] for k in ("i", "f", "g", "o"))
-    extra = {}
-    if p.weight_hr is not None:  # h_t = W_hr m_t: the cell's own output is m_t
-        extra["weight_hr"] = torch.outer(dh, s.extra["m"])
-        dh = p.weight_hr.T @ dh
-    d = {k: slope(act, s.pre[k], s.act[k]) * unclipped(s.pre[k], form.clip)
-         for k, act in zip("ifgo", (sigma, sigma, g_act, sigma), strict=True)}  # da/d(gate)
-    out_c = apply(h_act, s.c)
-    dpre = {"o": dh * out_c * d["o"]}
-    dc = dh * o * slope(h_act, s.c, out_c) + dc_future
-    if p.peephole is not None:  # o_t reads c_t
-        dc = dc + p.peephole[2] * dpre["o"]
-    if form.input_forget:  # f_t = 1 - i_t
-        dpre["i"] = dc * (g - s.c_prev) * d["i"]
-        dpre["f"] = torch.zeros_like(dc)
-    else:
-        dpre["i"] = dc * g * d["i"]
-        dpre["f"] = dc * s.c_prev * d["f"]
-    dpre["g"] = dc * i * d["g"]
-    dc_prev = dc * f
-    if p.peephole is not None:  # i_t and f_t read c_{t-1}
-        dc_prev = dc_prev + p.peephole[0] * dpre["i"] + p.peephole[1] * dpre["f"]
-        extra["peephole"] = torch.stack([dpre["i"] * s.c_prev, dpre["f"] * s.c_prev,
-                                         dpre["o"] * s.c])
-    return _finish(p, s, {k: dpre[k] for k in LSTM_GATES}, dc, dc_prev, extra)
-
-
-def gru_backward(p: Params, s: Step, dh: torch.Tensor, dc_future: torch.Tensor | None,
-                 form: Formulation) -> CellGrad:
-    r"""GRU, both candidate forms (see :mod:`rnncalc.cells.gru`).
-
-    .. math::
-        \delta n = \delta h \odot (1 - z)      \delta z = \delta h \odot (h_{t-1} - n)
-        (z weighting the candidate: \delta n = \delta h \odot z, \delta z = \delta h (n - h_{t-1}))
-        \delta a^n = \delta n \odot \phi'(a^n)      \delta a^z = \delta z \odot \sigma'(a^z)
-        reset after:  \delta a^r = \delta a^n \odot (W_{hn} h_{t-1} + b_{hn}) \odot \sigma'(a^r),
-                      hidden side of n: \delta a^n \odot r, read from h_{t-1}
-        reset before: \delta a^r = (W_{hn}^\top \delta a^n) \odot h_{t-1} \odot \sigma'(a^r),
-                      hidden side of n: \delta a^n, read from r \odot h_{t-1}
-        \delta h^{fut}_{t-1} = \delta h \odot z (or 1 - z) + W_{hr}^\top \delta a^r
-                               + W_{hz}^\top \delta a^z + (hidden side of n, back to h_{t-1})
-    """
-    sigma, n_act = form.activations
-    r, z, n = s.act["r"], s.act["z"], s.act["n"]
-    W_hr, W_hz, W_hn = p.weight_hh.chunk(3, dim=0)
-    b_hn = p.bias_hh.chunk(3)[2]
-    previous = form.z_weights == "previous"
-    dn, dz = (dh * (1 - z), dh * (s.h_prev - n)) if previous else (dh * z, dh * (n - s.h_prev))
-    direct = dh * (z if previous else 1 - z)
-    passed = {k: unclipped(s.pre[k], form.clip) for k in ("r", "z", "n")}
-    da_n = dn * slope(n_act, s.pre["n"], n) * passed["n"]
-    da_z = dz * slope(sigma, s.pre["z"], z) * passed["z"]
-    d_r = slope(sigma, s.pre["r"], r) * passed["r"]
-    if form.reset_after:
-        da_r = da_n * (W_hn @ s.h_prev + b_hn) * d_r
-        da_hn, n_reads, back_n = da_n * r, s.h_prev, W_hn.T @ (da_n * r)
-    else:
-        da_r = (W_hn.T @ da_n) * s.h_prev * d_r
-        da_hn, n_reads, back_n = da_n, r * s.h_prev, r * (W_hn.T @ da_n)
-    da = torch.cat([da_r, da_z, da_n])
-    weight_hh = torch.cat([torch.outer(da_r, s.h_prev), torch.outer(da_z, s.h_prev),
-                           torch.outer(da_hn, n_reads)])
-    dh_prev = direct + W_hr.T @ da_r + W_hz.T @ da_z + back_n
-    return CellGrad({"r": da_r, "z": da_z, "n": da_n}, None, torch.outer(da, s.x), weight_hh,
-                    da, torch.cat([da_r, da_z, da_hn]), p.weight_ih.T @ da, dh_prev, None)
-
-
-BACKWARD: dict[str, Callable[..., CellGrad]] = {
-    "rnn": rnn_backward, "lstm": lstm_backward, "gru": gru_backward,
-}
 
 
 def gate_weight_names(gate: str) -> tuple[str, str, str, str]:
@@ -337,12 +187,7 @@ class GradTrace:
 
 def _check_supported(ex: Exercise) -> None:
     """Refuse, rather than guess, what has no backward formula here yet."""
-    form = ex.formulation
-    if ex.cell not in BACKWARD:
-        raise RnncalcError(f"{ex.source}: rnncalc grad has no backward formulas for the "
-                           f"{ex.cell} cell yet; the forward commands compute it")
-    for act in form.activations:
-        slope(act, torch.zeros(1), torch.zeros(1))  # raises for an activation it cannot derive
+    spec(ex.cell)  # an unknown cell: an error, never another cell's backward step
     if ex.loss is None:
         raise RnncalcError(f"{ex.source}: rnncalc grad needs a loss (loss: {{type, target}} on a "
                            "head) or upstream gradients (upstream: one dL/d output_t per position)")
@@ -452,7 +297,7 @@ def _head_backward(trace: Trace, loss: Loss) -> tuple[
 def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch.Tensor,
                truncate: int | None) -> DirectionGrad:
     """The recursion through one layer and direction, last step computed first."""
-    backward = BACKWARD[ex.cell]
+    backward = spec(ex.cell).backward
     T = len(tr.positions)
     first = 0 if truncate is None else max(0, T - truncate)
     H = tr.h.shape[-1]

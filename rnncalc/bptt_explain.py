@@ -19,10 +19,11 @@ from __future__ import annotations
 import re
 
 from rnncalc.bptt import GradTrace, slope
+from rnncalc.cells import spec
 from rnncalc.cells.activations import apply
 from rnncalc.engine import params as _params
 from rnncalc.errors import ExitCode, RnncalcError
-from rnncalc.explain import Call, Diff, Expr, Line, Num, Prod, Sum, Sym, Where
+from rnncalc.explain import Call, Expr, Line, Num, Prod, Sum, Sym, Where
 from rnncalc.model import param_name
 from rnncalc.trace import Trace
 
@@ -105,6 +106,7 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
            c: int | None, total: float) -> list[Line]:
     ex = trace.exercise
     form = ex.formulation
+    cell = spec(ex.cell)
     H = tr.h.shape[-1]
     gate = g.gates[r // H]
     u = r % H
@@ -137,13 +139,11 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
             assert c is not None
             if not hidden_side:
                 reads, factor = Sym("x", t, c + 1), Num(float(s.x[c]))
-            elif ex.cell == "gru" and gate == "n" and not form.reset_after:
-                reads = Prod((Sym("r", t, c + 1), Sym("h_prev", t, c + 1)))
-                factor = Num(float(s.act["r"][c] * s.h_prev[c]))
-            else:
-                reads, factor = Sym("h_prev", t, c + 1), Num(float(s.h_prev[c]))
+            else:  # what the gate's recurrent product reads (a GRU's n before reset: r*h_prev)
+                reads, factor = cell.grad_reads(form, gate, s, c, t) or (
+                    Sym("h_prev", t, c + 1), Num(float(s.h_prev[c])))
         value = float(g.contrib[kind][k][r] if c is None else g.contrib[kind][k][r, c])
-        side = "dL/da" + ("(hidden)" if ex.cell == "gru" and gate == "n" and hidden_side else "")
+        side = "dL/da" + ("(hidden)" if gate in cell.split_hidden and hidden_side else "")
         lines.append(Line(Sym("contribution", t), (
             Prod((Sym(f"{side}_{gate}", t, U), reads)),
             Prod((Num(float(da_side)), factor)), Num(value)), where))
@@ -160,49 +160,10 @@ def _gate_line(ex, form, s, g, k: int, gate: str, u: int, t: int, where: Where, 
     U = u + 1
     v = lambda x: float(x[u])  # noqa: E731
     value = v(g.dpre[gate][k])
-    act = form.activations[0]
-    if ex.cell == "rnn" or (ex.cell == "lstm" and gate == "g") or (ex.cell == "gru"
-                                                                      and gate == "n"):
-        act = form.activations[-1] if ex.cell == "gru" else form.activations[
-            0 if ex.cell == "rnn" else 1]
+    act = form.act[spec(ex.cell).gate_roles[gate]]
     sl = v(slope(act, s.pre[gate], s.act[gate]))
     fn = Call(f"{act.name}'", Sym(f"a_{gate}", t, U))
-    dh, dc = v(g.dh[k]), None if g.dc is None else v(g.dc[k])
-    factors: tuple[tuple[Expr, Expr], ...]
-    if ex.cell == "rnn":
-        factors = ((Sym("dL/dh", t, U), Num(dh)),)
-    elif ex.cell == "lstm":
-        other = {"i": ("g", s.act["g"]), "f": ("c_prev", s.c_prev), "g": ("i", s.act["i"]),
-                 "o": (f"{form.activations[2].name}(c)", None)}[gate]
-        first = (Sym("dL/dh", t, U), Num(dh)) if gate == "o" else (
-            Sym("dL/dc", t, U), Num(dc or 0.0))
-        second_value = v(other[1] if other[1] is not None else apply(form.activations[2], s.c))
-        factors = (first, (Sym(other[0], t, U), Num(second_value)))
-    else:
-        z, n = v(s.act["z"]), v(s.act["n"])
-        previous = form.z_weights == "previous"
-        if gate == "n":
-            factors = ((Sym("dL/dh", t, U), Num(dh)),
-                       (Diff(Num(1.0), Sym("z", t, U)) if previous else Sym("z", t, U),
-                        Num(1 - z if previous else z)))
-        elif gate == "z":
-            diff = v(s.h_prev) - n if previous else n - v(s.h_prev)
-            h_prev, n_sym = Sym("h_prev", t, U), Sym("n", t, U)
-            factors = ((Sym("dL/dh", t, U), Num(dh)),
-                       (Diff(h_prev, n_sym) if previous else Diff(n_sym, h_prev), Num(diff)))
-        else:
-            H = s.h.shape[-1]
-            W_hn = p.weight_hh[2 * H:]
-            da_n = g.dpre["n"][k]
-            if form.reset_after:
-                hn = W_hn @ s.h_prev + p.bias_hh[2 * H:]
-                factors = ((Sym("dL/da_n", t, U), Num(v(da_n))),
-                           (Sum(((Sym("W_hn h_prev", t, U), Sym("b_hn", None, U)),)),
-                            Num(v(hn))))
-            else:
-                back = W_hn.T @ da_n
-                factors = ((Sym("W_hn^T dL/da_n", t, U), Num(v(back))),
-                           (Sym("h_prev", t, U), Num(v(s.h_prev))))
+    factors = spec(ex.cell).grad_factors(form, s, g, k, gate, u, t, p)
     symbolic = Prod((*(f[0] for f in factors), fn))
     numeric = Prod((*(f[1] for f in factors), Num(sl)))
     return Line(Sym(f"dL/da_{gate}", t, U), (symbolic, numeric, Num(value)), where)

@@ -27,6 +27,7 @@ import torch
 
 from rnncalc import gradanswers
 from rnncalc.answers import Answers, Given, Key, lookup
+from rnncalc.cells import spec
 from rnncalc.explain import Line, Where, explain
 from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import rounding
@@ -273,7 +274,6 @@ def _with_grad(doc: dict[str, Any], grad: GradTrace | None) -> dict[str, Any]:
     return doc if grad is None else {**doc, "grad": grad.to_dict()}
 
 
-_RANKS = {"rnn": "h", "lstm": "ifgcomh", "gru": "rznh"}
 _HEAD_RANKS = {"y": 0, "logits": 0, "probs": 1, "label": 2, "name": 3}
 
 
@@ -289,7 +289,7 @@ def _order(key: Key, ex: Exercise, trace: Trace, grad: GradTrace | None = None
         k = tr.positions.index(_t(key[4]))
         field = str(key[5])
         name = str(key[6]) if field in ("pre", "act") else field
-        rank = _RANKS[ex.cell].find(name)
+        rank = spec(ex.cell).order.find(name)
         return (0, layer, ex.directions.index(direction), k, rank, field != "pre", *key[-1:])
     if key[0] == "head":
         if key[1] == "steps":
@@ -349,11 +349,11 @@ class _Own:
         """Every quantity of the step at ``base`` from the student's own values (see module)."""
         if base in self.steps:
             return self.steps[base]
-        from rnncalc.cells import CELLS
         from rnncalc.cells.activations import apply
         from rnncalc.engine import params as _params
 
         ex, form = self.ex, self.ex.formulation
+        cell = spec(ex.cell)
         layer, direction, t = _t(base[1]), str(base[3]), _t(base[4])
         tr = self.trace.layers[layer].directions[direction]
         k = tr.positions.index(t)
@@ -377,7 +377,7 @@ class _Own:
             x = tr.x[k].to(torch.float64)
             if layer > 0 and ex.merge_mode == "concat":  # the layer below's output, theirs
                 x = torch.tensor(self._own_output(layer - 1, t), dtype=torch.float64)
-            out = CELLS[ex.cell].step(p, x, h_prev, c_prev, form)
+            out = cell.step(p, x, h_prev, c_prev, form)
         cross: dict[Key, float] = {}
         for field, blocks in (("pre", out.pre), ("act", out.act)):
             for gate, v in blocks.items():
@@ -389,30 +389,14 @@ class _Own:
         def mine(*q: str | int) -> float:
             return self._mine((*base, *q), cross[q])
 
-        fn = _gate_activations(ex)
+        act = form.act
         values = dict(cross)
         for q in [q for q in cross if q[0] == "act"]:
             gate, j = str(q[1]), int(q[2])
-            if gate in fn and not (ex.cell == "lstm" and gate == "f" and form.input_forget):
-                pre = torch.tensor([mine("pre", gate, j)], dtype=torch.float64)
-                values[q] = float(apply(fn[gate], pre)[0])
-        H = ex.hidden_size
-        if ex.cell == "lstm" and c_prev is not None and not form.peepholes:
-            for j in range(H):
-                f, i, g = (mine("act", gate, j) for gate in ("f", "i", "g"))
-                values[("c", j)] = f * float(c_prev[j]) + i * g
-                if not form.projection:
-                    squash = float(apply(form.activations[2], torch.tensor([mine("c", j)],
-                                                                          dtype=torch.float64))[0])
-                    values[("h", j)] = mine("act", "o", j) * squash
-        if ex.cell == "gru":
-            for j in range(H):
-                z, n, hp = mine("act", "z", j), mine("act", "n", j), float(h_prev[j])
-                values[("h", j)] = ((1 - z) * n + z * hp if form.z_weights == "previous"
-                                    else z * n + (1 - z) * hp)
-        if ex.cell == "rnn":
-            for j in range(H):
-                values[("h", j)] = values[("act", "h", j)]
+            pre = torch.tensor([mine("pre", gate, j)], dtype=torch.float64)
+            values[q] = float(apply(act[cell.gate_roles[gate]], pre)[0])
+        # the states from the student's gates (and the gates a cell derives from others)
+        cell.recompute(form, mine, values, cross, h_prev, c_prev, ex.hidden_size)
         self.steps[base] = values
         return values
 
@@ -466,15 +450,6 @@ class _Own:
         return [self._mine((*base, j), v) for j, v in enumerate(exact)]
 
 
-def _gate_activations(ex: Exercise) -> dict[str, Any]:
-    acts = ex.formulation.activations
-    if ex.cell == "rnn":
-        return {"h": acts[0]}
-    if ex.cell == "lstm":
-        return {"i": acts[0], "f": acts[0], "g": acts[1], "o": acts[0]}
-    return {"r": acts[0], "z": acts[0], "n": acts[1]}
-
-
 # ----------------------------------------------------------------------------- slips
 
 
@@ -516,7 +491,7 @@ class _Slips:
                 if other != gate:
                     pre = "pre " if field == "pre" else ""
                     out.append((f"matches {pre}{other}_{t}[{j + 1}], the "
-                                f"{_GATE_NAMES.get(other, other)}: gates swapped?",
+                                f"{spec(self.ex.cell).words.get(other, other)}: gates swapped?",
                                 lookup(self.doc, (*base, field, other, j))))
             if field == "act":
                 out.append((f"matches pre {gate}_{t}[{j + 1}]: the activation left out?",
@@ -526,27 +501,13 @@ class _Slips:
             if lookup(self.doc, (*base, other)) is not None:
                 out.append((f"matches {other}_{t}[{j + 1}]: h and c swapped?",
                             lookup(self.doc, (*base, other, j))))
-            if field == "h" and self.ex.cell == "rnn":
+            if field == "h" and "h" in self.ex.gates:  # h_t is the one gate's activation
                 out.append((f"matches pre h_{t}[{j + 1}]: the activation left out?",
                             lookup(self.doc, (*base, "pre", "h", j))))
-            out += self._lstm_slips(key, field, j)
+            tr = self.trace.layers[_t(key[1])].directions[str(key[3])]
+            k = tr.positions.index(_t(key[4]))
+            out += spec(self.ex.cell).state_slips(self.ex, tr, k, field, j)
         return out
-
-    def _lstm_slips(self, key: Key, field: str, j: int) -> list[tuple[str, float]]:
-        """c_t with f and i exchanged; h_t without the tanh of c_t (PyTorch's lstm only)."""
-        ex = self.ex
-        if ex.cell != "lstm" or ex.formulation.peepholes or ex.formulation.projection:
-            return []
-        tr = self.trace.layers[_t(key[1])].directions[str(key[3])]
-        k = tr.positions.index(_t(key[4]))
-        c_prev = tr.c_prev
-        if c_prev is None or tr.c is None:
-            return []
-        i, f, g, o = (float(tr.act[gate][k, j]) for gate in "ifgo")
-        if field == "c":
-            return [("matches i*c_{t-1} + f*g: the forget and input gates exchanged in c_t?",
-                     i * float(c_prev[k, j]) + f * g)]
-        return [("matches o_t*c_t: the tanh of c_t left out?", o * float(tr.c[k, j]))]
 
     def variants(self) -> list[tuple[str, dict[str, Any]]]:
         if self._variants is None:
@@ -555,10 +516,6 @@ class _Slips:
             self._variants = [(note, run(ex, round_to=self.round_to).to_dict())
                               for note, ex in _variants(self.ex)]
         return self._variants
-
-
-_GATE_NAMES = {"i": "input gate", "f": "forget gate", "g": "cell candidate", "o": "output gate",
-               "r": "reset gate", "z": "update gate", "n": "candidate"}
 
 
 def _variants(ex: Exercise) -> list[tuple[str, Exercise]]:
@@ -580,16 +537,10 @@ def _variants(ex: Exercise) -> list[tuple[str, Exercise]]:
                         continue
                     new = matrix[:gi * H] + flipped + matrix[(gi + 1) * H:]
                     changed = replace(w, **{f"weight_{kind}": new})
-                    name = f"W_{kind}" if ex.cell == "rnn" else f"W_{kind[0]}{gate}"
+                    name = f"W_{kind[0]}{gate}"  # rnn's one gate h: W_ih, W_hh
                     out.append((f"{name} transposed{where}", _with_weights(ex, layer, d, changed)))
-    if ex.cell == "gru":
-        form = ex.formulation
-        side = "before" if form.reset_after else "after"
-        out.append((f"the reset gate applied {side} the product W_hn h (the other convention)",
-                    replace(ex, formulation=form.with_options(reset_after=not form.reset_after))))
-        other = "candidate" if form.z_weights == "previous" else "previous"
-        out.append(("z and 1 - z swapped in h_t",
-                    replace(ex, formulation=form.with_options(z_weights=other))))
+    out += [(note, replace(ex, formulation=form))
+            for note, form in spec(ex.cell).variants(ex.formulation)]
     if ex.bias and any(any(w.bias_ih or ()) or any(w.bias_hh or ()) for r in ex.weights for w in r):
         weights = tuple(tuple(replace(w, bias_ih=None, bias_hh=None) for w in r)
                         for r in ex.weights)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from rnncalc.cells import CELLS
 from rnncalc.errors import ExitCode, RnncalcError
 
 if TYPE_CHECKING:
@@ -334,34 +335,19 @@ def _explained(explain: bool, selection: str | None) -> "Callable[[Trace], list[
     return lambda trace: build(trace, chosen)
 
 
-_CELL_HELP = {
-    "rnn": ("Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh).",
-            "rnncalc rnn  ·  rnncalc rnn --step-by-step  ·  rnncalc rnn --task labeling  ·  "
-            "rnncalc rnn --bidirectional  ·  rnncalc rnn -c configs/rnn_stacked.yaml -f json"),
-    "lstm": ("LSTM (PyTorch's equations, gates i, f, g, o): every gate, c_t and h_t.",
-             "rnncalc lstm --step-by-step  ·  rnncalc lstm -c configs/lstm.yaml --format json"),
-    "gru": ("GRU (gates r, z, n; PyTorch's equations unless the config or --convention says "
-            "otherwise): every gate and h_t.",
-            "rnncalc gru --step-by-step  ·  rnncalc gru --compare-conventions  ·  "
-            "rnncalc gru -c configs/gru_d2l.yaml"),
-}
+for _cell in CELLS.values():
+    _default = f"the example {_cell.seed}" if _cell.seed else f"the seed's {_cell.name} exercise"
+    app.command(_cell.name, help=f"{_cell.help}\n\nWith no --config, runs {_default}.",
+                epilog=f"Examples:  {_cell.examples}")(_cell_command(_cell.name))
 
-for _cell, (_help, _example) in _CELL_HELP.items():
-    _default = "the example configs/gru.yaml" if _cell == "gru" else f"the seed's {_cell} exercise"
-    app.command(_cell, help=f"{_help}\n\nWith no --config, runs {_default}.",
-                epilog=f"Examples:  {_example}")(_cell_command(_cell))
-
-
-class CellName(str, Enum):
-    rnn = "rnn"
-    lstm = "lstm"
-    gru = "gru"
+CellName = Enum("CellName", {name: name for name in CELLS}, type=str)  # type: ignore[misc]
+_CELL_WORDS = ", ".join(CELLS)
 
 
 @app.command(epilog="Examples:  rnncalc formulas gru  ·  rnncalc formulas gru --convention onnx  ·"
              "  rnncalc formulas lstm -c configs/lstm_stacked_relu.yaml")
 def formulas(
-    cell: Annotated[CellName, typer.Argument(help="rnn, lstm or gru.")],
+    cell: Annotated[CellName, typer.Argument(help=f"{_CELL_WORDS}.")],
     convention: ConventionOpt = None,
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Show the equations this config uses.", show_default=False)] = None,
@@ -450,15 +436,13 @@ class SheetFormat(str, Enum):
     latex = "latex"
 
 
-CellArg = Annotated[str, typer.Argument(help="rnn, lstm or gru (any cell rnncalc has).",
+CellArg = Annotated[str, typer.Argument(help=f"{_CELL_WORDS} (any cell rnncalc has).",
                                         metavar="CELL", show_default=False)]
 
 
 def _check_cell(cell: str) -> None:
-    from rnncalc.gates import GATES
-
-    if cell not in GATES:
-        raise typer.BadParameter(f"expected one of {', '.join(GATES)}, got {cell!r}",
+    if cell not in CELLS:
+        raise typer.BadParameter(f"expected one of {_CELL_WORDS}, got {cell!r}",
                                  param_hint="CELL")
 
 

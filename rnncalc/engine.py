@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from rnncalc import fused
-from rnncalc.cells import CELLS, Params
+from rnncalc.cells import Params, spec
 from rnncalc.heads import apply_head
 from rnncalc.limits import check_finite
 from rnncalc.model import Exercise, LayerWeights
@@ -78,7 +78,7 @@ def merge(parts: list[torch.Tensor], mode: str) -> torch.Tensor:
 def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
                   c0: torch.Tensor | None, layer: int, direction: str) -> DirectionTrace:
     """Step the cell over ``xs`` ``[T, H_in]`` (by position), recording every intermediate."""
-    cell = CELLS[ex.cell]
+    cell = spec(ex.cell)
     positions = tuple(range(len(xs)))
     if direction == "backward":
         positions = positions[::-1]
@@ -90,8 +90,8 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
         outs.append(out)
     return DirectionTrace(
         layer=layer, direction=direction, positions=positions, x=xs[list(positions)], h0=h0, c0=c0,
-        pre={g: torch.stack([o.pre[g] for o in outs]) for g in cell.GATES},
-        act={g: torch.stack([o.act[g] for o in outs]) for g in cell.GATES},
+        pre={g: torch.stack([o.pre[g] for o in outs]) for g in cell.gates},
+        act={g: torch.stack([o.act[g] for o in outs]) for g in cell.gates},
         h=torch.stack([o.h for o in outs]),
         c=None if c0 is None else torch.stack([o.c for o in outs]),  # type: ignore[misc]
         extra={k: torch.stack([o.extra[k] for o in outs]) for k in outs[0].extra},

@@ -22,12 +22,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, fields
-from typing import Any, Union
+from dataclasses import fields
+from typing import Any
 
 import torch
 
+from rnncalc.cells import spec
 from rnncalc.errors import ExitCode, RnncalcError
+from rnncalc.expr import Call, Diff, Expr, Frac, Line, Num, Prod, Sum, Sym, Vec, Where
 from rnncalc.formulation import Activation
 from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import round_half_away
@@ -38,80 +40,6 @@ __all__ = [
     "Where",
     "explain", "parse_selection", "to_text",
 ]
-
-
-@dataclass(frozen=True)
-class Num:
-    value: float
-
-
-@dataclass(frozen=True)
-class Sym:
-    """``name_t[unit]``; ``t`` ``None`` for a quantity of no position (the head's final state)."""
-
-    name: str
-    t: int | None = None
-    unit: int | None = None  # 1-based
-
-
-@dataclass(frozen=True)
-class Prod:
-    factors: tuple[Expr, ...]
-
-
-@dataclass(frozen=True)
-class Sum:
-    """Terms in groups (input part, recurrent part, biases), which renderers may space apart."""
-
-    groups: tuple[tuple[Expr, ...], ...]
-
-
-@dataclass(frozen=True)
-class Call:
-    fn: str
-    arg: Expr
-
-
-@dataclass(frozen=True)
-class Diff:
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True)
-class Vec:
-    """A list of values, as an argument: ``argmax(0.4796, 0.5204)``."""
-
-    items: tuple[Expr, ...]
-
-
-@dataclass(frozen=True)
-class Frac:
-    num: Expr
-    den: Expr
-
-
-Expr = Union[Num, Sym, Prod, Sum, Call, Diff, Vec, Frac]  # noqa: UP007 (a runtime alias, py3.10)
-
-
-@dataclass(frozen=True)
-class Where:
-    """What a line computes, for selecting lines and for pointing at an answer."""
-
-    quantity: str  # a gate (i f g o, r z n, h), c, m, h; head: y, z, p, label
-    t: int | None
-    unit: int | None  # 1-based
-    layer: int | None = None  # None: the head
-    direction: str | None = None
-
-
-@dataclass(frozen=True)
-class Line:
-    """``lhs = chain[0] = chain[1] = ...``; the last of the chain is the value."""
-
-    lhs: Sym
-    chain: tuple[Expr, ...]
-    where: Where
 
 
 # ----------------------------------------------------------------------------- selection
@@ -227,127 +155,59 @@ def _lists(tr: DirectionTrace) -> dict[str, Any]:
 def _direction(ex: Exercise, w: LayerWeights, tr: DirectionTrace, round_to: int | None,
                sel: Selection) -> Iterator[Line]:
     lists = _lists(tr)
+    explain_step = spec(ex.cell).explain
     for k, t in enumerate(tr.positions):
         here = {"t": t, "layer": tr.layer, "direction": tr.direction}
         if any(str(v) not in sel[key] for key, v in here.items() if key in sel):
             continue  # the step is not selected: build none of its lines
-        s = _Step(tr, k, lists)
-
-        def where(q: str, j: int, s: _Step = s) -> Where:
-            return Where(q, s.t, j + 1, tr.layer, tr.direction)
-
-        if ex.cell == "rnn":
-            yield from _rnn(ex, w, s, where)
-        elif ex.cell == "lstm":
-            yield from _lstm(ex, w, s, where, round_to)
-        else:
-            yield from _gru(ex, w, s, where)
+        yield from explain_step(Sheet(ex, w, tr, _Step(tr, k, lists), round_to))
 
 
-def _bias(ex: Exercise, w: LayerWeights, row: int) -> tuple[Expr, ...]:
-    if not ex.bias:
-        return (Num(0.0),)
-    return tuple(Num(b[row]) if b is not None else Num(0.0) for b in (w.bias_ih, w.bias_hh))
+class Sheet:
+    """One step's numbers and the pieces a cell's ``explain`` writes its lines with."""
 
+    def __init__(self, ex: Exercise, w: LayerWeights, tr: DirectionTrace, s: _Step,
+                 round_to: int | None) -> None:
+        self.ex, self.w, self.tr, self.s, self.round_to = ex, w, tr, s, round_to
 
-def _gate_line(ex: Exercise, name: str, j: int, s: _Step, act: Activation, groups: tuple,  # type: ignore[type-arg]
-               where: Where) -> Line:
-    arg: Expr = Sum(groups)
-    if ex.formulation.clip is not None:
-        arg = Call("clip", arg)
-    return Line(Sym(name, s.t, j + 1), (Call(act.name, arg), Call(act.name, Num(s.pre[name][j])),
-                                        Num(s.act[name][j])), where)
+    def where(self, quantity: str, j: int) -> Where:
+        """Unit ``j`` (from 0) of ``quantity`` at this step."""
+        return Where(quantity, self.s.t, j + 1, self.tr.layer, self.tr.direction)
 
+    def dot(self, row: Iterable[float], values: Iterable[float]) -> tuple[Expr, ...]:
+        return _dot(row, values)
 
-def _linear(ex: Exercise, w: LayerWeights, s: _Step, gate: int, j: int) -> tuple:  # type: ignore[type-arg]
-    """The groups of ``W_i? x_t + W_h? h_prev + b_i? + b_h?``, unit ``j`` of gate block ``gate``."""
-    row = gate * ex.hidden_size + j
-    return (_dot(w.weight_ih[row], s.x), _dot(w.weight_hh[row], s.h_prev), _bias(ex, w, row))
+    def bias(self, row: int) -> tuple[Expr, ...]:
+        """``b_ih[row] + b_hh[row]`` (a zero without biases)."""
+        if not self.ex.bias:
+            return (Num(0.0),)
+        w = self.w
+        return tuple(Num(b[row]) if b is not None else Num(0.0) for b in (w.bias_ih, w.bias_hh))
 
+    def linear(self, gate: int, j: int) -> tuple[tuple[Expr, ...], ...]:
+        """The groups of ``W_i? x_t + W_h? h_prev + b_i? + b_h?``, unit ``j`` of gate block
+        ``gate`` (a cell whose ``weight_hh`` is a vector reads it element-wise)."""
+        row = gate * self.ex.hidden_size + j
+        w, s = self.w, self.s
+        recurrent = w.weight_hh[row]
+        hidden = (Prod((Num(recurrent), Num(s.h_prev[j]))),) if isinstance(recurrent, float) \
+            else _dot(recurrent, s.h_prev)
+        return (_dot(w.weight_ih[row], s.x), hidden, self.bias(row))
 
-def _rnn(ex: Exercise, w: LayerWeights, s: _Step, where) -> Iterator[Line]:  # type: ignore[no-untyped-def]
-    for j in range(ex.hidden_size):
-        yield _gate_line(ex, "h", j, s, ex.formulation.activations[0], _linear(ex, w, s, 0, j),
-                         where("h", j))
+    def gate_line(self, name: str, j: int, act: Activation, groups: tuple[tuple[Expr, ...], ...]
+                  ) -> Line:
+        """``name_t[j] = act(groups) = act(pre) = value``, clipped as the formulation says."""
+        s = self.s
+        arg: Expr = Sum(groups)
+        if self.ex.formulation.clip is not None:
+            arg = Call("clip", arg)
+        chain = (Call(act.name, arg), Call(act.name, Num(s.pre[name][j])), Num(s.act[name][j]))
+        return Line(Sym(name, s.t, j + 1), chain, self.where(name, j))
 
-
-def _lstm(ex: Exercise, w: LayerWeights, s: _Step, where, round_to: int | None) -> Iterator[Line]:  # type: ignore[no-untyped-def]
-    form = ex.formulation
-    sigma, g_act, h_act = form.activations
-    H = ex.hidden_size
-    assert s.c_prev is not None and s.c is not None
-    for gi, gate in enumerate(("i", "f", "g")):
-        for j in range(H):
-            if gate == "f" and form.input_forget:
-                i_sym = Sym("i", s.t, j + 1)
-                yield Line(Sym("f", s.t, j + 1), (Diff(Num(1.0), i_sym),
-                           Diff(Num(1.0), Num(s.act["i"][j])), Num(s.act["f"][j])), where("f", j))
-                continue
-            groups = _linear(ex, w, s, gi, j)
-            if form.peepholes and w.peephole is not None and gate != "g":
-                groups += ((Prod((Num(w.peephole[gi][j]), Num(s.c_prev[j]))),),)
-            if gate == "f" and form.forget_bias:
-                groups += ((Num(form.forget_bias),),)
-            fn = g_act if gate == "g" else sigma
-            yield _gate_line(ex, gate, j, s, fn, groups, where(gate, j))
-    for j in range(H):
-        u = j + 1
-        yield Line(Sym("c", s.t, u), (
-            Sum(((Prod((Sym("f", s.t, u), Sym("c", s.prev_t, u))),
-                  Prod((Sym("i", s.t, u), Sym("g", s.t, u)))),)),
-            Sum(((Prod((Num(s.act["f"][j]), Num(s.c_prev[j]))),
-                  Prod((Num(s.act["i"][j]), Num(s.act["g"][j])))),)),
-            Num(s.c[j])), where("c", j))
-    for j in range(H):
-        groups = _linear(ex, w, s, 3, j)
-        if form.peepholes and w.peephole is not None:
-            groups += ((Prod((Num(w.peephole[2][j]), Num(s.c[j]))),),)
-        yield _gate_line(ex, "o", j, s, sigma, groups, where("o", j))
-    out = "m" if s.m is not None else "h"
-    values = s.m if s.m is not None else s.h
-    for j in range(H):
-        u = j + 1
-        squashed = _activation(h_act, s.c[j], round_to)
-        yield Line(Sym(out, s.t, u), (
-            Prod((Sym("o", s.t, u), Call(h_act.name, Sym("c", s.t, u)))),
-            Prod((Num(s.act["o"][j]), Call(h_act.name, Num(s.c[j])))),
-            Prod((Num(s.act["o"][j]), Num(squashed))),
-            Num(values[j])), where(out, j))
-    if s.m is not None and w.weight_hr is not None:
-        for j, row in enumerate(w.weight_hr):
-            yield Line(Sym("h", s.t, j + 1), (Sum((_dot(row, s.m),)), Num(s.h[j])), where("h", j))
-
-
-def _gru(ex: Exercise, w: LayerWeights, s: _Step, where) -> Iterator[Line]:  # type: ignore[no-untyped-def]
-    form = ex.formulation
-    sigma, cand = form.activations
-    H = ex.hidden_size
-    for gi, gate in enumerate(("r", "z")):
-        for j in range(H):
-            yield _gate_line(ex, gate, j, s, sigma, _linear(ex, w, s, gi, j), where(gate, j))
-    for j in range(H):
-        row = 2 * H + j
-        b_in, b_hn = _bias(ex, w, row) if ex.bias else (Num(0.0), Num(0.0))
-        inputs = (*_dot(w.weight_ih[row], s.x), b_in)
-        r = s.act["r"]
-        if form.reset_after:
-            recurrent: tuple[Expr, ...] = (Prod((Num(r[j]), Sum(
-                (_dot(w.weight_hh[row], s.h_prev), (b_hn,))))),)
-        else:
-            recurrent = (*(Prod((Num(wk), Num(r[k]), Num(h))) for k, (wk, h) in
-                           enumerate(zip(w.weight_hh[row], s.h_prev, strict=True))), b_hn)
-        yield _gate_line(ex, "n", j, s, cand, (inputs, recurrent), where("n", j))
-    for j in range(H):
-        u = j + 1
-        z, n, hp = Sym("z", s.t, u), Sym("n", s.t, u), Sym("h", s.prev_t, u)
-        zv, nv, hv = Num(s.act["z"][j]), Num(s.act["n"][j]), Num(s.h_prev[j])
-        if form.z_weights == "previous":
-            sym = Sum(((Prod((Diff(Num(1.0), z), n)), Prod((z, hp))),))
-            num = Sum(((Prod((Diff(Num(1.0), zv), nv)), Prod((zv, hv))),))
-        else:
-            sym = Sum(((Prod((z, n)), Prod((Diff(Num(1.0), z), hp))),))
-            num = Sum(((Prod((zv, nv)), Prod((Diff(Num(1.0), zv), hv))),))
-        yield Line(Sym("h", s.t, u), (sym, num, Num(s.h[j])), where("h", j))
+    def activation(self, act: Activation, value: float) -> float:
+        """``act(value)``, rounded as the run was: a value a sheet writes and the trace does not
+        keep (the LSTM's ``tanh(c_t)``)."""
+        return _activation(act, value, self.round_to)
 
 
 def _head(ex: Exercise, trace: Trace, head: HeadTrace) -> Iterator[Line]:

@@ -21,6 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rnncalc.cells import CELLS
 from rnncalc.errors import RnncalcError
 from rnncalc.model import GATES
 
@@ -125,8 +126,9 @@ def _candidate(spec: Spec, draw: _Draw) -> dict[str, Any]:
         "title": f"Exercise {spec.seed}: {spec.cell.upper()}, {spec.task}",
         "cell": spec.cell,
     }
-    if spec.cell == "rnn":
-        config["nonlinearity"] = "tanh"
+    cell = CELLS[spec.cell]
+    if cell.nonlinearity:
+        config["nonlinearity"] = cell.nonlinearity[0]
     config["bias"] = spec.bias
     if spec.layers > 1:
         config["num_layers"] = spec.layers
@@ -139,9 +141,9 @@ def _candidate(spec: Spec, draw: _Draw) -> dict[str, Any]:
         in_size = spec.input_size if layer == 0 else (2 if bidir else 1) * H
         group: dict[str, Any] = {}
         for g in gates:
-            ih, hh = ("ih", "hh") if spec.cell == "rnn" else (f"i{g}", f"h{g}")
+            ih, hh = f"i{g}", f"h{g}"  # rnn's one gate h: W_ih, W_hh
             group[f"W_{ih}"] = draw.matrix(H, in_size)
-            group[f"W_{hh}"] = draw.matrix(H, H)
+            group[f"W_{hh}"] = draw.vector(H) if cell.recurrent == "vector" else draw.matrix(H, H)
             if spec.bias:
                 group[f"b_{ih}"] = draw.vector(H)
                 group[f"b_{hh}"] = draw.vector(H)
@@ -307,12 +309,12 @@ def _questions(trace: Trace, precision: int) -> Any:
 
     ex = trace.exercise
     last = ex.steps - 1
-    if ex.cell == "rnn":
+    if ex.gates == ("h",):
         what = "the pre-activation and h_t"
     else:
         names = ", ".join(f"{g}_t" for g in ex.gates)
         what = f"every gate ({names}) before and after its activation, " + (
-            "c_t and h_t" if ex.cell == "lstm" else "and h_t")
+            "c_t and h_t" if CELLS[ex.cell].cell_state else "and h_t")
     asks = [f"Compute {what} at every step t = 0 to {last}"
             + (", in both directions (the backward direction runs from t = "
                f"{last} down to 0)" if ex.bidirectional else "")

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rnncalc.cells import CELLS
 from rnncalc.errors import RnncalcError
 from rnncalc.gates import GATES
 
@@ -35,7 +36,6 @@ _LSTM = {
     "g": ("[[1, 0, -0.5], [1, 0, -0.5]]", "[[0, 1], [0, -1]]", "cell candidate"),
     "o": ("[[1, 1, 0.5], [1, -1, -0.5]]", "[[0, 1], [0, -1]]", "output gate"),
 }
-_GATE_WORDS = {"r": "reset gate", "z": "update gate", "n": "candidate"}
 _HEAD_WORDS = {
     "regression": "y = W h + b on the final state (and at every position)",
     "classification": "softmax(W h + b) on the final state (sigmoid with one output), argmax",
@@ -67,11 +67,13 @@ def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
         'description: "What the student is asked to compute."   # free text, for you',
         f"cell: {cell}               # rnn | lstm | gru; must match the command (rnncalc {cell})",
     ]
-    if cell == "rnn":
-        out.append("nonlinearity: tanh       # rnn only: tanh | relu")
+    owners = "/".join(c.name for c in CELLS.values() if c.nonlinearity)
+    own = CELLS[cell].nonlinearity
+    if own:
+        out.append(f"nonlinearity: {own[0]}       # {owners} only: {' | '.join(own)}")
     else:
-        out.append(f"# nonlinearity: tanh     # rnn only; the {cell} cell sets activations by role "
-                   "(activations, below)")
+        out.append(f"# nonlinearity: tanh     # {owners} only; the {cell} cell sets activations "
+                   "by role (activations, below)")
     out += [
         "bias: true               # false: no biases at all (the seed's LSTM); default: true if "
         "any bias is given",
@@ -86,7 +88,7 @@ def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
         f"  h: {zeros}   # one vector, or one per layer and direction (PyTorch's h_0 order: "
         "l0 forward, l0 backward, l1 ...)",
     ]
-    if cell == "lstm":
+    if CELLS[cell].cell_state:
         out.append(f"  c: {zeros}   # lstm only: the cell state c_{{-1}}, the same way")
     out += [
         "inputs:                  # x_0, x_1, ...: one vector per time step, all the same length",
@@ -103,10 +105,12 @@ def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
 
 
 def _weights(cell: str) -> list[str]:
-    if cell == "rnn":
+    if GATES[cell] == ("h",):  # one gate, h_t itself
+        vector = CELLS[cell].recurrent == "vector"
         return [
-            f"  W_ih: {_RNN['W_ih']}   # h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)",
-            f"  W_hh: {_RNN['W_hh']}",
+            f"  W_ih: {_RNN['W_ih']}   # {CELLS[cell].sketch}",
+            f"  W_hh: {'[-1, 0.5]' if vector else _RNN['W_hh']}"
+            + ("   # a vector: one recurrent weight per unit" if vector else ""),
             "  b_ih: 1        # a bias: a vector, or one number for every unit",
             "  b_hh: 1",
         ]
@@ -114,7 +118,7 @@ def _weights(cell: str) -> list[str]:
     seed = list(_LSTM.values())
     for k, g in enumerate(GATES[cell]):
         w_i, w_h, words = seed[k % len(seed)]
-        words = _LSTM[g][2] if cell == "lstm" else _GATE_WORDS.get(g, f"gate {g}")
+        words = _LSTM[g][2] if g in _LSTM else CELLS[cell].words.get(g, f"gate {g}")
         lines += [f"  W_i{g}: {w_i}   # {g}: {words}", f"  W_h{g}: {w_h}",
                   f"  b_i{g}: 0" + ("      # a vector, or one number for every unit" if not k
                                     else ""),

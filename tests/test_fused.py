@@ -155,7 +155,7 @@ def test_every_fast_step_follows_the_cells(config: dict, dtype: str) -> None:
             what = f"layer {lt.layer} {d}"
             _close(tr.h, step.h, what + " h", tol)
             _close(tr.c, step.c, what + " c", tol)
-            for g in cell.GATES:
+            for g in cell.gates:
                 _close(tr.pre[g], step.pre[g], f"{what} pre {g}", tol)
                 _close(tr.act[g], step.act[g], f"{what} act {g}", tol)
 

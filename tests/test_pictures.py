@@ -228,10 +228,11 @@ def test_large_run_shows_shapes_and_elides_the_middle():
 
 
 def test_a_cell_without_a_diagram_is_drawn_generically(monkeypatch):
+    import dataclasses
+
     from rnncalc.cells import CELLS, gru
 
-    monkeypatch.setitem(CELLS, "gru", type("NoDiagram", (), {"GATES": gru.GATES,
-                                                             "step": gru.step}))
+    monkeypatch.setitem(CELLS, "gru", dataclasses.replace(gru.SPEC, diagram=None))
     trace = rnncalc.run(rnncalc.load(cell="gru"))
     doc = trace.to_dict()
     drawn = keyed(draw(trace, "cell", "t=2"))

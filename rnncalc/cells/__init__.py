@@ -1,29 +1,27 @@
-"""One step of each cell, written once for a single step and for a whole block of steps.
+"""The registry of cells: each cell's module declares it once (its ``SPEC``), the rest of rnncalc
+loops over :data:`CELLS`.
 
-Every cell maps ``(params, x, h_prev, c_prev, formulation)`` to ``(pre, act, h, c, extra)``: the
+A cell maps ``(params, x, h_prev, c_prev, formulation)`` to ``(pre, act, h, c, extra)``: the
 pre-activations and activations of its gates by name, the new states, other intermediates. ``x``
 is ``[..., H_in]`` and the states ``[..., H]``, so the same equations evaluate one step or many
-steps at once.
+steps at once. Importing the registry imports no torch.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import torch
-
 from rnncalc.cells import gru, lstm, rnn
-from rnncalc.cells._types import Params, StepOut
-from rnncalc.formulation import Formulation
+from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut
+from rnncalc.errors import RnncalcError
 
-__all__ = ["CELLS", "Cell", "Params", "StepOut"]
+__all__ = ["CELLS", "CellGrad", "CellSpec", "Params", "StepOut", "spec"]
 
-
-class Cell(Protocol):
-    GATES: tuple[str, ...]
-
-    def step(self, p: Params, x: torch.Tensor, h_prev: torch.Tensor,
-             c_prev: torch.Tensor | None, form: Formulation) -> StepOut: ...
+#: Every cell rnncalc computes, by the name a config's ``cell:`` and the command use.
+CELLS: dict[str, CellSpec] = {s.name: s for s in (rnn.SPEC, lstm.SPEC, gru.SPEC)}
 
 
-CELLS: dict[str, Cell] = {"rnn": rnn, "lstm": lstm, "gru": gru}  # type: ignore[dict-item]
+def spec(name: str) -> CellSpec:
+    """The cell called ``name``; an unknown name is an error, never another cell's code."""
+    try:
+        return CELLS[name]
+    except KeyError:
+        raise RnncalcError(f"unknown cell {name!r}; rnncalc has {', '.join(CELLS)}") from None

@@ -1,39 +1,145 @@
-"""The activation functions a role may use, on tensors; named as in :mod:`rnncalc.formulation`.
+"""The one table of activation functions: each one's formula (for ``formulas``), parameters'
+defaults and ONNX spelling, its value on tensors and its slope (for ``grad``).
 
-Each is the formula of :data:`rnncalc.formulation.ACTIVATIONS` (ONNX's definitions), written with
-torch's own functions where torch has one.
+Every row is ONNX's definition (plus ``identity``), written with the tensor's own methods, so that
+this module imports no torch: reading and checking a config (which names activations) stays
+torch-free, and the tensors that reach :func:`apply` and :func:`slope` bring torch with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:
+    import torch
 
-from rnncalc.formulation import Activation
+__all__ = ["ACTIVATIONS", "Activation", "ActivationSpec", "activation", "apply", "slope"]
 
-__all__ = ["FUNCTIONS", "apply"]
+Fn = Callable[[Any, float, float], Any]  # (x, alpha, beta) -> act(x), on tensors
+Slope = Callable[[Any, Any, float, float], Any]  # (a, y = act(a), alpha, beta) -> act'(a)
 
-Fn = Callable[[torch.Tensor, float, float], torch.Tensor]
 
-FUNCTIONS: dict[str, Fn] = {
-    "sigmoid": lambda x, a, b: torch.sigmoid(x),
-    "tanh": lambda x, a, b: torch.tanh(x),
-    "relu": lambda x, a, b: torch.relu(x),
-    "identity": lambda x, a, b: x,
-    "affine": lambda x, a, b: a * x + b,
-    "hard_sigmoid": lambda x, a, b: torch.clamp(a * x + b, 0.0, 1.0),
-    "leaky_relu": lambda x, a, b: torch.where(x >= 0, x, a * x),
-    "thresholded_relu": lambda x, a, b: torch.where(x > a, x, torch.zeros_like(x)),
-    "elu": lambda x, a, b: torch.where(x >= 0, x, a * torch.expm1(x)),
-    "scaled_tanh": lambda x, a, b: a * torch.tanh(b * x),
-    "softsign": lambda x, a, b: F.softsign(x),
+def _softsign(x: Any, a: float, b: float) -> Any:
+    import torch.nn.functional as F
+
+    return F.softsign(x)
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """One activation function: its formula (in x, alpha, beta), its parameters' defaults, its
+    ONNX spelling, its value and its slope; at a kink, the one-sided slope torch's autograd
+    takes."""
+
+    formula: str
+    fn: Fn
+    slope: Slope
+    alpha: float | None = None
+    beta: float | None = None
+    onnx: str = ""
+
+
+def _ones(a: Any) -> Any:
+    return a.new_ones(a.shape)
+
+
+#: Every activation a role may use; ONNX's list plus identity. Defaults are ONNX's.
+ACTIVATIONS: dict[str, ActivationSpec] = {
+    "sigmoid": ActivationSpec("1 / (1 + exp(-x))", lambda x, a, b: x.sigmoid(),
+                              lambda z, y, a, b: y * (1 - y), onnx="Sigmoid"),
+    "tanh": ActivationSpec("tanh(x)", lambda x, a, b: x.tanh(), lambda z, y, a, b: 1 - y**2,
+                           onnx="Tanh"),
+    "relu": ActivationSpec("max(0, x)", lambda x, a, b: x.relu(),
+                           lambda z, y, a, b: (z > 0).to(z.dtype), onnx="Relu"),
+    "identity": ActivationSpec("x", lambda x, a, b: x, lambda z, y, a, b: _ones(z)),
+    "affine": ActivationSpec("alpha*x + beta", lambda x, a, b: a * x + b,
+                             lambda z, y, a, b: a * _ones(z), 1.0, 0.0, onnx="Affine"),
+    "hard_sigmoid": ActivationSpec(
+        "min(max(alpha*x + beta, 0), 1)", lambda x, a, b: (a * x + b).clamp(0.0, 1.0),
+        lambda z, y, a, b: a * ((a * z + b >= 0) & (a * z + b <= 1)).to(z.dtype), 0.2, 0.5,
+        onnx="HardSigmoid"),
+    "leaky_relu": ActivationSpec(
+        "x if x >= 0 else alpha*x", lambda x, a, b: x.where(x >= 0, a * x),
+        lambda z, y, a, b: _ones(z).where(z >= 0, a * _ones(z)), 0.01, onnx="LeakyRelu"),
+    "thresholded_relu": ActivationSpec(
+        "x if x > alpha else 0", lambda x, a, b: x.where(x > a, x.new_zeros(x.shape)),
+        lambda z, y, a, b: (z > a).to(z.dtype), 1.0, onnx="ThresholdedRelu"),
+    "elu": ActivationSpec("x if x >= 0 else alpha*(exp(x) - 1)",
+                          lambda x, a, b: x.where(x >= 0, a * x.expm1()),
+                          lambda z, y, a, b: _ones(z).where(z >= 0, y + a), 1.0, onnx="Elu"),
+    "scaled_tanh": ActivationSpec("alpha*tanh(beta*x)", lambda x, a, b: a * (b * x).tanh(),
+                                  lambda z, y, a, b: a * b * (1 - (b * z).tanh() ** 2), 1.0, 1.0,
+                                  onnx="ScaledTanh"),
+    "softsign": ActivationSpec("x / (1 + |x|)", _softsign,
+                               lambda z, y, a, b: 1 / (1 + z.abs()) ** 2, onnx="Softsign"),
     # log(1 + e^x) exactly, as ONNX; F.softplus returns x itself above its threshold of 20
-    "softplus": lambda x, a, b: torch.logaddexp(x, torch.zeros_like(x)),
+    "softplus": ActivationSpec("log(1 + exp(x))",
+                               lambda x, a, b: x.logaddexp(x.new_zeros(x.shape)),
+                               lambda z, y, a, b: z.sigmoid(), onnx="Softplus"),
 }
+
+_SPELLINGS = {n.replace("_", ""): n for n in ACTIVATIONS}
+
+
+def num(x: float) -> str:
+    """The shortest text that reads back as ``x``: ``1``, ``0.1``, ``-3.25``."""
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function with its parameters filled in: ``Activation("leaky_relu", 0.1)``."""
+
+    name: str
+    alpha: float | None = None
+    beta: float | None = None
+
+    def formula(self) -> str:
+        text = ACTIVATIONS[self.name].formula
+        for symbol, value in (("alpha", self.alpha), ("beta", self.beta)):
+            if value is not None:
+                text = text.replace(symbol, f"{num(value)}")
+        return text
+
+    def __str__(self) -> str:
+        params = [f"{k}={num(v)}" for k, v in (("alpha", self.alpha), ("beta", self.beta))
+                  if v is not None]
+        return self.name + (f"({', '.join(params)})" if params else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.alpha is not None:
+            out["alpha"] = self.alpha
+        if self.beta is not None:
+            out["beta"] = self.beta
+        return out
+
+
+def activation(name: str, alpha: float | None = None, beta: float | None = None) -> Activation:
+    """An :class:`Activation` by name (ours or ONNX's: ``"HardSigmoid"``), defaults filled in.
+
+    Raises ``KeyError`` for an unknown name; the config builder turns that into a located error.
+
+    >>> activation("HardSigmoid")
+    Activation(name='hard_sigmoid', alpha=0.2, beta=0.5)
+    """
+    canonical = _SPELLINGS[name.replace("_", "").lower()]
+    spec = ACTIVATIONS[canonical]
+    return Activation(
+        canonical,
+        None if spec.alpha is None else (spec.alpha if alpha is None else float(alpha)),
+        None if spec.beta is None else (spec.beta if beta is None else float(beta)),
+    )
 
 
 def apply(act: Activation, x: torch.Tensor) -> torch.Tensor:
     """``act(x)`` element-wise: ``apply(activation("leaky_relu", 0.1), x)``."""
-    return FUNCTIONS[act.name](x, act.alpha or 0.0, act.beta or 0.0)
+    return ACTIVATIONS[act.name].fn(x, act.alpha or 0.0, act.beta or 0.0)  # type: ignore[no-any-return]
+
+
+def slope(act: Activation, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``act'(a)``, from the pre-activation ``a`` and the value ``y = act(a)``."""
+    return ACTIVATIONS[act.name].slope(a, y, act.alpha or 0.0, act.beta or 0.0)  # type: ignore[no-any-return]

@@ -19,18 +19,22 @@ product ``W_hn h_{t-1} + b_hn``; ``Formulation.reset_after`` chooses.
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
-from rnncalc.cells._types import Params, StepOut, clip
-from rnncalc.cells.activations import apply
-from rnncalc.formulation import Formulation
+from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
+from rnncalc.cells.activations import apply, slope
+from rnncalc.expr import Diff, Expr, Line, Num, Prod, Sum, Sym
+
+if TYPE_CHECKING:
+    import torch
 
 GATES = ("r", "z", "n")
 
 
 def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor | None,
-         form: Formulation) -> StepOut:
+         form: Any) -> StepOut:
     sigma, g_act = form.activations
     W_ir, W_iz, W_in = p.weight_ih.chunk(3, dim=0)
     W_hr, W_hz, W_hn = p.weight_hh.chunk(3, dim=0)
@@ -52,6 +56,206 @@ def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor 
     return StepOut(pre=pre, act=act, h=h, c=None)
 
 
+def blocks(ex: Any, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None
+           ) -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
+    r"""PyTorch's GRU (:func:`step`, reset after) on the whole block:
+
+    .. math::
+        r_t = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})
+        z_t = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})
+        n_t = \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))
+
+    ``h_t = (1 - z_t) n_t + z_t h_{t-1}`` comes from the fused kernel. The input's part of every
+    pre-activation is one matrix product into the ``[T, 3H]`` block of ``pre``; the recurrent
+    part ``W_{hh} h_{t-1} + b_{hh}`` is one matrix product into the block of ``act``, which each
+    activation then overwrites once its part is used (memory: the trace alone).
+    """
+    import torch
+
+    from rnncalc.cells._blocks import states
+
+    h_all = states(torch.gru, p, x, h0)
+    hidden = h0.shape[0]
+    a = torch.addmm(p.bias_ih, x, p.weight_ih.T)  # W_i x_t + b_i, then the pre-activations
+    gates = torch.addmm(p.bias_hh, h_all[:-1], p.weight_hh.T)  # W_h h_{t-1} + b_h, then act
+    pre = dict(zip(("r", "z", "n"), a.chunk(3, dim=1), strict=True))
+    act = dict(zip(("r", "z", "n"), gates.chunk(3, dim=1), strict=True))
+    a[:, :2 * hidden] += gates[:, :2 * hidden]
+    torch.sigmoid(a[:, :2 * hidden], out=gates[:, :2 * hidden])  # r and z
+    pre["n"].addcmul_(act["r"], act["n"])  # act["n"] still holds W_hn h_{t-1} + b_hn
+    torch.tanh(pre["n"], out=act["n"])
+    return pre, act, h_all[1:], None
+
+
+def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None,
+             form: Any) -> CellGrad:
+    r"""GRU, both candidate forms (:func:`step`).
+
+    .. math::
+        \delta n = \delta h \odot (1 - z)      \delta z = \delta h \odot (h_{t-1} - n)
+        (z weighting the candidate: \delta n = \delta h \odot z, \delta z = \delta h (n - h_{t-1}))
+        \delta a^n = \delta n \odot \phi'(a^n)      \delta a^z = \delta z \odot \sigma'(a^z)
+        reset after:  \delta a^r = \delta a^n \odot (W_{hn} h_{t-1} + b_{hn}) \odot \sigma'(a^r),
+                      hidden side of n: \delta a^n \odot r, read from h_{t-1}
+        reset before: \delta a^r = (W_{hn}^\top \delta a^n) \odot h_{t-1} \odot \sigma'(a^r),
+                      hidden side of n: \delta a^n, read from r \odot h_{t-1}
+        \delta h^{fut}_{t-1} = \delta h \odot z (or 1 - z) + W_{hr}^\top \delta a^r
+                               + W_{hz}^\top \delta a^z + (hidden side of n, back to h_{t-1})
+    """
+    import torch
+
+    sigma, n_act = form.activations
+    r, z, n = s.act["r"], s.act["z"], s.act["n"]
+    W_hr, W_hz, W_hn = p.weight_hh.chunk(3, dim=0)
+    b_hn = p.bias_hh.chunk(3)[2]
+    previous = form.z_weights == "previous"
+    dn, dz = (dh * (1 - z), dh * (s.h_prev - n)) if previous else (dh * z, dh * (n - s.h_prev))
+    direct = dh * (z if previous else 1 - z)
+    passed = {k: unclipped(s.pre[k], form.clip) for k in ("r", "z", "n")}
+    da_n = dn * slope(n_act, s.pre["n"], n) * passed["n"]
+    da_z = dz * slope(sigma, s.pre["z"], z) * passed["z"]
+    d_r = slope(sigma, s.pre["r"], r) * passed["r"]
+    if form.reset_after:
+        da_r = da_n * (W_hn @ s.h_prev + b_hn) * d_r
+        da_hn, n_reads, back_n = da_n * r, s.h_prev, W_hn.T @ (da_n * r)
+    else:
+        da_r = (W_hn.T @ da_n) * s.h_prev * d_r
+        da_hn, n_reads, back_n = da_n, r * s.h_prev, r * (W_hn.T @ da_n)
+    da = torch.cat([da_r, da_z, da_n])
+    weight_hh = torch.cat([torch.outer(da_r, s.h_prev), torch.outer(da_z, s.h_prev),
+                           torch.outer(da_hn, n_reads)])
+    dh_prev = direct + W_hr.T @ da_r + W_hz.T @ da_z + back_n
+    return CellGrad({"r": da_r, "z": da_z, "n": da_n}, None, torch.outer(da, s.x), weight_hh,
+                    da, torch.cat([da_r, da_z, da_hn]), p.weight_ih.T @ da, dh_prev, None)
+
+
+def explain(sheet: Any) -> Iterator[Line]:
+    """r and z unit by unit, then n (r inside, as the form has it), then h."""
+    ex, w, s, where = sheet.ex, sheet.w, sheet.s, sheet.where
+    form = ex.formulation
+    sigma, cand = form.activations
+    H = ex.hidden_size
+    for gi, gate in enumerate(("r", "z")):
+        for j in range(H):
+            yield sheet.gate_line(gate, j, sigma, sheet.linear(gi, j))
+    for j in range(H):
+        row = 2 * H + j
+        b_in, b_hn = sheet.bias(row) if ex.bias else (Num(0.0), Num(0.0))
+        inputs = (*sheet.dot(w.weight_ih[row], s.x), b_in)
+        r = s.act["r"]
+        if form.reset_after:
+            recurrent: tuple[Expr, ...] = (Prod((Num(r[j]), Sum(
+                (sheet.dot(w.weight_hh[row], s.h_prev), (b_hn,))))),)
+        else:
+            recurrent = (*(Prod((Num(wk), Num(r[k]), Num(h))) for k, (wk, h) in
+                           enumerate(zip(w.weight_hh[row], s.h_prev, strict=True))), b_hn)
+        yield sheet.gate_line("n", j, cand, (inputs, recurrent))
+    for j in range(H):
+        u = j + 1
+        z, n, hp = Sym("z", s.t, u), Sym("n", s.t, u), Sym("h", s.prev_t, u)
+        zv, nv, hv = Num(s.act["z"][j]), Num(s.act["n"][j]), Num(s.h_prev[j])
+        if form.z_weights == "previous":
+            sym = Sum(((Prod((Diff(Num(1.0), z), n)), Prod((z, hp))),))
+            num = Sum(((Prod((Diff(Num(1.0), zv), nv)), Prod((zv, hv))),))
+        else:
+            sym = Sum(((Prod((z, n)), Prod((Diff(Num(1.0), z), hp))),))
+            num = Sum(((Prod((zv, nv)), Prod((Diff(Num(1.0), zv), hv))),))
+        yield Line(Sym("h", s.t, u), (sym, num, Num(s.h[j])), where("h", j))
+
+
+def equations(form: Any, names: dict[str, str], clip: Any, b: Any) -> list[str]:
+    lines: list[str] = []
+    s, g = names["gate"], names["candidate"]
+    for gate in ("r", "z"):
+        a = arg(f"W_i{gate} x_t", b(f"b_i{gate}"), f"W_h{gate} h_{{t-1}}", b(f"b_h{gate}"))
+        lines.append(f"{gate}_t = {s}({clip(a)})")
+    if form.reset_after:
+        inner = arg("W_hn h_{t-1}", b("b_hn"))
+        rec = f"r_t * ({inner})"
+        lines.append(f"n_t = {g}({clip(arg('W_in x_t', b('b_in'), rec))})")
+    else:
+        a = arg("W_in x_t", b("b_in"), "W_hn (r_t * h_{t-1})", b("b_hn"))
+        lines.append(f"n_t = {g}({clip(a)})")
+    lines.append("h_t = (1 - z_t) * n_t + z_t * h_{t-1}" if form.z_weights == "previous"
+                 else "h_t = z_t * n_t + (1 - z_t) * h_{t-1}")
+    return lines
+
+
+def symbols(form: Any, bias: bool) -> tuple[list[str], list[str]]:
+    lines = ["  W_i?     [H, H_in] input weights of gate ? in r, z, n; W_h? [H, H] recurrent"]
+    if bias:
+        lines.append("  b_i?, b_h?  input and recurrent biases, [H] (a one-bias sheet: b_h? = 0)")
+    note = "  GRU: reset gate applied " + (
+        "after the recurrent product (PyTorch, Keras reset_after=True, ONNX "
+        "linear_before_reset=1)" if form.reset_after else "before the recurrent product (2014 "
+        "paper, d2l, Keras reset_after=False, ONNX default)")
+    return lines, [note]
+
+
+def details(form: Any) -> list[str]:
+    return ["reset after" if form.reset_after else "reset before",
+            "h = (1-z)n + z h_prev" if form.z_weights == "previous" else "h = z n + (1-z) h_prev"]
+
+
+def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p: Any
+                 ) -> tuple[tuple[Any, Any], ...]:
+    """n: ``dL/dh_t * (1 - z_t)``; z: ``dL/dh_t * (h_{t-1} - n_t)``; r: through n's recurrent
+    part (reset after) or ``W_hn^T dL/da_n * h_{t-1}`` (reset before)."""
+    U = u + 1
+
+    def v(x: Any) -> float:
+        return float(x[u])
+
+    dh = v(g.dh[k])
+    z, n = v(s.act["z"]), v(s.act["n"])
+    previous = form.z_weights == "previous"
+    if gate == "n":
+        return ((Sym("dL/dh", t, U), Num(dh)),
+                (Diff(Num(1.0), Sym("z", t, U)) if previous else Sym("z", t, U),
+                 Num(1 - z if previous else z)))
+    if gate == "z":
+        diff = v(s.h_prev) - n if previous else n - v(s.h_prev)
+        h_prev, n_sym = Sym("h_prev", t, U), Sym("n", t, U)
+        return ((Sym("dL/dh", t, U), Num(dh)),
+                (Diff(h_prev, n_sym) if previous else Diff(n_sym, h_prev), Num(diff)))
+    H = s.h.shape[-1]
+    W_hn = p.weight_hh[2 * H:]
+    da_n = g.dpre["n"][k]
+    if form.reset_after:
+        hn = W_hn @ s.h_prev + p.bias_hh[2 * H:]
+        return ((Sym("dL/da_n", t, U), Num(v(da_n))),
+                (Sum(((Sym("W_hn h_prev", t, U), Sym("b_hn", None, U)),)), Num(v(hn))))
+    back = W_hn.T @ da_n
+    return ((Sym("W_hn^T dL/da_n", t, U), Num(v(back))),
+            (Sym("h_prev", t, U), Num(v(s.h_prev))))
+
+
+def grad_reads(form: Any, gate: str, s: Any, c: int, t: int) -> tuple[Any, Any] | None:
+    """Reset before: n's recurrent product reads ``r_t * h_{t-1}``."""
+    if gate != "n" or form.reset_after:
+        return None
+    return (Prod((Sym("r", t, c + 1), Sym("h_prev", t, c + 1))),
+            Num(float(s.act["r"][c] * s.h_prev[c])))
+
+
+def recompute(form: Any, mine: Any, values: dict[Any, float], cross: dict[Any, float],
+              h_prev: Any, c_prev: Any, H: int) -> None:
+    """``check``: h_t from the student's own z_t and n_t."""
+    for j in range(H):
+        z, n, hp = mine("act", "z", j), mine("act", "n", j), float(h_prev[j])
+        values[("h", j)] = ((1 - z) * n + z * hp if form.z_weights == "previous"
+                            else z * n + (1 - z) * hp)
+
+
+def variants(form: Any) -> list[tuple[str, Any]]:
+    """``check``'s slips of convention: the other reset form, z and 1 - z swapped."""
+    side = "before" if form.reset_after else "after"
+    other = "candidate" if form.z_weights == "previous" else "previous"
+    return [(f"the reset gate applied {side} the product W_hn h (the other convention)",
+             form.with_options(reset_after=not form.reset_after)),
+            ("z and 1 - z swapped in h_t", form.with_options(z_weights=other))]
+
+
 # colah's GRU figure: h along the top; r scales the candidate's recurrent part (PyTorch) or
 # h_{t-1} (reset before), drawn as one × into the candidate's box (drawn by rnncalc.pictures).
 DIAGRAM = Diagram(
@@ -64,4 +268,25 @@ DIAGRAM = Diagram(
            Link("zh", "add", "h"), Link("add", "h_t", "h"), Link("r", "rn", "vh"),
            Link("rn", "n", "vh")),
     out_row=0, cols=5,
+)
+
+SPEC = CellSpec(
+    diagram=DIAGRAM,
+    name="gru", title="GRU",
+    sketch="h_t = (1 - z_t) * n_t + z_t * h_(t-1)",
+    help="GRU (gates r, z, n; PyTorch's equations unless the config or --convention says "
+         "otherwise): every gate and h_t.",
+    examples="rnncalc gru --step-by-step  ·  rnncalc gru --compare-conventions  ·  "
+             "rnncalc gru -c configs/gru_d2l.yaml",
+    gates=GATES, labels={"r": "r  reset", "z": "z  update", "n": "n  candidate"},
+    roles=("gate", "candidate"), activations=("sigmoid", "tanh"),
+    step=step, equations=equations, symbols=symbols, backward=backward, explain=explain,
+    options=("reset_after", "z_weights"), details=details,
+    orders={"pytorch": GATES, "keras": ("z", "r", "n"), "onnx": ("z", "r", "n"), "tf1": GATES,
+            "d2l": ("z", "r", "n")},
+    gate_roles={"r": "gate", "z": "gate", "n": "candidate"},
+    words={"r": "reset gate", "z": "update gate", "n": "candidate"},
+    order="rznh", recompute=recompute, variants=variants,
+    grad_factors=grad_factors, grad_reads=grad_reads, split_hidden=frozenset({"n"}),
+    fused=frozenset({("sigmoid", "tanh")}), blocks=blocks, seed="configs/gru.yaml",
 )

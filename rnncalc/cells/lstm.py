@@ -27,18 +27,22 @@ forget gate's pre-activation at every step; ``input_forget`` (ONNX) couples the 
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
-from rnncalc.cells._types import Params, StepOut, clip
-from rnncalc.cells.activations import apply
-from rnncalc.formulation import Formulation
+from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
+from rnncalc.cells.activations import apply, num, slope
+from rnncalc.expr import Call, Diff, Line, Num, Prod, Sum, Sym
+
+if TYPE_CHECKING:
+    import torch
 
 GATES = ("i", "f", "g", "o")
 
 
 def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor | None,
-         form: Formulation) -> StepOut:
+         form: Any) -> StepOut:
     assert c_prev is not None
     sigma, g_act, h_act = form.activations
     a = x @ p.weight_ih.T + p.bias_ih + h_prev @ p.weight_hh.T + p.bias_hh
@@ -64,6 +68,222 @@ def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor 
     return StepOut(pre=pre, act=act, h=m @ p.weight_hr.T, c=c, extra={"m": m})
 
 
+def blocks(ex: Any, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor | None
+           ) -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
+    r"""PyTorch's LSTM (:func:`step` with every option off) on the whole block:
+
+    .. math::
+        a_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}    (stacked i | f | g | o)
+        i_t = \sigma(a_{i,t}),  f_t = \sigma(a_{f,t}),  g_t = \tanh(a_{g,t}),  o_t = \sigma(a_{o,t})
+        c_t = f_t \odot c_{t-1} + i_t \odot g_t
+
+    ``h_t = o_t \odot \tanh(c_t)`` of every step comes from the fused kernel, ``c_t`` from
+    :func:`linear_scan`. The pre-activations are two matrix products straight into one
+    ``[T, 4H]`` block, ``pre[gate]`` a ``[T, H]`` view of it; the activations go into one
+    ``[4, T, H]`` block, ``act[gate]`` a contiguous ``[T, H]`` part of it (memory: the trace,
+    one ``[T, H]`` block for the scan's products and the kernel's temporaries for one slice).
+    """
+    import torch
+
+    from rnncalc.cells._blocks import SLICES, linear_scan, states
+
+    assert c0 is not None
+    # one call for float32 (oneDNN's kernel packs the weights again at every call: 8 calls took
+    # 1.3x the time of one at 512 units); its temporaries are smaller
+    h_all = states(torch.lstm, p, x, h0, c0, 1 if x.dtype == torch.float32 else SLICES)
+    a = torch.addmm(p.bias_ih + p.bias_hh, x, p.weight_ih.T).addmm_(h_all[:-1], p.weight_hh.T)
+    pre = dict(zip(GATES, a.chunk(4, dim=1), strict=True))
+    # gate by gate, so that each act[gate] is contiguous: the activations write, and the scan
+    # reads, whole rows (at 64 units this took the activations and scan from 1.8 to 1.5 ms)
+    act = dict(zip(GATES, a.new_empty(4, *pre["i"].shape).unbind(0), strict=True))
+    for gate in ("i", "f", "o"):
+        torch.sigmoid(pre[gate], out=act[gate])
+    torch.tanh(pre["g"], out=act["g"])
+    c = torch.mul(act["i"], act["g"])  # i_t g_t, then c_t
+    return pre, act, h_all[1:], linear_scan(act["f"], c, c0)
+
+
+def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None,
+             form: Any) -> CellGrad:
+    r"""The LSTM's backward equations (:mod:`rnncalc.bptt`'s docstring; gate order i, f, g, o),
+    with any activation per role: ``\sigma`` (gates), the cell input's (``g``) and the cell
+    output's (``\tanh c``), and the options (peepholes, clip, input_forget, projection)."""
+    import torch
+
+    from rnncalc.cells._blocks import finish
+
+    assert s.c is not None and s.c_prev is not None and dc_future is not None
+    sigma, g_act, h_act = form.activations
+    i, f, g, o = (s.act[k] for k in ("i", "f", "g", "o"))
+    extra = {}
+    if p.weight_hr is not None:  # h_t = W_hr m_t: the cell's own output is m_t
+        extra["weight_hr"] = torch.outer(dh, s.extra["m"])
+        dh = p.weight_hr.T @ dh
+    d = {k: slope(act, s.pre[k], s.act[k]) * unclipped(s.pre[k], form.clip)
+         for k, act in zip("ifgo", (sigma, sigma, g_act, sigma), strict=True)}  # da/d(gate)
+    out_c = apply(h_act, s.c)
+    dpre = {"o": dh * out_c * d["o"]}
+    dc = dh * o * slope(h_act, s.c, out_c) + dc_future
+    if p.peephole is not None:  # o_t reads c_t
+        dc = dc + p.peephole[2] * dpre["o"]
+    if form.input_forget:  # f_t = 1 - i_t
+        dpre["i"] = dc * (g - s.c_prev) * d["i"]
+        dpre["f"] = torch.zeros_like(dc)
+    else:
+        dpre["i"] = dc * g * d["i"]
+        dpre["f"] = dc * s.c_prev * d["f"]
+    dpre["g"] = dc * i * d["g"]
+    dc_prev = dc * f
+    if p.peephole is not None:  # i_t and f_t read c_{t-1}
+        dc_prev = dc_prev + p.peephole[0] * dpre["i"] + p.peephole[1] * dpre["f"]
+        extra["peephole"] = torch.stack([dpre["i"] * s.c_prev, dpre["f"] * s.c_prev,
+                                         dpre["o"] * s.c])
+    return finish(p, s, {k: dpre[k] for k in GATES}, dc, dc_prev, extra)
+
+
+def explain(sheet: Any) -> Iterator[Line]:
+    """i, f, g unit by unit, then c, o, and h (or m and the projection's h)."""
+    ex, w, s, where = sheet.ex, sheet.w, sheet.s, sheet.where
+    form = ex.formulation
+    sigma, g_act, h_act = form.activations
+    H = ex.hidden_size
+    assert s.c_prev is not None and s.c is not None
+    for gi, gate in enumerate(("i", "f", "g")):
+        for j in range(H):
+            if gate == "f" and form.input_forget:
+                i_sym = Sym("i", s.t, j + 1)
+                yield Line(Sym("f", s.t, j + 1), (Diff(Num(1.0), i_sym),
+                           Diff(Num(1.0), Num(s.act["i"][j])), Num(s.act["f"][j])), where("f", j))
+                continue
+            groups = sheet.linear(gi, j)
+            if form.peepholes and w.peephole is not None and gate != "g":
+                groups += ((Prod((Num(w.peephole[gi][j]), Num(s.c_prev[j]))),),)
+            if gate == "f" and form.forget_bias:
+                groups += ((Num(form.forget_bias),),)
+            fn = g_act if gate == "g" else sigma
+            yield sheet.gate_line(gate, j, fn, groups)
+    for j in range(H):
+        u = j + 1
+        yield Line(Sym("c", s.t, u), (
+            Sum(((Prod((Sym("f", s.t, u), Sym("c", s.prev_t, u))),
+                  Prod((Sym("i", s.t, u), Sym("g", s.t, u)))),)),
+            Sum(((Prod((Num(s.act["f"][j]), Num(s.c_prev[j]))),
+                  Prod((Num(s.act["i"][j]), Num(s.act["g"][j])))),)),
+            Num(s.c[j])), where("c", j))
+    for j in range(H):
+        groups = sheet.linear(3, j)
+        if form.peepholes and w.peephole is not None:
+            groups += ((Prod((Num(w.peephole[2][j]), Num(s.c[j]))),),)
+        yield sheet.gate_line("o", j, sigma, groups)
+    out = "m" if s.m is not None else "h"
+    values = s.m if s.m is not None else s.h
+    for j in range(H):
+        u = j + 1
+        squashed = sheet.activation(h_act, s.c[j])
+        yield Line(Sym(out, s.t, u), (
+            Prod((Sym("o", s.t, u), Call(h_act.name, Sym("c", s.t, u)))),
+            Prod((Num(s.act["o"][j]), Call(h_act.name, Num(s.c[j])))),
+            Prod((Num(s.act["o"][j]), Num(squashed))),
+            Num(values[j])), where(out, j))
+    if s.m is not None and w.weight_hr is not None:
+        for j, row in enumerate(w.weight_hr):
+            yield Line(Sym("h", s.t, j + 1), (Sum((sheet.dot(row, s.m),)), Num(s.h[j])),
+                       where("h", j))
+
+
+def equations(form: Any, names: dict[str, str], clip: Any, b: Any) -> list[str]:
+    lines: list[str] = []
+    s, g, h = names["gate"], names["cell_input"], names["cell_output"]
+    h_prev = "h_{t-1}"
+
+    def pre(gate: str, *extra: str) -> str:
+        return clip(arg(f"W_i{gate} x_t", b(f"b_i{gate}"), f"W_h{gate} {h_prev}",
+                         b(f"b_h{gate}"), *extra))
+
+    peep = form.peepholes
+    lines.append(f"i_t = {s}({pre('i', 'p_i * c_{t-1}' if peep else '')})")
+    if form.input_forget:
+        lines.append("f_t = 1 - i_t")
+    else:
+        fb = f"{num(form.forget_bias)}" if form.forget_bias else ""
+        lines.append(f"f_t = {s}({pre('f', 'p_f * c_{t-1}' if peep else '', fb)})")
+    lines.append(f"g_t = {g}({pre('g')})")
+    lines.append("c_t = f_t * c_{t-1} + i_t * g_t")
+    lines.append(f"o_t = {s}({pre('o', 'p_o * c_t' if peep else '')})")
+    if form.projection:
+        lines.append(f"m_t = o_t * {h}(c_t)")
+        lines.append("h_t = W_hr m_t")
+    else:
+        lines.append(f"h_t = o_t * {h}(c_t)")
+    return lines
+
+
+def symbols(form: Any, bias: bool) -> tuple[list[str], list[str]]:
+    h_size = "P" if form.projection else "H"
+    lines = ["  c_{t-1}  previous cell state, [H]",
+             f"  W_i?     [H, H_in] input weights of gate ? in i, f, g, o; W_h? [H, {h_size}] "
+             "recurrent"]
+    if bias:
+        lines.append("  b_i?, b_h?  input and recurrent biases, [H] (a one-bias sheet: b_h? = 0)")
+    if form.peepholes:
+        lines.append("  p_i, p_f, p_o  peephole weights, [H], multiplied element-wise")
+    if form.projection:
+        lines.append("  W_hr     [P, H] projection; h_t has P units (PyTorch proj_size)")
+    return lines, []
+
+
+def details(form: Any) -> list[str]:
+    parts = [f"forget_bias {num(form.forget_bias)}"] if form.forget_bias else []
+    return parts + [w for w, on in (("peepholes", form.peepholes),
+                                    ("input_forget", form.input_forget),
+                                    ("projection", form.projection)) if on]
+
+
+def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p: Any
+                 ) -> tuple[tuple[Any, Any], ...]:
+    """o: ``dL/dh_t * h(c_t)``; i: ``dL/dc_t * g_t``; f: ``dL/dc_t * c_{t-1}``;
+    g: ``dL/dc_t * i_t``."""
+    U = u + 1
+    dh, dc = float(g.dh[k][u]), None if g.dc is None else float(g.dc[k][u])
+    other = {"i": ("g", s.act["g"]), "f": ("c_prev", s.c_prev), "g": ("i", s.act["i"]),
+             "o": (f"{form.activations[2].name}(c)", None)}[gate]
+    first = (Sym("dL/dh", t, U), Num(dh)) if gate == "o" else (Sym("dL/dc", t, U), Num(dc or 0.0))
+    second = float((other[1] if other[1] is not None else apply(form.activations[2], s.c))[u])
+    return (first, (Sym(other[0], t, U), Num(second)))
+
+
+def recompute(form: Any, mine: Any, values: dict[Any, float], cross: dict[Any, float],
+              h_prev: Any, c_prev: Any, H: int) -> None:
+    """``check``: c_t from the student's own gates, h_t from their own c_t (no peepholes)."""
+    import torch
+
+    if form.input_forget:  # f_t = 1 - i_t: not an activation of f's own pre-activation
+        values.update({q: v for q, v in cross.items() if q[:2] == ("act", "f")})
+    if c_prev is None or form.peepholes:
+        return
+    for j in range(H):
+        f, i, g = (mine("act", gate, j) for gate in ("f", "i", "g"))
+        values[("c", j)] = f * float(c_prev[j]) + i * g
+        if not form.projection:
+            squash = float(apply(form.activations[2], torch.tensor([mine("c", j)],
+                                                                  dtype=torch.float64))[0])
+            values[("h", j)] = mine("act", "o", j) * squash
+
+
+def state_slips(ex: Any, tr: Any, k: int, field: str, j: int) -> list[tuple[str, float]]:
+    """c_t with f and i exchanged; h_t without the tanh of c_t (PyTorch's lstm only)."""
+    if ex.formulation.peepholes or ex.formulation.projection:
+        return []
+    c_prev = tr.c_prev
+    if c_prev is None or tr.c is None:
+        return []
+    i, f, g, o = (float(tr.act[gate][k, j]) for gate in "ifgo")
+    if field == "c":
+        return [("matches i*c_{t-1} + f*g: the forget and input gates exchanged in c_t?",
+                 i * float(c_prev[k, j]) + f * g)]
+    return [("matches o_t*c_t: the tanh of c_t left out?", o * float(tr.c[k, j]))]
+
+
 # colah's LSTM figure: c along the top, the gates' boxes below it (drawn by rnncalc.pictures).
 # With a projection the last × makes ``m_t`` and ``h_t = W_hr m_t`` leaves on the right.
 DIAGRAM = Diagram(
@@ -77,4 +297,23 @@ DIAGRAM = Diagram(
            Link("add", "c_t", "h"), Link("add", "tanh_c", "hv"), Link("tanh_c", "oh", "v"),
            Link("o", "oh", "vh"), Link("oh", "h_t", "h")),
     out_row=2, cols=6,
+)
+
+SPEC = CellSpec(
+    diagram=DIAGRAM,
+    name="lstm", title="LSTM",
+    sketch="c_t = f_t * c_(t-1) + i_t * g_t,  h_t = o_t * tanh(c_t)",
+    help="LSTM (PyTorch's equations, gates i, f, g, o): every gate, c_t and h_t.",
+    examples="rnncalc lstm --step-by-step  ·  rnncalc lstm -c configs/lstm.yaml --format json",
+    gates=GATES,
+    labels={"i": "i  input (add)", "f": "f  forget", "g": "g  cell candidate", "o": "o  output"},
+    roles=("gate", "cell_input", "cell_output"), activations=("sigmoid", "tanh", "tanh"),
+    step=step, equations=equations, symbols=symbols, backward=backward, explain=explain,
+    options=("forget_bias", "peepholes", "input_forget", "projection"), details=details,
+    orders={"pytorch": GATES, "keras": GATES, "onnx": ("i", "o", "f", "g"),
+            "tf1": ("i", "g", "f", "o"), "d2l": ("i", "f", "o", "g")},
+    gate_roles={"i": "gate", "f": "gate", "g": "cell_input", "o": "gate"},
+    words={"i": "input gate", "f": "forget gate", "g": "cell candidate", "o": "output gate"},
+    order="ifgcomh", recompute=recompute, grad_factors=grad_factors, state_slips=state_slips,
+    cell_state=True, fused=frozenset({("sigmoid", "tanh", "tanh")}), blocks=blocks,
 )

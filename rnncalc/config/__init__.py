@@ -34,11 +34,11 @@ class NoSeedError(RnncalcError):
 
 def default_name(cell: str, task: str | None = None, bidirectional: bool | None = None) -> str:
     """Which embedded seed exercise a cell command runs when given no config."""
-    if cell != "rnn":
-        return cell
-    if bidirectional:
-        return "rnn_bidirectional"
-    return {"labeling": "rnn_labeling", "hidden": "rnn_hidden"}.get(task or "", "rnn_regression")
+    variant = "bidirectional" if bidirectional else (
+        task if task in ("labeling", "hidden") else "regression")
+    exercises = resources.files("rnncalc.exercises")
+    names = (f"{cell}_{variant}", f"{cell}_regression")  # the seed's RNN has one per task
+    return next((n for n in names if exercises.joinpath(f"{n}.yaml").is_file()), cell)
 
 
 def seed_text(name: str) -> str:

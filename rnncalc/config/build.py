@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from rnncalc.cells import CELLS
 from rnncalc.config.layout_keys import uses_layout
 from rnncalc.config.loss import read_loss
 from rnncalc.config.options import read_direction, read_formulation
@@ -84,8 +85,9 @@ def build_exercise(
     if bidir and share:
         notes.append("both directions use the same weights (share_directions)")
     h0 = reader.states("h", data, num_layers * len(dirs), weights.state)
-    c0 = reader.states("c", data, num_layers * len(dirs), hidden) if cell == "lstm" else None
-    if cell != "lstm" and "c" in data.get("initial", {}):
+    has_c = CELLS[cell].cell_state
+    c0 = reader.states("c", data, num_layers * len(dirs), hidden) if has_c else None
+    if not has_c and "c" in data.get("initial", {}):
         raise doc.error(("initial", "c"), f"only an lstm has a cell state c; this exercise's cell "
                         f"is {cell}")
     head = reader.head(data.get("head"), weights.out_width, task)
@@ -94,7 +96,7 @@ def build_exercise(
     return Exercise(
         cell=cell, inputs=inputs, hidden_size=hidden, num_layers=num_layers, bidirectional=bidir,
         weights=layers, h0=h0, c0=c0, bias=bias,
-        nonlinearity=form.activations[0].name if cell == "rnn" else "tanh",
+        nonlinearity=form.activations[0].name if CELLS[cell].nonlinearity else "tanh",
         head=head, loss=loss, dtype=dtype,
         title=data.get("title", ""),
         source=doc.source, notes=tuple(notes), formulation=form, reverse=reverse,
@@ -378,7 +380,7 @@ class _Weights:
         if "weight_ih" in group or "weight_hh" in group:
             return self._stacked(path, group, in_size)
         names = {f"{p}{g}": None for p in ("W_i", "W_h", "b_i", "b_h") for g in gates}
-        if self.cell == "lstm":
+        if "peepholes" in CELLS[self.cell].options:
             names.update(dict.fromkeys(("p_i", "p_f", "p_o") + (("W_hr",) if self.proj else ())))
         for key in group:
             if key not in names:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rnncalc.cells import CELLS
 from rnncalc.config.suggest import did_you_mean
 from rnncalc.config.yamlsafe import Located
 from rnncalc.formulation import (
@@ -59,9 +60,9 @@ PROPERTIES: dict[str, Any] = {
                    "How a bidirectional net joins its directions (Keras): concat, sum, mul, ave."},
 }
 
-#: Options that apply to one cell only.
-_CELL_ONLY = {"reset_after": "gru", "z_weights": "gru", "forget_bias": "lstm",
-              "input_forget": "lstm", "proj_size": "lstm"}
+#: The config's keys for the formulation options that apply to some cells only (their specs').
+_OPTION_OF = {"reset_after": "reset_after", "z_weights": "z_weights", "forget_bias": "forget_bias",
+              "input_forget": "input_forget", "proj_size": "projection"}
 
 
 def read_formulation(doc: Located, cell: str, convention: str | None = None) -> Formulation:
@@ -70,10 +71,12 @@ def read_formulation(doc: Located, cell: str, convention: str | None = None) -> 
     ``convention`` (a command-line override) replaces the config's own.
     """
     data: dict[str, Any] = doc.data
-    for key, only in _CELL_ONLY.items():
-        if key in data and cell != only:
-            raise doc.error((key,), f"{key} is an option of the {only} cell; this exercise's cell "
-                            f"is {cell}")
+    own = CELLS[cell]
+    for key, option in _OPTION_OF.items():
+        if key in data and option not in own.options:
+            owner = " or ".join(c.name for c in CELLS.values() if option in c.options)
+            raise doc.error((key,), f"{key} is an option of the {owner} cell; this exercise's "
+                            f"cell is {cell}")
     form = preset(cell, convention or data.get("convention", "pytorch"))
     options: dict[str, Any] = {k: data[k] for k in ("reset_after", "z_weights", "input_forget")
                                if k in data}
@@ -86,11 +89,12 @@ def read_formulation(doc: Located, cell: str, convention: str | None = None) -> 
     acts: dict[str, Activation] = {}
     # the schema's defaults are filled in (nonlinearity: tanh), so only a change is refused
     if "nonlinearity" in data:
-        if cell != "rnn" and data["nonlinearity"] != "tanh":
-            raise doc.error(("nonlinearity",), f"nonlinearity is the rnn's; for the {cell} cell "
-                            f"choose activations by role: {', '.join(ROLES[cell])}")
-        if cell == "rnn":
-            acts["hidden"] = activation(data["nonlinearity"])
+        if not own.nonlinearity and data["nonlinearity"] != "tanh":
+            owners = " and ".join(f"{c.name}'s" for c in CELLS.values() if c.nonlinearity)
+            raise doc.error(("nonlinearity",), f"nonlinearity is the {owners}; for the {cell} "
+                            f"cell choose activations by role: {', '.join(ROLES[cell])}")
+        if own.nonlinearity:
+            acts[own.roles[0]] = activation(data["nonlinearity"])
     for role, value in data.get("activations", {}).items():
         path = ("activations", role)
         if role not in ROLES[cell]:

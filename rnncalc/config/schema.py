@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from rnncalc.cells import CELLS as ALL_CELLS
 from rnncalc.config.layout_keys import PROPERTIES as _LAYOUT_PROPERTIES
 from rnncalc.config.options import PROPERTIES as _FORMULATION_PROPERTIES
 from rnncalc.config.suggest import did_you_mean
@@ -21,7 +22,7 @@ from rnncalc.errors import listed, shown
 
 __all__ = ["CELLS", "SCHEMA", "TASKS", "check_structure", "did_you_mean"]
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = tuple(ALL_CELLS)
 TASKS = ("regression", "classification", "labeling")
 
 _NUMBER = {"type": "number"}

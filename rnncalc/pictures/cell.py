@@ -51,10 +51,11 @@ class Where:
 
 
 def diagram_of(cell: str, gates: tuple[str, ...]) -> Diagram:
-    """The cell module's ``DIAGRAM``, else a generic one: the gates side by side into ``h_t``."""
+    """The cell's own diagram (its spec's, its module's ``DIAGRAM``), else a generic one: the
+    gates side by side into ``h_t``."""
     from rnncalc.cells import CELLS
 
-    own = getattr(CELLS.get(cell), "DIAGRAM", None)
+    own = CELLS[cell].diagram
     if own is not None:
         return own  # type: ignore[no-any-return]
     n = len(gates)

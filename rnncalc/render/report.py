@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from rnncalc.cells import CELLS
 from rnncalc.model import Exercise, Matrix, Vector
 from rnncalc.render import exact
 
@@ -155,7 +156,7 @@ def title_of(ex: Exercise) -> str:
 def describe(ex: Exercise) -> str:
     """The one-line summary, as the table's header gives it."""
     layers = f"{ex.num_layers} layer" + ("s" if ex.num_layers > 1 else "")
-    act = f" · {ex.formulation.act['hidden']}" if ex.cell == "rnn" else ""
+    act = f" · {ex.formulation.activations[0]}" if CELLS[ex.cell].nonlinearity else ""
     bias = "" if ex.bias else " · no bias"
     proj = f" · proj {ex.proj_size}" if ex.proj_size else ""
     direction = ex.direction + (f" (merge {ex.merge_mode})"
@@ -179,7 +180,7 @@ def _gate_blocks(ex: Exercise, layer: int, d: int) -> list[tuple[Math, Matrix | 
     """The weights of one layer and direction, split into the per-gate blocks a sheet names."""
     w, H = ex.weights[layer][d], ex.hidden_size
     out: list[tuple[Math, Matrix | Vector]] = []
-    per_gate = ex.cell != "rnn"
+    per_gate = ex.gates != ("h",)
     for g_index, g in enumerate(ex.gates):
         rows = slice(g_index * H, (g_index + 1) * H)
         for side, matrix in (("i", w.weight_ih), ("h", w.weight_hh)):
@@ -239,7 +240,7 @@ def _direction_table(tr: DirectionTrace, cell: str, blank: bool) -> Table:
     for step in tr.steps():
         rows.append((str(step.t), x_name, Numbers(tuple(step.x.tolist()), exact=tr.layer == 0), ""))
         for gate in step.pre:
-            if cell == "rnn":
+            if gate == "h":  # the one gate is h_t itself (rnn): its row below
                 continue
             rows.append(("", Math(f"{gate}_t"), _v(step.pre[gate].tolist(), blank),
                          _v(step.act[gate].tolist(), blank)))
@@ -247,7 +248,7 @@ def _direction_table(tr: DirectionTrace, cell: str, blank: bool) -> Table:
             rows.append(("", Math("c_t"), "", _v(step.c.tolist(), blank)))
         for name, value in step.extra.items():  # lstm projection: m_t = o_t * act(c_t)
             rows.append(("", Math(f"{name}_t"), "", _v(value.tolist(), blank)))
-        pre_h = _v(step.pre["h"].tolist(), blank) if cell == "rnn" else ""
+        pre_h = _v(step.pre["h"].tolist(), blank) if "h" in step.pre else ""
         rows.append(("", Math("h_t"), pre_h, _v(step.h.tolist(), blank)))
         groups.append(len(rows) - 1)
     return Table(("t", "quantity", "pre-activation", "activation"), tuple(rows),

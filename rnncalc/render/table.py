@@ -13,6 +13,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rnncalc.cells import CELLS
 from rnncalc.render import fmt_input, fmt_vector
 from rnncalc.render.steps import StepsError, gap_size, shown
 from rnncalc.trace import DirectionTrace, HeadTrace, Trace
@@ -22,11 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["render", "render_comparison", "to_svg", "to_text"]
 
-GATE_NAMES = {
-    "rnn": {"h": "h_t"},
-    "lstm": {"i": "i  input (add)", "f": "f  forget", "g": "g  cell candidate", "o": "o  output"},
-    "gru": {"r": "r  reset", "z": "z  update", "n": "n  candidate"},
-}
 EXTRA_NAMES = {"m": "m_t  o*act(c_t)"}  # intermediates beyond the gates (lstm projection)
 
 
@@ -81,7 +77,7 @@ def _header(trace: Trace) -> Text:
     layers = f"{ex.num_layers} layer" + ("s" if ex.num_layers > 1 else "")
     direction = ex.direction + (f" (merge {ex.merge_mode})" if ex.merge_mode != "concat"
                                 and ex.bidirectional else "")
-    act = f" · {ex.formulation.act['hidden']}" if ex.cell == "rnn" else ""
+    act = f" · {ex.formulation.activations[0]}" if CELLS[ex.cell].nonlinearity else ""
     bias = "" if ex.bias else " · no bias"
     proj = f" · proj {ex.proj_size}" if ex.proj_size else ""
     text = Text()
@@ -141,7 +137,7 @@ def _x(tr: DirectionTrace, x: list[float], precision: int) -> str:
 
 def _steps_detail(tr: DirectionTrace, cell: str, precision: int, rows: list[int | None]) -> Table:
     table = _table("t", "quantity", "pre-activation", "activation")
-    names = GATE_NAMES[cell]
+    names = CELLS[cell].labels
     for i, k in enumerate(rows):
         if k is None:
             table.add_row("⋮", _gap_text(rows, i, len(tr.positions)), end_section=True)
@@ -150,7 +146,7 @@ def _steps_detail(tr: DirectionTrace, cell: str, precision: int, rows: list[int 
         table.add_row(str(step.t), "x_t" if tr.layer == 0 else "input",
                       _x(tr, step.x.tolist(), precision), "")
         for gate in step.pre:
-            if cell == "rnn":
+            if gate == "h":  # the one gate is h_t itself (rnn): its row below
                 continue
             table.add_row("", names[gate], fmt_vector(step.pre[gate].tolist(), precision),
                           fmt_vector(step.act[gate].tolist(), precision))
@@ -159,7 +155,7 @@ def _steps_detail(tr: DirectionTrace, cell: str, precision: int, rows: list[int 
         for name, value in step.extra.items():
             table.add_row("", EXTRA_NAMES.get(name, name), "",
                           fmt_vector(value.tolist(), precision))
-        pre_h = fmt_vector(step.pre["h"].tolist(), precision) if cell == "rnn" else ""
+        pre_h = fmt_vector(step.pre["h"].tolist(), precision) if "h" in step.pre else ""
         table.add_row("", "h_t", pre_h, fmt_vector(step.h.tolist(), precision), end_section=True)
     return table
 
