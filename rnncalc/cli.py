@@ -51,6 +51,7 @@ class Format(str, Enum):
     markdown = "markdown"
     latex = "latex"
     csv = "csv"
+    html = "html"
 
 
 class GradFormat(str, Enum):
@@ -141,8 +142,8 @@ BidirOpt = Annotated[bool | None, typer.Option(
     help="Override the config. With no config: the seed's bidirectional exercise.",
     show_default=False)]
 FormatOpt = Annotated[Format, typer.Option(
-    "--format", "-f", help="table, json, markdown, latex (a document for pdflatex) or csv (the "
-    "per-step table).")]
+    "--format", "-f", help="table, json, markdown, latex (a document for pdflatex), csv (the "
+    "per-step table) or html (one offline page: tables, pictures, a stepper).")]
 SvgOpt = Annotated[Path | None, typer.Option(
     "--svg", help="Also save the tables as an SVG picture (for slides).", show_default=False)]
 PrecisionOpt = Annotated[int | None, typer.Option(
@@ -268,6 +269,10 @@ def _document(trace: object, format: Format, precision: int, explained: list | N
         from rnncalc.render.csv import render as render_csv
 
         return render_csv(trace, precision=precision)  # type: ignore[arg-type]
+    if format is Format.html:
+        from rnncalc.pictures.html import render as render_html
+
+        return render_html(trace, precision=precision, explain=explained)  # type: ignore[arg-type]
     if format is Format.markdown:
         from rnncalc.render.markdown import render as render_markdown
 

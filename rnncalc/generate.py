@@ -298,7 +298,12 @@ def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown", *,
         from rnncalc.explain import explain as arithmetic
 
         lines = arithmetic(trace)
-    key = report.build(trace, explain=lines)
+    if fmt == "latex":  # the key carries the unrolled net and the cell at the last step
+        from rnncalc.pictures.figures import pictures_section
+
+        key = report.build(trace, explain=lines, extra=(pictures_section,))
+    else:
+        key = report.build(trace, explain=lines)
     write_result(renderer.render_sections(key, spec.precision, title=f"{title}: answer key"),
                  paths[2])
     return paths

@@ -199,3 +199,9 @@ class Trace:
         if self.head is not None:
             out["head"] = self.head.to_dict()
         return out
+
+    def _repr_html_(self) -> str:
+        """How a notebook (Jupyter) shows a run: the pictures, the stepper and the tables."""
+        from rnncalc.pictures.html import fragment
+
+        return '<div class="rnncalc">' + fragment(self) + "</div>"

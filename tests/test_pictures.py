@@ -7,6 +7,7 @@ from the drawing code, and the gradient norms from torch autograd.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import shutil
@@ -189,9 +190,23 @@ def test_grad_norms_are_autograd_s():
     assert ex.loss.type == "half_sse" and ex.loss.reduction in ("mean", "sum")
     drawn = keyed(draw(rnncalc.run(ex), "grad"))
     expected = _autograd_dh(ex)
-    assert sorted(drawn) == [f"L0.forward.dh.{t}" for t in range(ex.steps)]
+    assert sorted(drawn) == sorted([f"L0.forward.dh.{t}" for t in range(ex.steps)]
+                                   + ["L0.forward.dh.first", "L0.forward.dh.last"])
     for t, norm in enumerate(expected):
         close(drawn[f"L0.forward.dh.{t}"], [norm], what=t)
+    close(drawn["L0.forward.dh.first"], [0, expected[0]])  # "t=0: ..."
+    close(drawn["L0.forward.dh.last"], [ex.steps - 1, expected[-1]])
+
+
+def test_grad_norms_of_a_long_run_vanish():
+    ex = rnncalc.load(str(CONFIGS / "rnn_grad_vanishing.yaml"))
+    drawn = keyed(draw(rnncalc.run(ex), "grad"))
+    expected = _autograd_dh(ex)
+    assert sorted(drawn) == ["L0.forward.dh.first", "L0.forward.dh.last"]  # too many to write
+    first, last = drawn["L0.forward.dh.first"], drawn["L0.forward.dh.last"]
+    assert first[0] == 0 and last[0] == ex.steps - 1
+    assert math.isclose(first[1], expected[0], rel_tol=1e-4) and expected[0] < 1e-10
+    close(last[1:], [expected[-1]])
 
 
 @pytest.mark.parametrize("config", ["lstm_grad_gomez.yaml", "rnn_labeling_grad.yaml"])
@@ -210,6 +225,9 @@ def test_grad_picture_of_other_configs(config):
                     expected = math.sqrt(sum(v * v for v in row.tolist()))
                     if expected > 0:
                         close(drawn[f"L{layer}.{direction}.{name}.{t}"], [expected])
+                        if t in (min(g.positions), max(g.positions)):
+                            end = "first" if t == min(g.positions) else "last"
+                            close(drawn[f"L{layer}.{direction}.{name}.{end}"], [t, expected])
 
 
 def test_large_run_shows_shapes_and_elides_the_middle():
@@ -223,8 +241,22 @@ def test_large_run_shows_shapes_and_elides_the_middle():
     for key, values in cell.items():  # strips: each unit's colour carries its value
         close(values, [expected_cell(trace.exercise, doc, key, 1, "backward", 150)], what=key)
     assert len([k for k in cell if k.startswith("act.f.")]) == 64
-    heat = keyed(draw(trace, "heatmap", "layer=0,direction=forward,gate=h"))
-    assert len(heat) == 64 * 200 + 2
+    svg = draw(trace, "heatmap", "layer=1,direction=backward,gate=h")
+    heat = keyed(svg)
+    assert sorted(heat) == ["L1.backward.h.max", "L1.backward.h.min"]
+    # a raster, a pixel per value: unit j at position t coloured by h_t[j] on the panel's scale
+    from rnncalc.pictures.colors import scale_of
+    from tests.browser import png_pixels
+
+    images = list(ET.fromstring(svg).iter(SVG + "image"))
+    assert len(images) == 1
+    width, height, rows = png_pixels(base64.b64decode(images[0].get("href").partition(",")[2]))
+    assert (width, height) == (200, 64)
+    h = {s["t"]: s["h"] for s in doc["layers"][1]["directions"]["backward"]}
+    scale = scale_of([v for row in h.values() for v in row])
+    for t in (0, 77, 199):
+        for j in (0, 31, 63):
+            assert "#" + rows[j][3 * t:3 * t + 3].hex() == scale(h[t][j])
 
 
 def test_a_cell_without_a_diagram_is_drawn_generically(monkeypatch):
@@ -281,3 +313,36 @@ def test_latex_pictures_compile(cli, tmp_path, cell):
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
     assert Path(tmp_path / "pictures.pdf").stat().st_size > 1000
+
+
+DOC_PICTURES = {  # docs/pictures.md shows these; each is the output of its command, as shown
+    "unrolled.svg": ("draw", "unrolled", "--cell", "rnn", "--bidirectional"),
+    "cell-lstm.svg": ("draw", "cell", "--cell", "lstm", "t=1"),
+    "cell-gru.svg": ("draw", "cell", "--cell", "gru", "t=1"),
+    "heatmap.svg": ("draw", "heatmap", "--cell", "lstm"),
+    "grad.svg": ("draw", "grad", "-c", "configs/rnn_grad_vanishing.yaml"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOC_PICTURES))
+def test_docs_pictures_are_current(cli, name, monkeypatch):
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    page = (ROOT / "docs" / "pictures.md").read_text()
+    assert f"img/{name}" in page
+    args = DOC_PICTURES[name]
+    shown = "rnncalc " + " ".join(args)
+    if name != "cell-gru.svg":  # the page shows the others' commands
+        assert shown in page
+    result = cli(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (ROOT / "docs" / "img" / name).read_text(), \
+        f"docs/img/{name} is stale: rerun `{shown} -o docs/img/{name}`"
+
+
+def test_exercise_key_carries_the_pictures(cli, tmp_path):
+    result = cli("exercise", "gru", "--seed", "3", "--out-dir", str(tmp_path), "-f", "latex")
+    assert result.exit_code == 0, result.stderr
+    key, sheet = (tmp_path / "key.tex").read_text(), (tmp_path / "sheet.tex").read_text()
+    assert key.count("\\begin{picture}") == 2 and "\\begin{picture}" not in sheet

@@ -11,11 +11,14 @@ test and the HTML report's stepper can find it.
 
 from __future__ import annotations
 
+import base64
 import re
+import struct
+import zlib
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["FONT", "Canvas", "Circle", "Rect", "Text", "Wire"]
+__all__ = ["FONT", "Canvas", "Circle", "Image", "Rect", "Text", "Wire", "png"]
 
 TEXT_WIDTH = 483.0  # points: A4 less two 2 cm margins (the LaTeX report's geometry)
 FONT = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"  # the reader's own fonts: none fetched
@@ -32,6 +35,17 @@ class Rect:
     rx: float = 0
     key: str = ""  # data-k: the value whose colour this is (a heatmap cell)
     title: str = ""  # a tooltip: the value, for cells too small to write it in
+
+
+@dataclass(frozen=True)
+class Image:
+    """A raster, drawn pixel for pixel (a large heatmap: one pixel per value)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    rows: tuple[tuple[str, ...], ...]  # colours #rrggbb, row by row
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,7 @@ class Text:
     math: bool = False  # h_{t-1}: a subscript
 
 
-Shape = Rect | Circle | Wire | Text
+Shape = Rect | Image | Circle | Wire | Text
 
 
 @dataclass
@@ -78,18 +92,19 @@ class Canvas:
     def add(self, *shapes: Shape) -> None:
         self.shapes.extend(shapes)
 
-    def svg(self, *, css_class: str = "rnncalc") -> str:
-        """A standalone SVG document (also valid inline in HTML)."""
+    def svg(self, *, css_class: str = "rnncalc", uid: str = "") -> str:
+        """A standalone SVG document (also valid inline in HTML; ``uid`` keeps its ids apart
+        from another picture's on the same page)."""
         out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" '
                f'width="{self.width:g}" height="{self.height:g}" '
                f'viewBox="0 0 {self.width:g} {self.height:g}" font-family={quoteattr(FONT)}>',
-               "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
+               f"<defs><marker id=\"{uid}arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" "
                "markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">"
                "<path d=\"M0,1 L10,5 L0,9 z\" fill=\"context-stroke\"/></marker></defs>"]
         if self.title:
             out.append(f"<title>{escape(self.title)}</title>")
         out.append(f'<rect width="{self.width:g}" height="{self.height:g}" fill="#fff"/>')
-        out += [_svg(s) for s in self.shapes]
+        out += [_svg(s, uid) for s in self.shapes]
         out.append("</svg>")
         return "\n".join(out) + "\n"
 
@@ -109,19 +124,24 @@ def _n(v: float) -> str:
     return f"{v:.1f}".removesuffix(".0")
 
 
-def _svg(s: Shape) -> str:
+def _svg(s: Shape, uid: str) -> str:
     if isinstance(s, Rect):
         key = f' data-k="{s.key}"' if s.key else ""
         title = f"<title>{escape(s.title)}</title>" if s.title else ""
         end = f">{title}</rect>" if title else "/>"
         return (f'<rect x="{_n(s.x)}" y="{_n(s.y)}" width="{_n(s.w)}" height="{_n(s.h)}" '
                 f'rx="{_n(s.rx)}" fill="{s.fill}" stroke="{s.stroke}"{key}{end}')
+    if isinstance(s, Image):
+        data = base64.b64encode(png(s.rows)).decode()
+        return (f'<image x="{_n(s.x)}" y="{_n(s.y)}" width="{_n(s.w)}" height="{_n(s.h)}" '
+                f'preserveAspectRatio="none" style="image-rendering:pixelated" '
+                f'href="data:image/png;base64,{data}"/>')
     if isinstance(s, Circle):
         return (f'<circle cx="{_n(s.cx)}" cy="{_n(s.cy)}" r="{_n(s.r)}" fill="{s.fill}" '
                 f'stroke="{s.stroke}" stroke-width="1.2"/>')
     if isinstance(s, Wire):
         d = " ".join(f"{_n(x)},{_n(y)}" for x, y in s.points)
-        marker = ' marker-end="url(#arrow)"' if s.arrow else ""
+        marker = f' marker-end="url(#{uid}arrow)"' if s.arrow else ""
         dash = ' stroke-dasharray="4 3"' if s.dash else ""
         return (f'<polyline points="{d}" fill="none" stroke="{s.color}" '
                 f'stroke-width="{s.width:g}"{dash}{marker}/>')
@@ -130,6 +150,19 @@ def _svg(s: Shape) -> str:
     body = _svg_math(s.text, s.size) if s.math else escape(s.text)
     return (f'<text x="{_n(s.x)}" y="{_n(s.y)}" font-size="{s.size:g}" text-anchor="{s.anchor}" '
             f'fill="{s.color}"{weight}{key}>{body}</text>')
+
+
+def png(rows: tuple[tuple[str, ...], ...]) -> bytes:
+    """An 8-bit RGB PNG of ``#rrggbb`` colours (zlib and a CRC: no imaging library)."""
+    raw = b"".join(b"\0" + bytes.fromhex("".join(c[1:] for c in row)) for row in rows)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", len(rows[0]), len(rows), 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9))
+            + chunk(b"IEND", b""))
 
 
 _SUB = re.compile(r"_(\{[^}]*\}|.)")
@@ -152,7 +185,10 @@ def _svg_math(text: str, size: float) -> str:
 
 
 def _on_baseline(text: str, size: float, down: bool) -> str:
-    return f'<tspan dy="{-size * 0.3:g}">{escape(text)}</tspan>' if down else escape(text)
+    if not down:
+        return escape(text)
+    text = "\u00a0" + text[1:] if text.startswith(" ") else text  # kept after a subscript
+    return f'<tspan dy="{-size * 0.3:g}">{escape(text)}</tspan>'
 
 
 _TEX_SPECIAL = {"−": "-", "…": "\\dots ", "⊙": "\\odot ", "σ": "\\sigma ", "×": "\\times ",
@@ -190,6 +226,8 @@ def _latex(s: Shape, height: float, scale: float) -> list[str]:
             out.append(f"{at(s.x, s.y + s.h)}{{{{{_color(s.stroke)}\\framebox({s.w:.1f},"
                        f"{s.h:.1f}){{}}}}}}")
         return out
+    if isinstance(s, Image):
+        return []  # LaTeX draws the unrolled net and the cell, which have no rasters
     if isinstance(s, Circle):
         return [f"{at(s.cx, s.cy)}{{{{{_color(s.stroke)}\\circle{{{2 * s.r:.0f}}}}}}}"]
     if isinstance(s, Wire):

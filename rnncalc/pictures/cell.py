@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from rnncalc.trace import DirectionTrace, Trace
 
 __all__ = [
-    "WRITTEN", "Where", "cell_canvas", "diagram_of", "number_texts", "scales", "step_values",
+    "WRITTEN", "Where", "cell_canvas", "diagram_of", "number_texts", "scales", "step_texts",
+    "step_values",
 ]
 
 WRITTEN = 4  # units written as numbers; more: a strip of colours
@@ -79,6 +80,13 @@ def step_values(tr: DirectionTrace, k: int) -> dict[str, list[float]]:
     return out
 
 
+def step_texts(tr: DirectionTrace, k: int, precision: int) -> dict[str, list[str]]:
+    """:func:`step_values` as the diagram writes them."""
+    given = ({"x"} if tr.layer == 0 else set()) | ({"h_prev", "c_prev"} if k == 0 else set())
+    return {key: number_texts(v, precision, key in given)
+            for key, v in step_values(tr, k).items()}
+
+
 def scales(tr: DirectionTrace) -> dict[str, Scale]:
     """One colour scale per quantity over all the steps, so a stepped strip keeps its scale."""
     blocks = {"x": tr.x, "h_prev": tr.h_prev, "h": tr.h, **tr.extra,
@@ -93,19 +101,22 @@ _TERMINALS = {"h_{t-1}": "h_prev", "c_{t-1}": "c_prev", "h_t": "h", "c_t": "c"}
 
 
 def cell_canvas(trace: Trace, where: Where | None = None, *, precision: int = 4,
-                t: int | None = None) -> Canvas:
-    """The diagram of one step; ``t`` is a shortcut for ``Where(t=t)``."""
+                t: int | None = None, heading: bool = True) -> Canvas:
+    """The diagram of one step; ``t`` is a shortcut for ``Where(t=t)``. Without ``heading`` the
+    title is left to the page (the HTML report's stepper writes it as it moves)."""
     where = where or Where(t=t or 0)
     tr = trace.layers[where.layer].directions[where.direction]
     k = tr.positions.index(where.t)
     ex = trace.exercise
     d = diagram_of(ex.cell, tuple(tr.pre))
     prev, nxt = ("t+1", "t-1") if where.direction == "backward" else ("t-1", "t+1")
-    return _Drawing(d, step_values(tr, k), scales(tr), precision,
-                    {role: a.name for role, a in ex.formulation.act.items()}).draw(
-        f"{ex.cell.upper()} cell · layer {where.layer} · {where.direction} · t = {where.t}",
-        f"previous state: h_{{{prev}}}; the next step reads h_t as its own" if
-        where.direction == "backward" else "", nxt)
+    title = f"{ex.cell.upper()} cell · layer {where.layer} · {where.direction} · t = {where.t}"
+    note = (f"backward: the previous state is h_{{{prev}}}, h_t goes on to h_{{{nxt}}}"
+            if where.direction == "backward" else "")
+    drawing = _Drawing(d, step_values(tr, k), step_texts(tr, k, precision), scales(tr), precision,
+                       {role: a.name for role, a in ex.formulation.act.items()},
+                       TOP if heading else TOP - 52)
+    return drawing.draw(title if heading else "", note, heading)
 
 
 def X(col: float) -> float:
@@ -113,9 +124,11 @@ def X(col: float) -> float:
 
 
 class _Drawing:
-    def __init__(self, d: Diagram, values: dict[str, list[float]], scales: dict[str, Scale],
-                 precision: int, activations: dict[str, str]) -> None:
-        self.d, self.values, self.scales, self.precision = d, values, scales, precision
+    def __init__(self, d: Diagram, values: dict[str, list[float]], texts: dict[str, list[str]],
+                 scales: dict[str, Scale], precision: int, activations: dict[str, str],
+                 top: float) -> None:
+        self.d, self.values, self.texts, self.scales = d, values, texts, scales
+        self.precision, self.top = precision, top
         self.activations = activations
         self.H = len(values["h"])
         # a diagram without a state line starts at its highest element
@@ -124,17 +137,18 @@ class _Drawing:
         self.canvas = Canvas(self.right + 130, 0 + self._column_height(len(values["x"])))
 
     def Y(self, row: float) -> float:
-        return TOP + (row - self.row0) * RH
+        return self.top + (row - self.row0) * RH
 
     def _column_height(self, n: int) -> float:
         return LINE * (n if n <= WRITTEN else 1.2)
 
-    def draw(self, title: str, note: str, _next: str) -> Canvas:
+    def draw(self, title: str, note: str, heading: bool) -> Canvas:
         c, d = self.canvas, self.d
         c.height = self.Y(5) + 30 + self._column_height(len(self.values["x"]))
         c.title = title
-        c.add(Text(16, 24, title, size=14, anchor="start", bold=True))
-        if note:
+        if heading:
+            c.add(Text(16, 24, title, size=14, anchor="start", bold=True))
+        if note and heading:
             c.add(Text(16, 42, note, size=10, anchor="start", color="#555", math=True))
         self._state_and_bus()
         points = self._points()
@@ -222,7 +236,7 @@ class _Drawing:
         if self.H <= WRITTEN:
             self._values(f"pre.{b.gate}", f"a_{b.gate}", gx, y - 20, above=True, anchor="start",
                          grey=True)
-            self._values(f"act.{b.gate}", f"{b.gate}_t", gx + 52, y - 20, above=True,
+            self._values(f"act.{b.gate}", f"{b.gate}_t", gx + 58, y - 20, above=True,
                          anchor="start")
         else:
             self._values(f"pre.{b.gate}", f"a_{b.gate}", gx, y - 4, anchor="start", grey=True)
@@ -255,25 +269,25 @@ class _Drawing:
         color = "#666" if grey else "#222"
         if len(values) > WRITTEN:
             y = y - 12 if above else y + 4
-            c.add(Text(x, y - 3, f"{label}  [{len(values)}]", size=10, anchor=anchor,
+            c.add(Text(x, y - 3, f"{label}\u00a0[{len(values)}]", size=10, anchor=anchor,
                        color=color, math=True))
             scale, w = self.scales[key], STRIP / len(values)
             x0 = x - STRIP if anchor == "end" else x
-            for j, v in enumerate(values):
+            for j, (v, text) in enumerate(zip(values, self.texts[key], strict=True)):
                 c.add(Rect(x0 + j * w, y, w, 11, scale(v), key=f"{key}.{j}",
-                           title=f"{label}[{j + 1}] = {fmt(v, self.precision)}"))
+                           title=f"{label}[{j + 1}] = {text}"))
             return
         top = y - LINE * len(values) - 4 if above else y
         c.add(Text(x, top, label, size=10.5, anchor=anchor, color=color, math=True, bold=True))
-        for j, text in enumerate(number_texts(values, self.precision)):
+        for j, text in enumerate(self.texts[key]):
             c.add(Text(x, top + LINE * (j + 1), text, size=10, anchor=anchor, color=color,
                        key=f"{key}.{j}"))
 
 
-def number_texts(values: Sequence[float], precision: int) -> list[str]:
-    """Numbers as written in place: whole numbers (an exercise's inputs) as given, ``4`` not
-    ``4.0000``; others at ``precision`` digits."""
-    if all(float(v).is_integer() for v in values):
+def number_texts(values: Sequence[float], precision: int, given: bool = False) -> list[str]:
+    """Numbers as written in place: at ``precision`` digits; given ones (an exercise's inputs and
+    initial states) that are whole numbers as written, ``4`` not ``4.0000``."""
+    if given and all(float(v).is_integer() for v in values):
         return [str(int(v)) for v in values]
     return [fmt(v, precision) for v in values]
 

@@ -93,8 +93,10 @@ def grad_canvas(trace: Trace, result: Grad, *, precision: int = 4) -> Canvas:
         c.add(Wire(((ML, ly - 4), (ML + 24, ly - 4)), color=color, width=1.6, arrow=False,
                    dash=dash),
               Text(ML + 30, ly, label, size=10, anchor="start", color="#222"),
-              Text(ML + PLOT_W, ly, f"first {_fmt(pairs[0][1], precision)}, last "
-                   f"{_fmt(pairs[-1][1], precision)}", size=10, anchor="end", color="#555"))
+              Text(ML + PLOT_W - 120, ly, f"t={pairs[0][0]}: {_fmt(pairs[0][1], precision)}",
+                   size=10, anchor="end", color="#555", key=f"{key}.first"),
+              Text(ML + PLOT_W, ly, f"t={pairs[-1][0]}: {_fmt(pairs[-1][1], precision)}",
+                   size=10, anchor="end", color="#555", key=f"{key}.last"))
     return c
 
 

@@ -1,6 +1,6 @@
 """Heatmaps over time: each gate's activation, ``c`` and ``h``, unit by position, one panel each,
-with a colour scale and labelled axes. A small run writes each value in its cell; a large one
-keeps it as the cell's tooltip.
+with a colour scale and labelled axes. A small run writes each value in its cell; a larger one
+keeps it as the cell's tooltip; a long and wide one is a raster, a pixel per value.
 
 >>> import rnncalc
 >>> heatmap_canvas(rnncalc.run(rnncalc.load(cell="gru"))).svg().count("<rect") > 18
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rnncalc.pictures.canvas import Canvas, Rect, Text
+from rnncalc.pictures.canvas import Canvas, Image, Rect, Text
 from rnncalc.pictures.colors import scale_of
 from rnncalc.render import fmt
 
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["heatmap_canvas", "panels"]
 
 ML, PLOT_W, LEGEND_W = 70.0, 640.0, 90.0
-SMALL_T, SMALL_H = 12, 6
+SMALL_T, SMALL_H = 12, 6  # up to this: each value written in its cell
+TOOLTIPS = 4096  # up to this many values: a cell each, its value as its tooltip; beyond: a raster
 
 
 def panels(tr: DirectionTrace, only: set[str] | None = None) -> list[tuple[str, torch.Tensor]]:
@@ -71,7 +72,10 @@ def _panel(c: Canvas, title: str, key: str, values: list[list[float]], y: float,
     scale = scale_of(flat)
     top = y + 18
     c.add(Text(ML, y + 10, title, size=11, anchor="start", bold=True, math=True))
-    for t, row in enumerate(values):
+    if T * H > TOOLTIPS:  # one pixel per value, stretched: a few kB, not a rect per value
+        c.add(Image(ML, top, T * cw, H * ch,
+                    tuple(tuple(scale(values[t][j]) for t in range(T)) for j in range(H))))
+    for t, row in enumerate(values if T * H <= TOOLTIPS else ()):
         for j, v in enumerate(row):
             x, yy = ML + t * cw, top + j * ch
             text = fmt(v, precision)

@@ -32,8 +32,8 @@ COLORS = {"forward": "#1f5fa8", "backward": "#b5532a"}
 CELL_FILL = {"forward": "#e3eefb", "backward": "#fbe9df"}
 
 
-def _vector(values: Sequence[float], precision: int) -> str:
-    return "[" + ", ".join(number_texts(values, precision)) + "]"
+def _vector(values: Sequence[float], precision: int, given: bool = False) -> str:
+    return "[" + ", ".join(number_texts(values, precision, given)) + "]"
 
 
 def _width(text: str) -> float:
@@ -51,7 +51,7 @@ def unrolled_canvas(trace: Trace, *, precision: int = 4) -> Canvas:
     if small:
         texts = [_vector(v, precision) for tr in rows for v in tr.h.tolist()]
         texts += [_vector(v, precision) for tr in rows if tr.c is not None for v in tr.c.tolist()]
-        texts += [_vector(x, precision) for x in ex.inputs]
+        texts += [_vector(x, precision, given=True) for x in ex.inputs]
         longest = max(_width("h " + t) for t in texts)
     col_w = max(130.0, CELL_W + longest + 24)
     head_h = 70.0 if ex.head is not None else 10.0
@@ -78,7 +78,7 @@ def unrolled_canvas(trace: Trace, *, precision: int = 4) -> Canvas:
         if t is None:
             c.add(Text(cx(i), row_y(0) + 4, "⋯", size=18, color="#555"))
             continue
-        label = _vector(list(ex.inputs[t]), precision) if small else f"[{ex.input_size}]"
+        label = _vector(ex.inputs[t], precision, given=True) if small else f"[{ex.input_size}]"
         c.add(Text(cx(i), x_y + 14, f"x_{{{t}}}", size=11, math=True, bold=True),
               Text(cx(i), x_y + 27, label, size=FONT, key=f"x.{t}" if small else ""))
     for r, tr in enumerate(rows):
@@ -136,8 +136,8 @@ def _row(c: Canvas, trace: Trace, tr: DirectionTrace, r: int, shown: list[int | 
         if small:
             h0 = tr.h0.tolist()
             if any(h0):
-                c.add(Text(start, y - 6, f"h {_vector(h0, precision)}", size=FONT, color=color,
-                           anchor="end" if not back else "start",
+                c.add(Text(start, y - 6, f"h {_vector(h0, precision, True)}", size=FONT,
+                           color=color, anchor="end" if not back else "start",
                            key=f"L{tr.layer}.{tr.direction}.h0"))
 
 

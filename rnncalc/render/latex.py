@@ -19,6 +19,7 @@ from rnncalc.render.report import (
     Entry,
     Equations,
     Explanation,
+    Figure,
     Math,
     Matrices,
     Numbers,
@@ -41,6 +42,8 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \allowdisplaybreaks
 \usepackage{booktabs}
 \usepackage{longtable}
+\usepackage{xcolor}
+\usepackage{graphicx}
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
 """
@@ -79,7 +82,9 @@ def escape(text: str) -> str:
 def render(trace: Trace, *, precision: int = 4, blank: bool = False, title: str | None = None,
            explain: Sequence[Any] | None = None) -> str:
     """A complete document; ``blank`` gives the student sheet (computed values left empty)."""
-    sections = build(trace, blank=blank, explain=explain)
+    from rnncalc.pictures.figures import pictures_section
+
+    sections = build(trace, blank=blank, explain=explain, extra=(pictures_section,))
     return render_sections(sections, precision, title=title or title_of(trace.exercise))
 
 
@@ -104,6 +109,9 @@ def _block(block: Block, precision: int) -> str:
             f"\n\n{{\\small\n\\begin{{verbatim}}\n{notes}\n\\end{{verbatim}}\n}}" if notes else "")
     if isinstance(block, Explanation):
         return _explanation(block.lines, precision)
+    if isinstance(block, Figure):
+        return (f"\\begin{{center}}\n{block.latex}\n\n{{\\small {escape(block.caption)}}}"
+                "\n\\end{center}")
     if isinstance(block, Matrices):
         return _matrices(block)
     return _table(block, precision)

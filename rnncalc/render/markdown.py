@@ -17,6 +17,7 @@ from rnncalc.render.report import (
     Entry,
     Equations,
     Explanation,
+    Figure,
     Math,
     Matrices,
     Numbers,
@@ -60,6 +61,8 @@ def _block(block: Block, precision: int) -> str:
     if isinstance(block, Equations):
         lines = [m.plain for m in block.lines] + ([""] if block.notes else []) + list(block.notes)
         return "```text\n" + "\n".join(lines) + "\n```"
+    if isinstance(block, Figure):  # a picture: in --format html and latex
+        return f"*{_escape(block.caption)}*"
     if isinstance(block, Explanation):
         from rnncalc.render.explain import render as render_explain
 

@@ -33,6 +33,7 @@ __all__ = [
     "Entry",
     "Equations",
     "Explanation",
+    "Figure",
     "Math",
     "Matrices",
     "Numbers",
@@ -118,7 +119,15 @@ class Explanation:
     lines: tuple[Any, ...]
 
 
-Block = Text | Equations | Matrices | Table | Explanation
+@dataclass(frozen=True)
+class Figure:
+    """A picture of the run (:mod:`rnncalc.pictures`): LaTeX's ``picture`` and a caption."""
+
+    latex: str
+    caption: str
+
+
+Block = Text | Equations | Matrices | Table | Explanation | Figure
 
 
 @dataclass(frozen=True)
