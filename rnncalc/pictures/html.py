@@ -27,7 +27,7 @@ from rnncalc.render import fmt, fmt_vector
 from rnncalc.render.report import (
     Blank,
     Block,
-    Cell,
+    Entry,
     Equations,
     Explanation,
     Figure,
@@ -201,7 +201,7 @@ def _given(value: Any) -> str:
     return "[" + ", ".join(exact(v) for v in value) + "]"
 
 
-def _cell(cell: Cell, precision: int) -> str:
+def _cell(cell: Entry, precision: int) -> str:
     if isinstance(cell, Math):
         return f"<code>{escape(cell.plain)}</code>"
     if isinstance(cell, Blank):
