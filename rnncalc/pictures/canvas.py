@@ -187,8 +187,10 @@ def _svg_math(text: str, size: float) -> str:
 def _on_baseline(text: str, size: float, down: bool) -> str:
     if not down:
         return escape(text)
-    text = "\u00a0" + text[1:] if text.startswith(" ") else text  # kept after a subscript
-    return f'<tspan dy="{-size * 0.3:g}">{escape(text)}</tspan>'
+    # a space at the start of a tspan is dropped by some renderers: moved by dx instead
+    gap = len(text) - len(text.lstrip(" "))
+    dx = f' dx="{size * 0.3 * gap:g}"' if gap else ""
+    return f'<tspan dy="{-size * 0.3:g}"{dx}>{escape(text.lstrip(" "))}</tspan>'
 
 
 _TEX_SPECIAL = {"−": "-", "…": "\\dots ", "⊙": "\\odot ", "σ": "\\sigma ", "×": "\\times ",
