@@ -52,7 +52,6 @@ class SelectionError(RnncalcError):
 
 Selection = dict[str, set[str]]
 _KEYS = ("t", "gate", "unit", "layer", "direction")
-_QUANTITIES = {"i", "f", "g", "o", "c", "m", "h", "r", "z", "n", "y", "p", "label", "head"}
 
 
 def parse_selection(text: str | None) -> Selection:
@@ -73,9 +72,6 @@ def parse_selection(text: str | None) -> Selection:
                                  f"(e.g. t=1,gate=f), got {part!r}")
         if key in ("t", "unit", "layer") and not value.lstrip("-").isdigit():
             raise SelectionError(f"--explain: {key} is a whole number, got {value!r}")
-        if key == "gate" and value not in _QUANTITIES:
-            raise SelectionError(f"--explain: gate is one of {', '.join(sorted(_QUANTITIES))}, "
-                               f"got {value!r}")
         if key == "direction" and value not in ("forward", "backward"):
             raise SelectionError(f"--explain: direction is forward or backward, got {value!r}")
         out.setdefault(key, set()).add(value)
@@ -105,11 +101,31 @@ def explain(trace: Trace, selection: Selection | None = None) -> list[Line]:
     for layer in trace.layers:
         for tr in layer.directions.values():
             w = ex.weights[tr.layer][ex.directions.index(tr.direction)]
-            lines += (ln for ln in _direction(ex, w, tr, trace.round_to, sel)
-                      if _selected(ln.where, sel))
+            lines += _direction(ex, w, tr, trace.round_to, {})
     if trace.head is not None:
-        lines += (ln for ln in _head(ex, trace, trace.head) if _selected(ln.where, sel))
-    return lines
+        lines += _head(ex, trace, trace.head)
+    _check_selection(lines, sel)
+    return [ln for ln in lines if _selected(ln.where, sel)]
+
+
+def _check_selection(lines: list[Line], sel: Selection) -> None:
+    """A value no line of this exercise has is a usage error naming the values it has (a gate of
+    another cell, a unit beyond the hidden size), not an empty "nothing matches"."""
+    have: dict[str, set[str]] = {key: set() for key in _KEYS}
+    for ln in lines:
+        w = ln.where
+        for key, value in (("t", w.t), ("gate", w.quantity), ("unit", w.unit), ("layer", w.layer),
+                           ("direction", w.direction)):
+            if value is not None:
+                have[key].add(str(value))
+        if w.layer is None:
+            have["gate"].add("head")
+    for key, wanted in sel.items():
+        if wanted - have[key]:
+            known = sorted(have[key], key=lambda v: (len(v), v))
+            raise SelectionError(
+                f"--explain: {key}={', '.join(sorted(wanted - have[key]))} is not in this "
+                f"exercise; its {key} values are {', '.join(known) or 'none'}")
 
 
 def _activation(act: Activation, value: float, round_to: int | None) -> float:

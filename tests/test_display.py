@@ -84,3 +84,24 @@ def test_grad_latex_of_a_two_step_lstm_fits_the_page(cli, tmp_path):
     assert "$dL/dh_t$ from the output" in tex and "final: $y = W h_{T-1} + b$" in tex
     log = pdflatex(tmp_path, "grad", tex)
     assert "Overfull \\vbox" not in log and "Overfull \\hbox" not in log
+
+
+@pytest.mark.parametrize(("selection", "names"), [
+    ("unit=3", "unit values are 1, 2"),  # a 2-unit net
+    ("gate=r", "gate values are c, f, g, h, i, o"),  # an LSTM: not the GRU's r, z, n
+    ("t=3", "t values are 0, 1, 2"),
+])
+def test_explain_selection_outside_the_exercise_is_usage(cli, selection, names):
+    result = cli("lstm", "--explain", selection)
+    assert result.exit_code == 2
+    assert names in " ".join(result.stderr.split())
+
+
+def test_narrow_terminal_headers_wrap_between_words():
+    import rnncalc
+    from rnncalc.render.table import render, to_text
+
+    text = to_text(render(rnncalc.run(rnncalc.load(cell="lstm")), step_by_step=True), width=40)
+    header = text.split("Layer 0 · forward\n\n")[1].split(" ──")[0].split("\n")
+    assert [line.split() for line in header if line] == [["pre-"], ["t", "quantity", "activation",
+                                                              "activation"]]

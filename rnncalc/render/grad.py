@@ -158,6 +158,7 @@ def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
     from rich.text import Text as RichText
 
     from rnncalc.render.explain import render as render_explain
+    from rnncalc.render.table import Header
 
     def cell(c: Any) -> str:
         if isinstance(c, Math):
@@ -187,8 +188,9 @@ def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
             elif isinstance(b, Table):
                 table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
                 for i, c in enumerate(b.columns):
-                    table.add_column(cell(c), justify="right" if i == 0 else "left",
-                                     overflow="fold")
+                    header = Header(cell(c))
+                    table.add_column(header, justify="right" if i == 0 else "left",
+                                     overflow="fold", min_width=header.min_width)
                 for i, row in enumerate(b.rows):
                     table.add_row(*(cell(c) for c in row), end_section=i in b.groups)
                 parts.append(table)

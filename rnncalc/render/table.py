@@ -6,10 +6,12 @@ The only module besides the CLI that uses the terminal library.
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -21,9 +23,33 @@ from rnncalc.trace import DirectionTrace, HeadTrace, Trace
 if TYPE_CHECKING:
     from rnncalc.compare import Comparison
 
-__all__ = ["render", "render_comparison", "to_svg", "to_text"]
+__all__ = ["Header", "render", "render_comparison", "to_svg", "to_text"]
 
 EXTRA_NAMES = {"m": "m_t  o*act(c_t)"}  # intermediates beyond the gates (lstm projection)
+
+
+class Header:
+    """A column header that wraps between words or after a hyphen, never inside a word: in a
+    narrow terminal "pre-activation" is "pre-" over "activation", not "pre-activ" over "ation"."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pieces = re.findall(r"\s*[^\s-]*-?", text.strip())[:-1] or [text]
+
+    @property
+    def min_width(self) -> int:
+        return max(len(p.strip()) for p in self.pieces)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.min_width, len(self.text))
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = [""]
+        for piece in self.pieces:
+            if lines[-1] and len(lines[-1] + piece) > options.max_width:
+                lines.append("")
+            lines[-1] += piece if lines[-1] else piece.strip()
+        yield Text("\n".join(lines), style="bold")
 
 
 def to_text(renderable: RenderableType, *, width: int | None = None, color: bool = False) -> str:
@@ -101,7 +127,9 @@ def _title(tr: DirectionTrace) -> str:
 def _table(*columns: str) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for i, column in enumerate(columns):
-        table.add_column(column, justify="right" if i == 0 else "left", overflow="fold")
+        header = Header(column)
+        table.add_column(header, justify="right" if i == 0 else "left", overflow="fold",
+                         min_width=header.min_width)
     return table
 
 
