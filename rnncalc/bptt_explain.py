@@ -52,7 +52,10 @@ def _parse(text: str, grad: GradTrace) -> tuple[str, int, int | None]:
 def default_element(grad: GradTrace) -> str:
     """The element of the first layer's ``weight_hh`` with the largest gradient."""
     name = next(n for n in grad.params if n.startswith("weight_hh_l0"))
-    r, c = divmod(int(grad.params[name].abs().argmax()), grad.params[name].shape[1])
+    values = grad.params[name]
+    if values.dim() == 1:  # one recurrent weight per unit (indrnn)
+        return f"{name}[{int(values.abs().argmax())}]"
+    r, c = divmod(int(values.abs().argmax()), values.shape[1])
     return f"{name}[{r},{c}]"
 
 
@@ -135,6 +138,8 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
         if kind.startswith("bias"):
             factor: Expr = Num(1.0)
             reads: Expr = Num(1.0)
+        elif c is None:  # a recurrent weight per unit (indrnn): unit u reads its own h_{t-1}[u]
+            reads, factor = Sym("h_prev", t, U), Num(float(s.h_prev[u]))
         else:
             assert c is not None
             if not hidden_side:

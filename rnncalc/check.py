@@ -528,8 +528,8 @@ def _variants(ex: Exercise) -> list[tuple[str, Exercise]]:
             where = f" (layer {layer} {ex.directions[d]})" if many else ""
             for kind in ("ih", "hh"):
                 matrix = w.weight_ih if kind == "ih" else w.weight_hh
-                if len(matrix[0]) != H:
-                    continue
+                if not isinstance(matrix[0], tuple) or len(matrix[0]) != H:
+                    continue  # not square (or indrnn's vector w_hh): no transposing slip
                 for gi, gate in enumerate(ex.gates):
                     block = matrix[gi * H:(gi + 1) * H]
                     flipped = tuple(zip(*block, strict=True))

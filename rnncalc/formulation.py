@@ -63,8 +63,8 @@ class Packing:
 
 
 def _packing(convention: str, orientation: str, biases: int, note: str) -> Packing:
-    return Packing({name: c.orders[convention] for name, c in CELLS.items()}, orientation, biases,
-                   note)
+    return Packing({name: c.orders[convention] for name, c in CELLS.items()
+                    if convention in c.orders}, orientation, biases, note)
 
 
 PACKINGS: dict[str, Packing] = {

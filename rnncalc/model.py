@@ -46,7 +46,7 @@ class LayerWeights:
     """
 
     weight_ih: Matrix
-    weight_hh: Matrix
+    weight_hh: Matrix  # a Vector [G*H] for a cell whose recurrence is element-wise (indrnn)
     bias_ih: Vector | None
     bias_hh: Vector | None
     weight_hr: Matrix | None = None

@@ -177,6 +177,12 @@ class _Reader:
             )
         return matrix
 
+    def shaped_vector(self, path: Path, value: Any, size: int, meaning: str) -> Vector:
+        vector = self.vector(path, value, f"a vector of {size} numbers ({meaning})")
+        if len(vector) != size:
+            raise self.error(path, f"expected {size} numbers ({meaning}), got {len(vector)}")
+        return vector
+
     def bias(self, path: Path, value: Any, size: int, meaning: str) -> Vector:
         """A vector of ``size``; one number (or a one-element list) applies to every unit."""
         if isinstance(value, list) and len(value) == 1 and not isinstance(value[0], list):
@@ -256,6 +262,7 @@ class _Weights:
         self.proj: int = data.get("proj_size", 0)
         self.concat = data.get("merge_mode", "concat") == "concat"
         self.suffix = ""  # of the state_dict names of the layer being read
+        self.vector = CELLS[cell].recurrent == "vector"  # weight_hh [G*H], read element-wise
 
     @property
     def state(self) -> int:
@@ -367,8 +374,10 @@ class _Weights:
         for name, per in names:
             if name in group:
                 # state_dict names come regrouped: show them whole (weight_hh_l0)
-                field = (*path, name + param_name("", *key) if per > 1 else name)
-                rows = len(self.r.matrix(field, group[name]))
+                field = (*path, name + param_name("", *key) if name.startswith("weight_") else name)
+                vector = name in ("weight_hh", *(f"W_h{g}" for g in self.gates)) and self.vector
+                rows = len(self.r.vector(field, group[name]) if vector
+                           else self.r.matrix(field, group[name]))
                 if rows % per:
                     raise self.r.error(field, f"expected {per}*hidden rows (gates "
                                        f"{'|'.join(self.gates)} stacked), got {rows}")
@@ -393,6 +402,12 @@ class _Weights:
                                           if not self.proj else ("W_h", self.state,
                                                                  "hidden x proj_size")):
                 name = f"{prefix}{g}"
+                if prefix == "W_h" and self.vector:  # one recurrent weight per unit (indrnn)
+                    if name not in group:
+                        raise self.r.error(path, f"missing weight {name} (expected {H} numbers)")
+                    blocks[prefix].extend(self.r.shaped_vector(  # type: ignore[arg-type]
+                        (*path, name), group[name], H, "one recurrent weight per hidden unit"))
+                    continue
                 if name not in group:
                     raise self.r.error(path, f"missing weight {name} (expected shape "
                                        f"[{H}, {cols}])")
@@ -429,13 +444,17 @@ class _Weights:
     def _stacked(self, path: Path, group: dict[str, Any], in_size: int) -> LayerWeights:
         H, G = self.hidden, len(self.gates)
         order = "|".join(self.gates)
-        mats = {}
+        mats: dict[str, Any] = {}
         rec = "proj_size" if self.proj else "hidden"
         for name, cols, meaning in (("weight_ih", in_size, "input"),
                                     ("weight_hh", self.state, rec)):
             if name not in group:
                 raise self.r.error(path, f"missing {name}{self.suffix} (expected shape "
                                    f"[{G * H}, {cols}])")
+            if name == "weight_hh" and self.vector:  # one recurrent weight per unit (indrnn)
+                mats[name] = self.r.shaped_vector((*path, name + self.suffix), group[name], G * H,
+                                                  "one recurrent weight per hidden unit")
+                continue
             mats[name] = self.r.shaped_matrix(
                 (*path, name + self.suffix), group[name], G * H, cols,
                 f"{G}*hidden x {meaning}, gates {order} stacked" if G > 1

@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from rnncalc.cells import CELLS
 from rnncalc.config.layout_keys import (
     KERAS_ARGUMENTS,
     LAYOUTS,
@@ -542,6 +543,8 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     if cell not in GATES:
         raise doc.error(("cell",), f"expected the cell ({', '.join(GATES)}) to read layout: "
                         f"{layout}, got {cell!r}")
+    if layout not in CELLS[cell].layouts:
+        raise doc.error(("layout",), _no_layout(cell, layout))
     r = _Reader(doc, cell)
     orientation = data.get("orientation", "rows")
     if orientation not in ("rows", "columns"):
@@ -608,7 +611,7 @@ def _per_gate(p: _Params, gates: tuple[str, ...]) -> dict[str, Any]:
 def _params(w: LayerWeights, G: int, H: int) -> _Params:
     zeros = [0.0] * (G * H)
     return _Params(
-        [list(r) for r in w.weight_ih], [list(r) for r in w.weight_hh],
+        [list(r) for r in w.weight_ih], _plain(w.weight_hh),  # rows, or indrnn's vector
         list(w.bias_ih) if w.bias_ih is not None else zeros,
         list(w.bias_hh) if w.bias_hh is not None else zeros,
         [list(r) for r in w.peephole] if w.peephole is not None else None,
@@ -624,6 +627,8 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
     """
     cell, G, H = ex.cell, len(GATES[ex.cell]), ex.hidden_size
     gates = GATES[cell]
+    if layout not in CELLS[cell].layouts:
+        raise ConfigError(_no_layout(cell, layout), source=ex.source)
     if any(w.weight_hr is not None for row in ex.weights for w in row) and layout not in (
             "pytorch", "per-gate"):
         raise ConfigError(f"a projection (proj_size) has no place in layout {layout}; "
@@ -712,7 +717,8 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
                         group[f"b_{g}"] = [a + b for a, b in zip(bi[g], bh[g], strict=True)]
                 else:
                     for name, m in ((f"W_i{g}", ih[g]), (f"W_h{g}", hh[g])):
-                        group[name] = _t(m) if orientation == "columns" else m
+                        matrix = isinstance(m[0], list)  # (indrnn's W_hh is a vector)
+                        group[name] = _t(m) if orientation == "columns" and matrix else m
                     if ex.bias:
                         group[f"b_i{g}"] = bi[g]
                         if any(bh[g]):
@@ -727,6 +733,12 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
         return per_dir[0][1], notes
     return {f"l{i // len(suffixes)}{suffix}": group
             for i, (suffix, group) in enumerate(per_dir)}, notes
+
+
+def _no_layout(cell: str, layout: str) -> str:
+    """The one line refusing a layout a cell has no place in (ONNX and Keras have no IndRNN)."""
+    own = CELLS[cell]
+    return (f"layout {layout} has no {own.title} cell; its layouts: {', '.join(own.layouts)}")
 
 
 def _layers(groups: list[dict[str, Any]]) -> dict[str, Any]:
