@@ -9,14 +9,14 @@ steps at once. Importing the registry imports no torch.
 
 from __future__ import annotations
 
-from rnncalc.cells import gru, lstm, rnn
+from rnncalc.cells import gru, indrnn, lstm, rnn
 from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut
 from rnncalc.errors import RnncalcError
 
 __all__ = ["CELLS", "CellGrad", "CellSpec", "Params", "StepOut", "spec"]
 
 #: Every cell rnncalc computes, by the name a config's ``cell:`` and the command use.
-CELLS: dict[str, CellSpec] = {s.name: s for s in (rnn.SPEC, lstm.SPEC, gru.SPEC)}
+CELLS: dict[str, CellSpec] = {s.name: s for s in (rnn.SPEC, lstm.SPEC, gru.SPEC, indrnn.SPEC)}
 
 
 def spec(name: str) -> CellSpec:
