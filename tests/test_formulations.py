@@ -31,7 +31,7 @@ from rnncalc.formulation import (
 from tests.conftest import CONFIGS
 
 TOL = 1e-12
-GATES = {"rnn": "h", "lstm": "ifgo", "gru": "rzn"}
+GATES = {"rnn": "h", "lstm": "ifgo", "gru": "rzn", "indrnn": "h"}
 
 
 def close(a, b, tol=TOL):
@@ -442,7 +442,7 @@ def test_convention_option_overrides_the_config(cli):
      "exercise's cell is gru"),
     ({"initial": {"c": [0, 0]}}, "initial.c: only an lstm has a cell state c; this exercise's "
      "cell is gru"),
-    ({"nonlinearity": "relu"}, "nonlinearity: nonlinearity is the rnn's; for the gru cell "
+    ({"nonlinearity": "relu"}, "nonlinearity: nonlinearity is the rnn's and indrnn's; for the gru cell "
      "choose"),
     ({"direction": "reverse", "bidirectional": True}, "contradicts direction: reverse"),
     ({"clip": 0}, "clip:"),

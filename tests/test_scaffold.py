@@ -27,7 +27,7 @@ def run_ok(cli, *args):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_template_says_which_cell_sets_activations(cli, cell):
-    assert f"# rnn only; the {cell} cell sets activations by role" in run_ok(cli, "init", cell)
+    assert f"# rnn/indrnn only; the {cell} cell sets activations by role" in run_ok(cli, "init", cell)
 
 
 @pytest.mark.parametrize("cell", sorted(GATES))
