@@ -442,8 +442,8 @@ def test_convention_option_overrides_the_config(cli):
      "exercise's cell is gru"),
     ({"initial": {"c": [0, 0]}}, "initial.c: only an lstm has a cell state c; this exercise's "
      "cell is gru"),
-    ({"nonlinearity": "relu"}, "nonlinearity: nonlinearity is the rnn's and indrnn's; for the gru cell "
-     "choose"),
+    ({"nonlinearity": "relu"}, "nonlinearity: nonlinearity is the rnn's and indrnn's; for the "
+     "gru cell choose"),
     ({"direction": "reverse", "bidirectional": True}, "contradicts direction: reverse"),
     ({"clip": 0}, "clip:"),
     ({"merge_mode": "max"}, "merge_mode: expected one of concat, sum, mul, ave"),

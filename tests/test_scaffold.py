@@ -27,7 +27,8 @@ def run_ok(cli, *args):
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_template_says_which_cell_sets_activations(cli, cell):
-    assert f"# rnn/indrnn only; the {cell} cell sets activations by role" in run_ok(cli, "init", cell)
+    text = run_ok(cli, "init", cell)
+    assert f"# rnn/indrnn only; the {cell} cell sets activations by role" in text
 
 
 @pytest.mark.parametrize("cell", sorted(GATES))
