@@ -63,7 +63,7 @@ pre{background:#f7f7f7;padding:0.6em;overflow-x:auto;font-size:0.9em}
 code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace}
 .rc-note{color:#555;font-size:0.9em}
 @media print{.rc-stepper,.rc-noprint{display:none}body{max-width:none;margin:0}
- h2{break-after:avoid}.rc-figure,table.rc tr{break-inside:avoid}
+ h2,h3{break-after:avoid}.rc-figure,table.rc tr{break-inside:avoid}
  .rc-figure{overflow:visible}pre{white-space:pre-wrap}}
 """
 

@@ -57,7 +57,12 @@ def unrolled_canvas(trace: Trace, *, precision: int = 4) -> Canvas:
     head_h = 70.0 if ex.head is not None else 10.0
     top = 50 + head_h
     height = top + len(rows) * ROW_H + BOTTOM_ROOM
-    width = ML + len(shown) * col_w + 90
+    label_w = longest if small else _width("h [64]")
+    # a backward row's last arrow and its label leave on the left, past the row's own label
+    left = ML + (label_w + 16 if "backward" in ex.directions else 0)
+    width = left + len(shown) * col_w + 90
+    if ex.head is not None and ex.head.task != "labeling":  # room right of h_{T-1}'s label
+        width += label_w + 90
     c = Canvas(width, height, title=f"{ex.cell.upper()} unrolled over {T} steps")
     c.add(Text(16, 24, c.title + f" · {ex.num_layers} layer{'s' * (ex.num_layers > 1)} · "
                f"{ex.direction}", size=14, anchor="start", bold=True))
@@ -68,7 +73,7 @@ def unrolled_canvas(trace: Trace, *, precision: int = 4) -> Canvas:
                    color="#555"))
 
     def cx(i: int) -> float:
-        return ML + col_w * (i + 0.5)
+        return left + col_w * (i + 0.5)
 
     def row_y(r: int) -> float:  # row 0 at the bottom
         return top + (len(rows) - 1 - r) * ROW_H + ROW_H / 2
@@ -85,7 +90,7 @@ def unrolled_canvas(trace: Trace, *, precision: int = 4) -> Canvas:
         _row(c, trace, tr, r, shown, cx, row_y, small, precision)
     _wiring(c, ex, shown, cx, row_y, x_y)
     if ex.head is not None:
-        _head(c, trace, shown, cx, top, small, precision, width)
+        _head(c, trace, shown, cx, row_y, len(rows), top, small, precision, width, label_w)
     return c
 
 
@@ -172,11 +177,17 @@ def _wiring(c: Canvas, ex, shown: list[int | None], cx, row_y, x_y: float) -> No
             src = join
 
 
-def _head(c: Canvas, trace: Trace, shown: list[int | None], cx, top: float, small: bool,
-          precision: int, width: float) -> None:  # type: ignore[no-untyped-def]
+def _head(c: Canvas, trace: Trace, shown: list[int | None], cx, row_y, n_rows: int, top: float,
+          small: bool, precision: int, width: float,
+          label_w: float) -> None:  # type: ignore[no-untyped-def]
+    """The head: per position (labeling) on the top layer's output, or one box on the final
+    state, wired from the last step each direction of the top layer computes."""
     head = trace.head
     assert head is not None
+    ex = trace.exercise
     y = top - 40
+    # where the top layer's output at a position leaves: its join dot, or its one cell's top
+    out_y = row_y(n_rows - 1) - (ROW_H / 2 - 6 if ex.num_directions == 2 else CELL_H / 2)
     if head.task == "labeling":
         assert head.labels_t is not None and head.probs_t is not None
         probs = head.probs_t.tolist()
@@ -184,7 +195,7 @@ def _head(c: Canvas, trace: Trace, shown: list[int | None], cx, top: float, smal
             if t is None:
                 continue
             x = cx(i)
-            c.add(Wire(((x, top + 2), (x, y + 12)), color="#777", width=1.1),
+            c.add(Wire(((x, out_y - 3), (x, y + 12)), color="#777", width=1.1),
                   Rect(x - 30, y - 12, 60, 24, "#eee8f7", "#6a4c9c", 4),
                   Text(x, y + 4, f"label {head.labels_t[t]}", size=10, key=f"head.label.{t}"))
             if small:
@@ -192,6 +203,17 @@ def _head(c: Canvas, trace: Trace, shown: list[int | None], cx, top: float, smal
                            key=f"head.p.{t}"))
         return
     x = width - 70
+    for n, direction in enumerate(ex.directions):  # from each direction's last step
+        path: tuple[tuple[float, float], ...]
+        row_at = row_y(n_rows - ex.num_directions + n)
+        if direction == "backward":  # up from its cell at position 0 (the top row)
+            start = cx(0) - CELL_W / 2 + 8
+            path = ((start, row_at - CELL_H / 2), (start, y - 6), (x - 60, y - 6))
+        else:  # on from the end of its last h arrow, past that arrow's label
+            start = cx(len(shown) - 1) + CELL_W / 2 + 34
+            path = ((start, row_at), (start + label_w + 8, row_at),
+                    (start + label_w + 8, y + 6), (x - 60, y + 6))
+        c.add(Wire(path, color="#8a7aa8", width=1.1, dash=True))
     text = (f"y = {_vector(head.logits.tolist(), precision)}" if head.task == "regression"
             else f"label {head.label}")
     key = "head.y" if head.task == "regression" else "head.label"
