@@ -262,14 +262,16 @@ def config_text(spec: Spec, student: str | None = None) -> str:
     return "\n".join(head + _yaml(config)) + "\n"
 
 
-#: The files ``write_exercise`` writes, by format: (config, student sheet, answer key).
-FILES = {"markdown": ("exercise.yaml", "sheet.md", "key.md"),
-         "latex": ("exercise.yaml", "sheet.tex", "key.tex")}
+#: The files ``write_exercise`` writes, by format: (config, student sheet, answer key, the blank
+#: answers file ``rnncalc check`` marks).
+FILES = {"markdown": ("exercise.yaml", "sheet.md", "key.md", "answers.yaml"),
+         "latex": ("exercise.yaml", "sheet.tex", "key.tex", "answers.yaml")}
 
 
 def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown", *,
                    explain: bool = False, student: str | None = None) -> list[Path]:
-    """Write the config, the student sheet and the answer key into ``out_dir``; return the paths.
+    """Write the config, the student sheet, the answer key and a blank answers file (naming
+    ``student``) into ``out_dir``; return the paths.
 
     Sheet and key are rendered from the written config read back, so the key is exactly what
     ``rnncalc CELL --config exercise.yaml`` computes; ``explain`` adds every sum, written out.
@@ -306,6 +308,9 @@ def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown", *,
         key = report.build(trace, explain=lines)
     write_result(renderer.render_sections(key, spec.precision, title=f"{title}: answer key"),
                  paths[2])
+    from rnncalc.answers import template
+
+    write_result(template(trace.to_dict(), trace.exercise.title, student=student), paths[3])
     return paths
 
 

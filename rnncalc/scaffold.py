@@ -36,6 +36,11 @@ _LSTM = {
     "g": ("[[1, 0, -0.5], [1, 0, -0.5]]", "[[0, 1], [0, -1]]", "cell candidate"),
     "o": ("[[1, 1, 0.5], [1, -1, -0.5]]", "[[0, 1], [0, -1]]", "output gate"),
 }
+_LOSS_STUB = {  # for the seed's 3 steps and the head below
+    "regression": "{type: half_sse, target: [0.5]}",
+    "classification": "{type: cross_entropy, target: 1}",
+    "labeling": "{type: cross_entropy, targets: [1, 0, 0]}",
+}
 _HEAD_WORDS = {
     "regression": "y = W h + b on the final state (and at every position)",
     "classification": "softmax(W h + b) on the final state (sigmoid with one output), argmax",
@@ -81,7 +86,8 @@ def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
         "num_layers: 1            # stacked layers; for more than one, group the weights under "
         "l0, l1, ...",
         f"bidirectional: {str(bidirectional).lower():5}     # true: a backward direction too; "
-        "output at t = [h_forward_t, h_backward_t]",
+        "output at t = [h_forward_t, h_backward_t]; or direction: forward | reverse | "
+        "bidirectional",
         f"share_directions: {str(bidirectional).lower():5}  # true: the backward direction "
         "reuses the forward weights (else give l0_reverse)",
         "initial:                 # the state before x_0 (h_{-1}); absent means zeros",
@@ -100,7 +106,7 @@ def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
     ]
     out += _weights(cell)
     out += _head(task, width)
-    out += _other_keys()
+    out += _other_keys(cell)
     return "\n".join(out) + "\n"
 
 
@@ -130,9 +136,11 @@ def _weights(cell: str) -> list[str]:
 def _head(task: str, width: int) -> list[str]:
     W = {"regression": [[0, 1]], "classification": [[0, 1], [1, 0]],
          "labeling": [[0, 1], [1, 0]]}
-    if task == "hidden":
-        return ["# head:                   # an output layer on the top layer; see rnncalc init "
-                "--task regression|classification|labeling"]
+    if task == "hidden":  # no head, no loss: rnncalc grad differentiates given gradients
+        return ["# An output layer on the top layer (head): see rnncalc init --task "
+                "regression|classification|labeling",
+                "# upstream: " + json.dumps([[1] + [0] * (width - 1)] + [[0] * width] * 2)
+                + "   # for rnncalc grad: dL/d output_t of the top layer, one row per position"]
     rows = W[task] if width == 2 else [row + row for row in W[task]]
     lines = [
         "head:                     # the output layer on the top layer's output",
@@ -143,24 +151,37 @@ def _head(task: str, width: int) -> list[str]:
     ]
     if task != "regression":
         lines.append('  labels: ["no", "yes"]   # optional: a name for each class')
-    return lines
+    return [*lines, f"# loss: {_LOSS_STUB[task]}   # for rnncalc grad: what it differentiates "
+            "(or upstream: dL/d output_t, given per position)"]
 
 
-def _other_keys() -> list[str]:
-    """Every other key of the schema, commented out, with the schema's own description."""
+def _other_keys(cell: str) -> list[str]:
+    """Every other key of the schema this cell takes, commented out with the schema's own
+    description; each line is valid once uncommented (a test holds every one). Keys that need
+    another layout, or replace ``weights``, are named in prose instead."""
     shown = {"title", "description", "cell", "nonlinearity", "bias", "dtype", "num_layers",
              "bidirectional", "share_directions", "initial", "inputs", "weights", "head",
-             "hidden_size"}
+             "hidden_size", "loss", "upstream", "direction"}
+    properties = json.loads(schema_json())["properties"]
+    layouts = set(properties["layout"]["enum"])
     lines = [
         "",
         "# Other keys, for exercises written in other conventions (uncomment to use):",
         "# hidden_size: 2   # optional where the weights show it",
     ]
-    for key, rule in json.loads(schema_json())["properties"].items():
-        if key in shown:
+    other_layouts: list[str] = []
+    for key, rule in properties.items():
+        words = " ".join(rule.get("description", "").split())
+        owner = set(words.partition(":")[0].replace(",", " ").split()) if ":" in words else set()
+        if key in shown or (owner & set(CELLS) and cell not in owner):  # "lstm: ...", "onnx gru:"
             continue
-        words = rule.get("description", "")  # "lstm: ...": says which cell it is for
-        lines.append(f"# {key}: {_example(rule)}   # {' '.join(words.split())}".rstrip())
+        if owner & layouts:  # "onnx: ...", "per-gate, concat: ...": only with that layout
+            other_layouts.append(key)
+        elif key == "weights_file":
+            lines.append(f"# {words} (weights_file: {_example(rule)})")
+        else:
+            lines.append(f"# {key}: {_example(rule)}   # {words}".rstrip())
+    lines.append("# With another layout (see docs/layouts.md), also: " + ", ".join(other_layouts))
     return lines
 
 
@@ -171,6 +192,8 @@ def _example(rule: dict[str, Any]) -> str:
         return json.dumps(rule["default"])
     if "enum" in rule:
         return json.dumps(rule["enum"][0])
+    if "exclusiveMinimum" in rule:
+        return json.dumps(rule["exclusiveMinimum"] + 1)
     kind = rule.get("type")
     return {"boolean": "false", "number": "0", "integer": "0", "string": '""', "array": "[]",
             "object": "{}"}.get(kind if isinstance(kind, str) else "", "...")

@@ -79,18 +79,9 @@ def read_roster(path: Path) -> list[str]:
 def write_variants(spec: Spec, students: list[str], out_dir: Path, fmt: str = "markdown", *,
                    explain: bool = False) -> Iterator[Path]:
     """Write each student's config, sheet, key and blank answers into ``out_dir/ID/``."""
-    import rnncalc
-    from rnncalc.answers import template
-    from rnncalc.output import write_result
-
     if out_dir.exists() and not out_dir.is_dir():
         raise RnncalcError(f"{out_dir}: not a directory; --out-dir needs a directory")
     for student in students:
         own = replace(spec, seed=variant_seed(spec.seed, student))
         folder = out_dir / student
-        paths = write_exercise(own, folder, fmt, explain=explain, student=student)
-        yield from paths
-        exercise = rnncalc.load(str(paths[0]))
-        blank = template(rnncalc.run(exercise).to_dict(), exercise.title, student=student)
-        write_result(blank, folder / "answers.yaml")
-        yield folder / "answers.yaml"
+        yield from write_exercise(own, folder, fmt, explain=explain, student=student)

@@ -100,7 +100,8 @@ def test_same_seed_same_files(cli, tmp_path):
             assert result.exit_code == 0, result.stderr
         names = sorted(p.name for p in a.iterdir())
         suffix = "md" if fmt == "markdown" else "tex"
-        assert names == sorted(["exercise.yaml", f"sheet.{suffix}", f"key.{suffix}"])
+        assert names == sorted(["exercise.yaml", f"sheet.{suffix}", f"key.{suffix}",
+                                "answers.yaml"])
         for name in names:
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
     stdout = cli(*args).stdout
