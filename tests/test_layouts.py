@@ -385,3 +385,14 @@ def test_convert_needs_no_torch() -> None:
             "'weights': {'W_ih': [[1]], 'W_hh': [[1]]}}, 'keras'); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_gru_w_hr_is_its_reset_block_not_a_projection():
+    """W_hr is the GRU's reset gate's recurrent block (an LSTM's projection has the same name):
+    in columns orientation a wrong one is named where it is written, not blamed on W_ir."""
+    eye = [[1, 0], [0, 1]]
+    config = {"cell": "gru", "layout": "per-gate", "orientation": "columns", "inputs": [[1, 2]],
+              "weights": {"W_ir": eye, "W_iz": eye, "W_in": eye, "W_hr": [[1, 0, 3], [0, 1, 3]],
+                          "W_hz": eye, "W_hn": eye}}
+    with pytest.raises(rnncalc.ConfigError, match=r"weights\.W_hr: expected shape \[2, 2\]"):
+        rnncalc.load(config)

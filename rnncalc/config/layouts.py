@@ -472,13 +472,15 @@ def _transpose_per_gate(r: _Reader) -> dict[str, Any]:
     if not isinstance(weights, dict):
         raise r.error(("weights",), f"expected a mapping, got {weights!r}")
     groups = [(k, v) for k, v in weights.items() if isinstance(v, dict)] or [("l0", weights)]
+    # W_hr is the GRU's reset gate's recurrent block, or an LSTM's projection (no gate r)
+    projection = "W_hr" if "r" not in GATES[r.cell] else None
     recurrent = [v for _, g in groups for k, v in g.items()
-                 if str(k).startswith("W_h") and k != "W_hr" and isinstance(v, list)]
+                 if str(k).startswith("W_h") and k != projection and isinstance(v, list)]
     H = r.hidden(len(recurrent[0]) if recurrent else None, ("weights",))
     D, checked = _directions(r.data), not r.data.get("proj_size")
 
     def expected(key: str, layer: int) -> tuple[tuple[int, int], str] | None:
-        if key.startswith("W_h") and key != "W_hr":
+        if key.startswith("W_h") and key != projection:
             return (H, H), "hidden x hidden"
         in_size = r.input_size(layer, H, D)
         if key.startswith("W_i") and in_size:
