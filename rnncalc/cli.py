@@ -857,6 +857,9 @@ def run(
     precision: PrecisionOpt = None,
     dtype: DTypeOpt = None,
     steps: StepsOpt = None,
+    grad: Annotated[bool, typer.Option(
+        "--grad", help="Also backpropagate each config that has a loss (what rnncalc grad "
+        "shows; jsonl: its grad object); the others run forward only.")] = False,
     jobs: Annotated[int, typer.Option(
         "--jobs", "-j", min=0, help="Worker processes (0: one per core). Output stays in input "
         "order.")] = 1,
@@ -879,7 +882,8 @@ def run(
         job = Job(render=format.value, dtype=dtype.value if dtype else None,
                   step_by_step=step_by_step, precision=precision, steps=steps,
                   width=shutil.get_terminal_size().columns if tty else 80,
-                  color=tty and "NO_COLOR" not in os.environ, stdin=read_stdin(sources))
+                  color=tty and "NO_COLOR" not in os.environ, stdin=read_stdin(sources),
+                  grad=grad)
         worst, kept = 0, list[str]()
         results = outcomes(job, sources, jobs or os.cpu_count() or 1)
         for outcome in _with_progress(results, len(sources), progress):

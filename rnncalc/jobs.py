@@ -56,6 +56,7 @@ class Job:
     width: int = 80
     color: bool = False
     stdin: Stdin = None
+    grad: bool = False  # also backpropagate a config that has a loss (rnncalc run --grad)
 
     def __call__(self, source: str) -> Outcome:
         from rnncalc.engine import run
@@ -78,15 +79,29 @@ class Job:
         return Outcome(source, text, str(exc), code)
 
     def _text(self, source: str, trace: Trace) -> str:
+        grad = None
+        if self.grad and trace.exercise.loss is not None:
+            from rnncalc.bptt import backprop
+
+            grad = backprop(trace)
         if self.render == "jsonl":
             from rnncalc.render.json import dumps
 
-            return dumps({"path": source, **trace.to_dict()}, indent=False) + "\n"
+            doc = {"path": source, **trace.to_dict()}
+            if grad is not None:
+                doc["grad"] = grad.to_dict()
+            return dumps(doc, indent=False) + "\n"
         from rnncalc.render.table import render as render_table
         from rnncalc.render.table import to_text
 
-        table = render_table(trace, step_by_step=self.step_by_step, precision=self.precision,
-                             steps=self.steps)
+        if grad is not None:
+            from rnncalc.render.grad import render as render_grad
+
+            table = render_grad(trace, grad, "table", precision=self.precision,
+                                step_by_step=self.step_by_step)
+        else:
+            table = render_table(trace, step_by_step=self.step_by_step,
+                                 precision=self.precision, steps=self.steps)
         return f"==> {source} <==\n" + to_text(table, width=self.width, color=self.color)
 
 
