@@ -301,7 +301,9 @@ def _order(key: Key, ex: Exercise, trace: Trace, grad: GradTrace | None = None
 def _show(value: Any, g: Given) -> str:
     if isinstance(value, (int, str)):
         return str(value)
-    return f"{float(value):.{max(decimals(g.text), 4)}f}"
+    # rounded as agrees() rounds (half away from zero): 1.71105 shows as 1.7111, not 1.7110
+    step = Decimal(1).scaleb(-max(decimals(g.text), 4), context=_EXACT)
+    return str(_true(float(value)).quantize(step, ROUND_HALF_UP, context=_EXACT))
 
 
 def _by_rounding(ex: Exercise, g: Given, cache: dict[int, dict[str, Any]]) -> bool:
