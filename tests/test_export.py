@@ -42,15 +42,20 @@ def path_key(path: str) -> tuple:
     return tuple(key)
 
 
-def seed_h() -> list[list[float]]:
+def seed_rnn() -> tuple[torch.nn.RNN, torch.Tensor]:
+    """The seed's RNN (../shared/seed/README.md) as torch.nn.RNN, and its output."""
     rnn = torch.nn.RNN(3, 2, dtype=torch.float64)
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.tensor([[-1, 0, 0.5], [1, 0, -0.5]]))
         rnn.weight_hh_l0.copy_(torch.tensor([[0, -1], [0, -1]]))
         rnn.bias_ih_l0.fill_(1)
         rnn.bias_hh_l0.fill_(1)
-        out, _ = rnn(torch.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=torch.float64))
-    return out.tolist()
+    out, _ = rnn(torch.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=torch.float64))
+    return rnn, out
+
+
+def seed_h() -> list[list[float]]:
+    return seed_rnn()[1].tolist()
 
 
 # ----------------------------------------------------------------------------- GIFT

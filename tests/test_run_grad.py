@@ -6,19 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from tests.conftest import CONFIGS
+from tests.test_export import seed_rnn
 
 
 def autograd_seed() -> tuple[float, list[list[float]]]:
-    rnn = torch.nn.RNN(3, 2, dtype=torch.float64)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.tensor([[-1, 0, 0.5], [1, 0, -0.5]]))
-        rnn.weight_hh_l0.copy_(torch.tensor([[0, -1], [0, -1]]))
-        rnn.bias_ih_l0.fill_(1)
-        rnn.bias_hh_l0.fill_(1)
-    out, _ = rnn(torch.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=torch.float64))
+    rnn, out = seed_rnn()
     loss = 0.5 * (out[-1, 1] - 0.5) ** 2  # head W = [[0, 1]], b = 0
     loss.backward()
     return loss.item(), rnn.weight_hh_l0.grad.tolist()
