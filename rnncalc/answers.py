@@ -195,13 +195,17 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
     except InvalidOperation:
         finite = False
     if not finite:
-        raise doc.error(path, f"expected a finite number, got {text!r}")
+        raise doc.error(path, f"expected a finite number, got {shown(text)}")
     whole = text.lstrip("-").isdigit()
     if isinstance(expected, int) and not whole:  # a label: a class index, as t and layer are
         number = Decimal(text)
         hint = f"; write it {int(number)}" if -2**63 < number < 2**63 \
             and number == number.to_integral_value() else ""  # not 1e999999999 written out
-        raise doc.error(path, f"expected a whole number (a class index), got {text!r}{hint}")
+        raise doc.error(path, f"expected a whole number (a class index), got {shown(text)}"
+                        f"{hint}")
+    if isinstance(expected, int) and len(text.lstrip("-")) > 18:  # no class has such an index
+        raise doc.error(path, f"expected a class index (a whole number from 0), got a "
+                        f"{len(text.lstrip('-')):,}-digit number")
     value: float | int = int(text) if isinstance(expected, int) else float(text)
     out.append(Given(key, value, text, doc.line_of(path)))
 

@@ -9,6 +9,7 @@ commands that compute.
 # (~15 ms); annotations evaluated once, as the module is executed, cost a third of that.
 import contextlib
 import copy
+import errno
 import gc
 import os
 import shutil
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rnncalc.cells import CELLS
-from rnncalc.errors import ExitCode, RnncalcError
+from rnncalc.errors import ExitCode, RnncalcError, one_line
 
 if TYPE_CHECKING:
     from rnncalc.explain import Line
@@ -94,9 +95,18 @@ def _errors(show_traceback: bool) -> Iterator[None]:
     except Exception as exc:
         if show_traceback:
             tb.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc} (a bug in rnncalc: rerun with "
-              "--traceback and report it)", file=sys.stderr)
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRORS:  # > /dev/full, a full disk
+            from rnncalc.output import stdout_failed
+
+            print(stdout_failed(exc), file=sys.stderr)
+            raise typer.Exit(int(ExitCode.INVALID_INPUT)) from None
+        print(one_line(f"internal error: {type(exc).__name__}: {exc} (a bug in rnncalc: rerun "
+                       "with --traceback and report it)"), file=sys.stderr)
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+#: What a write to stdout meets on a full disk or a device that takes nothing (> /dev/full).
+_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 def _quiet_broken_pipe() -> None:
@@ -371,7 +381,7 @@ def formulas(
             doc = read_document(str(config))
             own = doc.data.get("cell") if isinstance(doc.data, dict) else None
             # not `rnncalc {own}`, as load says
-            if own in CellName.__members__ and own != cell.value:
+            if isinstance(own, str) and own in CellName.__members__ and own != cell.value:
                 raise doc.error(("cell",), f"this config is for {own!r}, not {cell.value!r}: run "
                                 f"`rnncalc formulas {own}`")
             exercise = build(doc, folder_of(str(config)), cell=cell.value,

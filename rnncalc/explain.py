@@ -250,14 +250,19 @@ def _head(ex: Exercise, trace: Trace, head: HeadTrace) -> Iterator[Line]:
             yield Line(Sym("p", t, 1), (Call("sigmoid", Sym("z", t, 1)), Call("sigmoid", Num(z[0])),
                                         Num(p[0])), Where("p", t, 1))
         else:
-            exps = [math.exp(v) if v < 709 else math.inf for v in z]  # beyond: inf, as a float
+            # exp(z) of a logit past 709 is no float: then the shifted form, exp(z - max z),
+            # whose quotient is the same, so that every number shown stays finite
+            top = max(z)
+            shift = top if top >= 709 else 0.0
+            exps = [math.exp(v - shift) for v in z]
             if trace.round_to is not None:
                 exps = [round_half_away(e, trace.round_to) for e in exps]
+            args = [Diff(Num(v), Num(shift)) if shift else Num(v) for v in z]
             for k in range(len(z)):
                 yield Line(Sym("p", t, k + 1), (
                     Frac(Call("exp", Sym("z", t, k + 1)),
                          Sum((tuple(Call("exp", Sym("z", t, m + 1)) for m in range(len(z))),))),
-                    Frac(Call("exp", Num(z[k])), Sum((tuple(Call("exp", Num(v)) for v in z),))),
+                    Frac(Call("exp", args[k]), Sum((tuple(Call("exp", a) for a in args),))),
                     Frac(Num(exps[k]), Sum((tuple(Num(e) for e in exps),))),
                     Num(p[k])), Where("p", t, k + 1))
         if label is not None:
@@ -305,6 +310,8 @@ def to_text(e: Expr, precision: int = 4, *, top: bool = True) -> str:
         return "  +  ".join(groups)
     if isinstance(e, Call):
         inner = to_text(e.arg, precision)
+        if isinstance(e.arg, Diff):  # exp(z - m), not exp((z - m))
+            inner = inner[1:-1]
         return f"{e.fn}( {inner} )" if isinstance(e.arg, Sum) and len(e.arg.groups) > 1 \
             else f"{e.fn}({inner})"
     if isinstance(e, Vec):

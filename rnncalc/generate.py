@@ -287,14 +287,15 @@ def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown", *,
     except OSError as exc:
         raise RnncalcError(f"{out_dir}: cannot create: {exc.strerror}") from None
     paths = [out_dir / name for name in FILES[fmt]]
-    write_result(config_text(spec, student), paths[0])
+    write_result(config_text(spec, student), paths[0], follow_links=False)
     trace = rnncalc.run(rnncalc.load(str(paths[0])))
     renderer = markdown if fmt == "markdown" else latex
     title = report.title_of(trace.exercise)
     sheet = [*report.exercise_section(trace), _questions(trace, spec.precision)]
     for fn in report.SECTIONS[1:]:
         sheet += fn(trace, True)
-    write_result(renderer.render_sections(sheet, spec.precision, title=title), paths[1])
+    write_result(renderer.render_sections(sheet, spec.precision, title=title), paths[1],
+                 follow_links=False)
     lines = None
     if explain:
         from rnncalc.explain import explain as arithmetic
@@ -307,10 +308,11 @@ def write_exercise(spec: Spec, out_dir: Path, fmt: str = "markdown", *,
     else:
         key = report.build(trace, explain=lines)
     write_result(renderer.render_sections(key, spec.precision, title=f"{title}: answer key"),
-                 paths[2])
+                 paths[2], follow_links=False)
     from rnncalc.answers import template
 
-    write_result(template(trace.to_dict(), trace.exercise.title, student=student), paths[3])
+    write_result(template(trace.to_dict(), trace.exercise.title, student=student), paths[3],
+                 follow_links=False)
     return paths
 
 

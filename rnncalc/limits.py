@@ -84,10 +84,20 @@ def check_run(*, steps: int, layers: int, directions: int, gates: int, hidden: i
     key = max((steps, "inputs"), (layers, "num_layers"), (hidden, "hidden_size"))[1]
     least = "" if hidden_known else "at least "
     return key, (
-        f"this run would record {least}{count:,} numbers ({steps:,} steps x {layers:,} layers x "
-        f"{directions} directions, hidden size {least}{hidden:,}, {gates} gates), more than the "
-        f"limit of {limit:,}; set RNNCALC_MAX_VALUES to raise it"
+        f"this run would record {least}{_count(count)} numbers ({_count(steps)} steps x "
+        f"{_count(layers)} layers x {directions} directions, hidden size {least}{_count(hidden)}, "
+        f"{gates} gates), more than the limit of {limit:,}; set RNNCALC_MAX_VALUES to raise it"
     )
+
+
+def _count(n: int) -> str:
+    """``n`` with thousands separators, or, past a quadrillion, its power of ten (a hidden size
+    of 300 digits is not written out).
+
+    >>> _count(2 * 10**300)
+    'more than 10^300'
+    """
+    return f"{n:,}" if n < 10**15 else f"more than 10^{int(math.log10(n))}"
 
 
 def check_finite(result: Any, source: str, prefix: str = "") -> None:

@@ -287,3 +287,148 @@ def test_a_parse_of_a_megabyte_config_is_linear(tmp_path):
     assert len(doc.data["inputs"]) == 1_000_000 // len(row)
     assert doc.line_of(("inputs", 7, 3)) == 3 + 7
     assert peak < 20 * len(text), f"peak {peak / 2**20:.1f} MiB for {len(text) / 2**20:.1f} MiB"
+
+
+# ----------------------------------------------------------------------------- no exit 4
+
+
+DIGITS = "9" * 400
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ("[4, 5, 6]", f"[4, {DIGITS}, 6]", "inputs[1][1]: expected a finite number, got a 400-digit"),
+    ("[4, 5, 6]", f"[4, -{DIGITS}, 6]", "inputs[1][1]: expected a finite number, got a negative"),
+    ("[4, 5, 6]", f"[4, 0x{'f' * 300}, 6]", "inputs[1][1]: expected a finite number, got a 300-"),
+    ("[4, 5, 6]", f"[4, 1{'0' * 5000}, 6]", "inputs[1][1]: expected a finite number, got a 5,001"),
+    ("cell: rnn", f"cell: rnn\nhidden_size: {DIGITS}", "hidden_size: expected a whole number"),
+    ("cell: rnn", f"cell: rnn\nnum_layers: {DIGITS}", "num_layers: expected a whole number"),
+    ("cell: rnn", f"cell: rnn\nhidden_size: 1{'0' * 300}", "more than 10^300"),
+    ("cell: rnn", f"cell: rnn\ninitial: {{h: [{DIGITS}, 1]}}", "initial.h[0][0]: expected a"),
+])
+def test_huge_integers_anywhere_a_number_goes(cli, tmp_path, old, new, words):
+    text = Path(RNN).read_text()
+    assert old in text
+    path = write(tmp_path, text.replace(old, new, 1), "ex.yaml")
+    for command in (("rnn", "-c", path), ("grad", "-c", path), ("validate", path)):
+        message = one_error(cli(*command))
+        assert words in message, (command, message)
+
+
+def test_a_huge_integer_as_an_answers_label(cli, tmp_path):
+    labeling = str(CONFIGS / "rnn_labeling.yaml")
+    for label in (DIGITS, "-" + DIGITS, "1" + "0" * 5000):
+        path = write(tmp_path, f"head:\n  steps:\n    - {{t: 0, label: {label}}}\n")
+        message = one_error(cli("check", labeling, path))
+        assert f"{path}:3: head.steps[0].label: expected a class index (a whole number from 0)" \
+            in message
+
+
+def test_a_huge_number_as_an_answer_is_wrong_not_a_crash(cli, tmp_path):
+    path = write(tmp_path, f"layers: [{{layer: 0, directions: {{forward: [{{t: 0, h: [{DIGITS}, "
+                           "0.9051]}]}}]\n")
+    assert cli("check", RNN, path).exit_code == ExitCode.WRONG_ANSWERS
+
+
+def test_a_list_as_the_cell_of_formulas_config(cli, tmp_path):
+    text = Path(LSTM).read_text()
+    path = write(tmp_path, text.replace("cell: lstm", "cell: [lstm]"), "ex.yaml")
+    assert one_error(cli("formulas", "lstm", "-c", path)).endswith("cell: expected one of rnn, "
+                                                                   "lstm, gru; got a list")
+
+
+@pytest.mark.parametrize("task", ["labeling", "classification"])
+@pytest.mark.parametrize("rounding", [(), ("--round", "3")])
+def test_explained_softmax_of_huge_logits_stays_finite(cli, tmp_path, task, rounding):
+    """Logits near 1000: exp(z) is no float, so the arithmetic is shown shifted by the largest
+    logit, exp(z - max z), every number finite; the quotient is the same."""
+    text = Path(CONFIGS / "rnn_labeling.yaml").read_text()
+    assert "  W: [[0, 1], [1, 0]]" in text and "task: labeling" in text
+    text = text.replace("  W: [[0, 1], [1, 0]]", "  W: [[0, 1000], [1000, 0]]")
+    path = write(tmp_path, text.replace("task: labeling", f"task: {task}"), "ex.yaml")
+    for fmt in ("table", "json", "markdown", "latex"):
+        result = cli("rnn", "-c", path, *rounding, "--explain", "gate=head", "-f", fmt)
+        assert result.exit_code == 0, (fmt, result.stderr)
+        assert "inf" not in result.stdout.replace("\\inf", "").lower() or fmt == "latex"
+    lines = [ln for ln in cli("rnn", "-c", path, *rounding, "--explain", "gate=head").stdout
+             .splitlines() if ln.strip().startswith("p")]
+    assert len(lines) == (6 if task == "labeling" else 2)
+    for line in lines:  # p = exp(z - max z) / (... + 1 + ...): every number finite, p in [0, 1]
+        assert "inf" not in line and " - " in line and "+ 1" in line.replace("(1 + ", "+ 1"), line
+        assert 0 <= float(line.rpartition("= ")[2]) <= 1
+
+
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="no /dev/full")
+def test_a_full_stdout_is_exit_3_naming_stdout():
+    import subprocess
+    import sys
+
+    for args in (["lstm"], ["lstm", "-f", "json"], ["run", LSTM], ["formulas", "gru"]):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-m", "rnncalc", *args], stdout=full,
+                                  stderr=subprocess.PIPE, text=True, timeout=120)
+        assert done.returncode == ExitCode.INVALID_INPUT, (args, done.stderr)
+        assert done.stderr == "<stdout>: cannot write: No space left on device\n", done.stderr
+
+
+# ----------------------------------------------------------------------------- output targets
+
+
+def test_output_onto_a_fifo_writes_through_it(cli, tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = cli("rnn", "-f", "json", "-o", str(fifo))
+    reader.join(30)
+    assert result.exit_code == 0, result.stderr
+    assert fifo.is_fifo() and got == [cli("rnn", "-f", "json").stdout.encode()]
+
+
+@pytest.mark.skipif(not Path("/dev/null").is_char_device(), reason="no /dev/null")
+def test_output_onto_a_device_writes_through_it(cli):
+    assert cli("rnn", "-o", "/dev/null").exit_code == 0
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="no /dev/full")
+def test_output_onto_a_full_device_is_refused_and_the_device_stays(cli):
+    assert one_error(cli("rnn", "-o", "/dev/full")) == "/dev/full: cannot write: No space left " \
+        "on device"
+    assert Path("/dev/full").is_char_device()
+
+
+def test_a_read_only_output_is_refused_not_replaced(cli, tmp_path):
+    path = tmp_path / "kept.txt"
+    path.write_text("keep me\n")
+    path.chmod(0o444)
+    assert one_error(cli("rnn", "-o", str(path))) == f"{path}: cannot write: permission denied " \
+        "(the file is read-only; it is not replaced)"
+    assert path.read_text() == "keep me\n" and sorted(p.name for p in tmp_path.iterdir()) == \
+        ["kept.txt"]
+
+
+def test_out_dir_never_writes_through_a_symlink(cli, tmp_path):
+    target = tmp_path / "precious.md"
+    target.write_text("precious\n")
+    out = tmp_path / "ex"
+    out.mkdir()
+    (out / "key.md").symlink_to(target)
+    (out / "sheet.md").symlink_to(tmp_path / "dangling.md")
+    result = cli("exercise", "lstm", "--seed", "1", "--out-dir", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert target.read_text() == "precious\n" and not (tmp_path / "dangling.md").exists()
+    assert not (out / "key.md").is_symlink() and "answer key" in (out / "key.md").read_text()
+    assert not (out / "sheet.md").is_symlink()
+
+
+def test_output_through_a_symlink_named_by_the_user_still_replaces_its_target(cli, tmp_path):
+    """-o LINK: the user named it; the file it points at is replaced (atomically), as before."""
+    target = tmp_path / "result.json"
+    target.write_text("old\n")
+    (tmp_path / "link.json").symlink_to(target)
+    assert cli("rnn", "-f", "json", "-o", str(tmp_path / "link.json")).exit_code == 0
+    assert (tmp_path / "link.json").is_symlink() and target.read_text().startswith("{")

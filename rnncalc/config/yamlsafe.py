@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,15 +142,16 @@ def scalar(text: str, tag: str | None = None) -> Any:
         return _SPECIAL.get(text, text)
     if tag is None or tag == _CORE + "int" or tag == _CORE + "float":
         if _INT.fullmatch(text):
-            if len(text) > MAX_INT_DIGITS:
-                return float("-inf") if text.startswith("-") else float("inf")
+            digits = len(text.lstrip("+-"))
+            if digits > 300 and (digits > MAX_INT_DIGITS or abs(int(text)) > _FLOAT_MAX):
+                return Huge(text)
             value: Any = int(text)
         elif _FLOAT.fullmatch(text):
             value = float(text)
-        elif _INT_16.fullmatch(text) and len(text) <= MAX_INT_DIGITS:
-            value = int(text, 16)
-        elif _INT_8.fullmatch(text) and len(text) <= MAX_INT_DIGITS:
-            value = int(text[2:], 8)
+        elif _INT_16.fullmatch(text) or _INT_8.fullmatch(text):
+            value = int(text[2:], 16 if text[1] == "x" else 8)
+            if value > _FLOAT_MAX:
+                return Huge(text[2:])
         else:
             value = _SPECIAL.get(text.lstrip("+-") if text[:1] in "+-" and text[1:2] == "."
                                  else text, text)
@@ -170,6 +172,31 @@ def scalar(text: str, tag: str | None = None) -> Any:
     if tag == _CORE + "null" and value is None:
         return None
     raise ValueError(text)
+
+
+_FLOAT_MAX = int(sys.float_info.max)
+
+
+class Huge(float):
+    """A whole number written with more digits than a float holds (``1`` and 400 zeros): an
+    infinite float, as every check of a number sees it, whose ``repr`` says what was written
+    without echoing it (``a 400-digit number``), wherever a message shows it.
+
+    >>> h = Huge("-" + "9" * 400); (h == float("-inf"), repr(h))
+    (True, 'a negative 400-digit number')
+    """
+
+    digits: int
+
+    def __new__(cls, text: str) -> Huge:
+        self = super().__new__(cls, "-inf" if text.startswith("-") else "inf")
+        self.digits = len(text.lstrip("+-"))
+        return self
+
+    def __repr__(self) -> str:
+        return f"{'a negative' if self < 0 else 'a'} {self.digits:,}-digit number"
+
+    __str__ = __repr__
 
 
 _EMPTY = object()  # a stream with no document: comments alone
