@@ -332,8 +332,9 @@ def test_a_huge_number_as_an_answer_is_wrong_not_a_crash(cli, tmp_path):
 def test_a_list_as_the_cell_of_formulas_config(cli, tmp_path):
     text = Path(LSTM).read_text()
     path = write(tmp_path, text.replace("cell: lstm", "cell: [lstm]"), "ex.yaml")
-    assert one_error(cli("formulas", "lstm", "-c", path)).endswith("cell: expected one of rnn, "
-                                                                   "lstm, gru; got a list")
+    message = one_error(cli("formulas", "lstm", "-c", path))
+    assert message.startswith(f"{path}:4: cell: expected one of rnn, lstm, gru")
+    assert message.endswith("; got a list")
 
 
 @pytest.mark.parametrize("task", ["labeling", "classification"])
