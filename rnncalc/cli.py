@@ -237,30 +237,15 @@ def _cell_command(cell: str) -> Callable[..., None]:
                 return
             trace = _compute(exercise, round)
             arithmetic = None if lines is None else lines(trace)
-            if format is Format.json:
-                from rnncalc.render.json import render as render_json
+            from rnncalc.render.formats import render
 
-                if arithmetic is None:
-                    _emit(render_json(trace), output)
-                else:
-                    import json
+            after = ""
+            if arithmetic is not None and format is Format.table:
+                from rnncalc.render.explain import render as render_explain
 
-                    from rnncalc.render.explain import to_json
-
-                    doc = {**trace.to_dict(), "explain": to_json(arithmetic, precision=precision)}
-                    _emit(json.dumps(doc, indent=2) + "\n", output)
-            elif format is not Format.table:
-                _emit(_document(trace, format, precision, arithmetic), output)
-            else:
-                from rnncalc.render.table import render as render_table
-
-                after = ""
-                if arithmetic is not None:
-                    from rnncalc.render.explain import render as render_explain
-
-                    after = "\n" + render_explain(arithmetic, precision=precision)
-                _emit(render_table(trace, step_by_step=step_by_step, precision=precision,
-                                   steps=steps), output, after)
+                after = "\n" + render_explain(arithmetic, precision=precision)
+            _emit(render(trace, format.value, precision=precision, step_by_step=step_by_step,
+                         steps=steps, explain=arithmetic), output, after)
             if svg is not None:
                 from rnncalc.output import write_result
                 from rnncalc.render.table import render as render_table
@@ -271,25 +256,6 @@ def _cell_command(cell: str) -> Callable[..., None]:
                 write_result(to_svg(picture, title=f"rnncalc {cell}"), svg)
 
     return command
-
-
-def _document(trace: object, format: Format, precision: int, explained: list | None) -> str:  # type: ignore[type-arg]
-    """``--format markdown|latex|csv``: the report as a document, or the per-step table as CSV."""
-    if format is Format.csv:
-        from rnncalc.render.csv import render as render_csv
-
-        return render_csv(trace, precision=precision)  # type: ignore[arg-type]
-    if format is Format.html:
-        from rnncalc.pictures.html import render as render_html
-
-        return render_html(trace, precision=precision, explain=explained)  # type: ignore[arg-type]
-    if format is Format.markdown:
-        from rnncalc.render.markdown import render as render_markdown
-
-        return render_markdown(trace, precision=precision, explain=explained)  # type: ignore[arg-type]
-    from rnncalc.render.latex import render as render_latex
-
-    return render_latex(trace, precision=precision, explain=explained)  # type: ignore[arg-type]
 
 
 def _check_comparison(svg: Path | None, explain: bool, round: int | None) -> None:

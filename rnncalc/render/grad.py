@@ -206,29 +206,17 @@ def render(trace: Trace, grad: GradTrace, fmt_name: str, *, precision: int = 4,
 
     ``fmt_name`` is ``table`` (a rich renderable), ``json``, ``markdown`` or ``latex`` (text).
     """
-    if fmt_name == "json":
-        import json
+    from rnncalc.render.formats import render as render_run
 
+    if fmt_name == "json":
         from rnncalc.explain import line_text
 
-        doc = {**trace.to_dict(), "grad": grad.to_dict()}
+        doc = grad.to_dict()
         if explain:
-            doc["grad"]["explain"] = {"element": element,
-                                      "lines": [line_text(ln, precision) for ln in explain]}
-        return json.dumps(doc, indent=2) + "\n"
+            doc["explain"] = {"element": element,
+                              "lines": [line_text(ln, precision) for ln in explain]}
+        return render_run(trace, "json", json={"grad": doc})
     extra = sections(grad, precision, explain, element)
-    if fmt_name in ("markdown", "latex"):
-        from rnncalc.render.report import build, title_of
-
-        if fmt_name == "markdown":
-            from rnncalc.render.markdown import render_sections
-        else:
-            from rnncalc.render.latex import render_sections  # type: ignore[no-redef]
-        return render_sections(build(trace, extra=[extra]), precision,
-                               title=title_of(trace.exercise))
-    from rich.console import Group
-
-    from rnncalc.render.table import render as render_table
-
-    forward = render_table(trace, step_by_step=step_by_step, precision=precision)
-    return Group(forward, to_rich(extra(trace, False), precision))
+    table = to_rich(extra(trace, False), precision) if fmt_name == "table" else None
+    return render_run(trace, fmt_name, precision=precision, step_by_step=step_by_step,
+                      sections=[extra], table=table)

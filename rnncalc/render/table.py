@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -291,3 +291,8 @@ def render_comparison(comparison: Comparison, *, precision: int = 4) -> Renderab
     caption = ("* differs from (0), this config's answer: " + ", ".join(differ) + " change it"
                if differ else "every convention gives this config's answer")
     return Group(intro, Text(""), _section("Final states", table, caption))
+
+
+def stacked(*parts: Any) -> Group:
+    """Renderables one below the other (the tables, then what a command adds)."""
+    return Group(*parts)
