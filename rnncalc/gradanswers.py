@@ -5,9 +5,12 @@ sheet writes it, and what the student's own earlier gradients give (a carried er
 Carried, from the student's own numbers (the forward values are the exact ones):
 
 - ``dh_t = dh_out + dh_future``;
+- a step's ``dpre``, ``dc``, ``dx``, and the next step's ``dh_future``/``dc_future`` (and the
+  ``initial`` ones), by the cell's own backward step from the student's ``dh_t`` and
+  ``dc_future``;
 - a step's ``dW`` of an input weight, ``dpre_g x_t^T``; of a recurrent weight, ``dpre_g h_{t-1}^T``
-  (RNN and LSTM without projection; a GRU's ``W_hn``, scaled by ``r_t``, is not recomputed);
-- a step's ``db`` is ``dpre_g`` (a GRU's ``b_hn`` aside);
+  (RNN and LSTM without projection), and ``db`` is ``dpre_g``, from the student's ``dpre``; other
+  blocks (a GRU's ``W_hn``, ``b_hn``) by the backward step from their ``dh_t``;
 - a parameter's total, the sum of the step's ``dW``/``db`` over the steps;
 - the head's ``dh = dz W``, ``head.W`` total ``sum_n dz_n h_n^T``, ``head.b`` ``sum_n dz_n``.
 """
@@ -128,8 +131,52 @@ def own(key: Key, ex: Exercise, trace: Trace, grad: GradTrace,
         return (mine((*base, "dh_out", j), float(g.dh_out[step, j]))
                 + mine((*base, "dh_future", j), float(g.dh_future[step, j])))
     if field in ("dW", "db"):
-        return _step_param(key, ex, trace, grad, mine)
+        mine_dpre = _step_param(key, ex, trace, grad, mine)
+        if mine_dpre is not None or _gate_of(str(k[7]), ex) is None:
+            return mine_dpre
+        cg = _backward(base, step, ex, trace, grad, mine)
+        kind = ("weight_" if field == "dW" else "bias_") + ("ih" if str(k[7])[2] == "i" else "hh")
+        gate = "h" if ex.cell == "rnn" else str(k[7])[3]
+        H = ex.hidden_size
+        row = ex.gates.index(gate) * H + int(k[8])
+        block = getattr(cg, kind)
+        return float(block[row, int(k[9])] if field == "dW" else block[row])
+    if field in ("dpre", "dc", "dx"):
+        cg = _backward(base, step, ex, trace, grad, mine)
+        out = cg.dpre[str(k[7])][int(k[8])] if field == "dpre" else \
+            getattr(cg, field)[int(k[7])] if getattr(cg, field) is not None else None
+        return None if out is None else float(out)
+    if field in ("dh_future", "dc_future") and step > 0:  # from the step computed before
+        before = (*base[:5], f"t={g.positions[step - 1]}")
+        cg = _backward(before, step - 1, ex, trace, grad, mine)
+        prev = cg.dh_prev if field == "dh_future" else cg.dc_prev
+        return None if prev is None else float(prev[int(k[7])])
     return None
+
+
+def _backward(base: Key, step: int, ex: Exercise, trace: Trace, grad: GradTrace,
+              mine: Callable[[Key, float], float]) -> Any:
+    """The cell's backward step at ``base`` from the student's own ``dh_t`` and ``dc_future``."""
+    import torch
+
+    from rnncalc.cells import spec
+    from rnncalc.engine import params
+
+    layer, direction = _t(base[2]), str(base[4])
+    g = grad.layers[layer][direction]
+    tr = trace.layers[layer].directions[direction]
+    s = tr.step(tr.positions.index(_t(base[5])))
+    dtype = tr.h.dtype
+
+    def own(field: str, exact: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([mine((*base, field, j), float(v)) for j, v in
+                             enumerate(exact[step].tolist())], dtype=dtype)
+
+    dh = own("dh_out", g.dh_out) + own("dh_future", g.dh_future)
+    dc_future = None if g.dc_future is None else own("dc_future", g.dc_future)
+    p = params(ex.weights[layer][ex.directions.index(direction)], dtype)
+    with torch.no_grad():
+        return spec(ex.cell).backward(p, s, dh, dc_future, ex.formulation)
 
 
 def _gate_of(name: str, ex: Exercise) -> tuple[str, str] | None:

@@ -156,3 +156,21 @@ def test_answers_template_grad_is_the_blank_of_every_gradient(cli, truth):
 def test_answers_template_grad_needs_a_loss(cli):
     result = cli("answers-template", str(CONFIGS / "rnn_hidden.yaml"), "--grad")
     assert result.exit_code == 3 and "needs a loss" in result.stderr
+
+
+def test_a_wrong_dh_carries_through_the_cells_backward_step(cli, tmp_path, truth):
+    """dh_out_2 wrong (0.6 for 0.4983): dh_2, dpre_2 = dh_2 (1 - h_2^2) and the next step's
+    dh_future_1 = W_hh^T dpre_2 follow from it: carried."""
+    h2 = truth["h"][2]
+    dh = [0.0, 0.6]
+    dpre = [d * (1 - h * h) for d, h in zip(dh, h2, strict=True)]
+    dh_future_1 = [0.0, -(dpre[0] + dpre[1])]  # W_hh = [[0, -1], [0, -1]]
+    assert four(dpre[1]) != four(truth["dpre"][2][1])
+    grad = {"steps": [{"layer": 0, "directions": {"forward": [
+        step(2, dh_out=["0.0000", "0.6000"], dh=["0.0000", "0.6000"],
+             dpre={"h": [four(v) for v in dpre]}),
+        step(1, dh_future=[four(v) for v in dh_future_1])]}}]}
+    _, rec = marked(cli, answers(tmp_path, grad))
+    marks = {i["name"]: i["mark"] for i in rec["items"]}
+    assert marks["dh_out_2[2]"] == "wrong" and marks["dh_out_2[1]"] == "right"
+    assert marks["dh_2[2]"] == marks["dpre h_2[2]"] == marks["dh_future_1[2]"] == "carried"
