@@ -346,3 +346,22 @@ def test_exercise_key_carries_the_pictures(cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     key, sheet = (tmp_path / "key.tex").read_text(), (tmp_path / "sheet.tex").read_text()
     assert key.count("\\begin{picture}") == 2 and "\\begin{picture}" not in sheet
+
+
+def test_gru_diagram_follows_z_weights():
+    from rnncalc.cells import gru
+    from rnncalc.pictures.cell import diagram_of
+
+    ex = rnncalc.load({
+        "cell": "gru", "z_weights": "candidate", "inputs": [[1, 0], [0, 1]],
+        "weights": {"W_ir": [[0.5, 0.5]], "W_hr": [[0.1]], "W_iz": [[0.3, -0.3]],
+                    "W_hz": [[0.2]], "W_in": [[1, 1]], "W_hn": [[0.3]]}})
+    assert diagram_of("gru", gru.GATES, ex.formulation) is gru.DIAGRAM_CANDIDATE
+    assert diagram_of("gru", gru.GATES, rnncalc.load(cell="gru").formulation) is gru.DIAGRAM
+    # 1 − z on the way to z ⊙ h_{t-1}: the candidate's weight is z itself
+    links = {(link.src, link.dst) for link in gru.DIAGRAM_CANDIDATE.links}
+    assert {("z", "one_minus"), ("one_minus", "zh"), ("z", "zn")} <= links
+    trace = rnncalc.run(ex)
+    doc = trace.to_dict()
+    for key, values in keyed(draw(trace, "cell", "t=1")).items():
+        close(values, [expected_cell(ex, doc, key, 0, "forward", 1)], what=key)

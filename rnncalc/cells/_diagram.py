@@ -6,8 +6,10 @@ for an LSTM, ``h`` for a GRU), row 4 the bus that carries ``[h_{t-1}, x_t]`` to 
 which sits on row 3. Gates are yellow boxes, pointwise operations pink circles; a link is a wire
 of horizontal and vertical segments from one named element to another. The terminals are named
 as a sheet writes them: ``h_{t-1}``, ``c_{t-1}`` (entering on the left), ``h_t``, ``c_t`` (leaving
-on the right); ``x_t`` joins the bus from below. A cell without a
-``DIAGRAM`` is drawn generically: its gates side by side, their values, and ``h_t``.
+on the right); ``x_t`` joins the bus from below. A cell's spec holds its diagram
+(``CellSpec.diagram``), or a function of the formulation that picks one (the GRU's, by
+``z_weights``); a cell without one is drawn generically: its gates side by side, their values,
+and ``h_t``.
 """
 
 from __future__ import annotations

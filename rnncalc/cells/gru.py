@@ -270,8 +270,25 @@ DIAGRAM = Diagram(
     out_row=0, cols=5,
 )
 
+# h_t = z_t n_t + (1 - z_t) h_{t-1} (z_weights: candidate): 1 − z scales h_{t-1}, z the candidate.
+DIAGRAM_CANDIDATE = Diagram(
+    state="h",
+    boxes=DIAGRAM.boxes,
+    ops=(Op("zh", "×", 2, 0), Op("one_minus", "1−", 2, 0.5), Op("zn", "×", 4, 1),
+         Op("add", "+", 4, 0), Op("rn", "×", 3.3, 1.8)),
+    links=(Link("h_{t-1}", "zh", "h"), Link("z", "one_minus", "v"), Link("one_minus", "zh", "v"),
+           Link("z", "zn", "vh"), Link("n", "zn", "v"), Link("zn", "add", "v"),
+           Link("zh", "add", "h"), Link("add", "h_t", "h"), Link("r", "rn", "vh"),
+           Link("rn", "n", "vh")),
+    out_row=0, cols=5,
+)
+
+
+def _diagram(form: Any) -> Diagram:
+    return DIAGRAM if form.z_weights == "previous" else DIAGRAM_CANDIDATE
+
 SPEC = CellSpec(
-    diagram=DIAGRAM,
+    diagram=_diagram,
     name="gru", title="GRU",
     sketch="h_t = (1 - z_t) * n_t + z_t * h_(t-1)",
     help="GRU (gates r, z, n; PyTorch's equations unless the config or --convention says "

@@ -24,6 +24,7 @@ from rnncalc.pictures.colors import Scale, scale_of
 from rnncalc.render import fmt
 
 if TYPE_CHECKING:
+    from rnncalc.formulation import Formulation
     from rnncalc.trace import DirectionTrace, Trace
 
 __all__ = [
@@ -51,12 +52,14 @@ class Where:
     t: int = 0
 
 
-def diagram_of(cell: str, gates: tuple[str, ...]) -> Diagram:
-    """The cell's own diagram (its spec's, its module's ``DIAGRAM``), else a generic one: the
-    gates side by side into ``h_t``."""
+def diagram_of(cell: str, gates: tuple[str, ...], form: Formulation | None = None) -> Diagram:
+    """The cell's own diagram (its spec's ``diagram``: a :class:`Diagram`, or a function of the
+    formulation giving one), else a generic one: the gates side by side into ``h_t``."""
     from rnncalc.cells import CELLS
 
     own = CELLS[cell].diagram
+    if callable(own) and form is not None:
+        own = own(form)
     if own is not None:
         return own  # type: ignore[no-any-return]
     n = len(gates)
@@ -108,7 +111,7 @@ def cell_canvas(trace: Trace, where: Where | None = None, *, precision: int = 4,
     tr = trace.layers[where.layer].directions[where.direction]
     k = tr.positions.index(where.t)
     ex = trace.exercise
-    d = diagram_of(ex.cell, tuple(tr.pre))
+    d = diagram_of(ex.cell, tuple(tr.pre), ex.formulation)
     prev, nxt = ("t+1", "t-1") if where.direction == "backward" else ("t-1", "t+1")
     title = f"{ex.cell.upper()} cell · layer {where.layer} · {where.direction} · t = {where.t}"
     note = (f"backward: the previous state is h_{{{prev}}}, h_t goes on to h_{{{nxt}}}"
