@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rnncalc.cells import spec
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
 from rnncalc.pictures.canvas import Canvas, Circle, Rect, Text, Wire
 from rnncalc.pictures.colors import Scale, scale_of
@@ -113,7 +114,7 @@ def cell_canvas(trace: Trace, where: Where | None = None, *, precision: int = 4,
     ex = trace.exercise
     d = diagram_of(ex.cell, tuple(tr.pre), ex.formulation)
     prev, nxt = ("t+1", "t-1") if where.direction == "backward" else ("t-1", "t+1")
-    title = f"{ex.cell.upper()} cell · layer {where.layer} · {where.direction} · t = {where.t}"
+    title = f"{spec(ex.cell).title} cell · layer {where.layer} · {where.direction} · t = {where.t}"
     note = (f"backward: the previous state is h_{{{prev}}}, h_t goes on to h_{{{nxt}}}"
             if where.direction == "backward" else "")
     drawing = _Drawing(d, step_values(tr, k), step_texts(tr, k, precision), scales(tr), precision,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rnncalc.cells import spec
 from rnncalc.pictures.canvas import Canvas, Image, Rect, Text
 from rnncalc.pictures.colors import scale_of
 from rnncalc.render import fmt
@@ -53,7 +54,7 @@ def heatmap_canvas(trace: Trace, *, layer: int | None = None, direction: str | N
     panel_h = H * ch + 58
     n = sum(len(panels(tr, only)) for tr in rows)
     c = Canvas(max(520.0, ML + T * cw + LEGEND_W + 40), 50 + n * panel_h,
-               title=f"{ex.cell.upper()}: gates, c and h over time (unit by position)")
+               title=f"{spec(ex.cell).title}: gates, c and h over time (unit by position)")
     c.add(Text(16, 24, c.title, size=14, anchor="start", bold=True))
     y = 50.0
     for tr in rows:

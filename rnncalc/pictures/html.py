@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from rnncalc.cells import spec
 from rnncalc.pictures.cell import Where, cell_canvas, scales, step_texts
 from rnncalc.pictures.colors import JS as COLOR_JS
 from rnncalc.pictures.heatmap import heatmap_canvas
@@ -148,7 +149,7 @@ def _stepper(trace: Trace, precision: int) -> str:
     figures: list[str] = []
     for lt in trace.layers:
         for tr in lt.directions.values():
-            title = f"{ex.cell.upper()} cell · layer {tr.layer} · {tr.direction}"
+            title = f"{spec(ex.cell).title} cell · layer {tr.layer} · {tr.direction}"
             steps = [{"t": t, "values": step_texts(tr, k, precision)}
                      for k, t in enumerate(tr.positions)]
             titles.append(title)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rnncalc.cells import spec
 from rnncalc.pictures.canvas import Canvas, Circle, Rect, Text, Wire
 from rnncalc.pictures.cell import number_texts
 
@@ -63,7 +64,7 @@ def unrolled_canvas(trace: Trace, *, precision: int = 4) -> Canvas:
     width = left + len(shown) * col_w + 90
     if ex.head is not None and ex.head.task != "labeling":  # room right of h_{T-1}'s label
         width += label_w + 90
-    c = Canvas(width, height, title=f"{ex.cell.upper()} unrolled over {T} steps")
+    c = Canvas(width, height, title=f"{spec(ex.cell).title} unrolled over {T} steps")
     c.add(Text(16, 24, c.title + f" · {ex.num_layers} layer{'s' * (ex.num_layers > 1)} · "
                f"{ex.direction}", size=14, anchor="start", bold=True))
     if not small:
@@ -112,7 +113,7 @@ def _row(c: Canvas, trace: Trace, tr: DirectionTrace, r: int, shown: list[int | 
         x = cx(i)
         c.add(Rect(x - CELL_W / 2, y - CELL_H / 2, CELL_W, CELL_H, CELL_FILL[tr.direction],
                    color, 6),
-              Text(x, y + 4, ex.cell.upper(), size=11, color=color, bold=True))
+              Text(x, y + 4, spec(ex.cell).title, size=11, color=color, bold=True))
         # the state this step hands on, on the arrow to the next step (a stub after the last)
         nxt = i + step
         x0 = x + step * CELL_W / 2
