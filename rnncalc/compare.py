@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from rnncalc.cells import CELLS
 from rnncalc.formulation import CONVENTIONS, Formulation, preset
 from rnncalc.model import Exercise
 from rnncalc.trace import Trace
@@ -103,7 +104,7 @@ def compare(exercise: Exercise) -> Comparison:
         form = preset(own.cell, convention).with_options(**kept)
         groups.setdefault(_key(form), (form, []))[1].append(convention)
     candidates = [(form, convs) for form, convs in groups.values()]
-    if own.cell == "gru":
+    if "z_weights" in CELLS[own.cell].options:
         flipped = replace(own, z_weights="candidate" if own.z_weights == "previous" else "previous")
         if _key(flipped) not in groups:
             candidates.append((flipped, []))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from rnncalc.cells import CELLS
 from rnncalc.errors import ConfigError
 
 __all__ = ["TARGETS", "convert"]
@@ -66,7 +67,7 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
     convention = exercise.formulation.convention
     if convention != "pytorch" or to in ("onnx", "keras"):  # these two default to their own
         out["convention"] = convention
-    if to == "keras" and exercise.cell == "gru":
+    if to == "keras" and "reset_after" in CELLS[exercise.cell].options:
         out["reset_after"] = exercise.formulation.reset_after
     if to != "pytorch":
         out["layout"] = to
@@ -89,8 +90,8 @@ def _foreign(ex: Any, to: str) -> list[str]:
     """Options the target framework has no word for: kept as rnncalc's own keys, and said so."""
     form = ex.formulation
     options = {
-        "forget_bias": ex.cell == "lstm" and bool(form.forget_bias),
-        "z_weights: candidate": ex.cell == "gru" and form.z_weights == "candidate",
+        "forget_bias": bool(form.forget_bias),  # 0 and "previous" for a cell without them
+        "z_weights: candidate": form.z_weights == "candidate",
         f"merge_mode: {ex.merge_mode}": ex.bidirectional and ex.merge_mode != "concat",
         "clip": form.clip is not None, "input_forget": form.input_forget,
     }
@@ -122,9 +123,9 @@ def _onnx_attributes(ex: Any) -> dict[str, Any]:
         out["activation_alpha"] = alphas * ex.num_directions
     if betas:
         out["activation_beta"] = betas * ex.num_directions
-    if ex.cell == "gru":
+    if "reset_after" in CELLS[ex.cell].options:
         out["linear_before_reset"] = int(form.reset_after)
-    if ex.cell == "lstm" and form.input_forget:
+    if form.input_forget:
         out["input_forget"] = 1
     return out
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from rnncalc.cells import CELLS
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -183,7 +185,7 @@ def _gate_of(name: str, ex: Exercise) -> tuple[str, str] | None:
     """``W_hf`` -> (``h``, ``f``); an RNN's ``W_ih`` -> (``i``, ``h``); None: not a gate block."""
     if len(name) != 4 or name[2] not in "ih":
         return None
-    gate = "h" if ex.cell == "rnn" else name[3]
+    gate = name[3]  # an RNN's one gate h: W_ih, W_hh
     return (name[2], gate) if gate in ex.gates else None
 
 
@@ -195,10 +197,11 @@ def _step_param(key: Key, ex: Exercise, trace: Trace, grad: GradTrace,
     if which is None:
         return None
     kind, gate = which
-    if ex.cell == "gru" and gate == "n" and kind == "h":
-        return None  # r_t (W_hn h + b_hn): not the plain product
-    if ex.cell == "lstm" and ex.formulation.projection and kind == "h" and field == "dW":
-        return None
+    if gate in CELLS[ex.cell].split_hidden and kind == "h":
+        return None  # a GRU's r_t (W_hn h + b_hn): not the plain product
+    if kind == "h" and field == "dW" and (
+            ex.formulation.projection or CELLS[ex.cell].recurrent == "vector"):
+        return None  # W_hr m_t, or indrnn's w_hh * h_{t-1}: not the plain outer product
     layer, direction, t = _t(k[2]), str(k[4]), _t(k[5])
     g = grad.layers[layer][direction]
     step = g.positions.index(t)
@@ -243,7 +246,7 @@ def _total(key: Key, ex: Exercise, grad: GradTrace,
     row = int(k[3])
     gate = ex.gates[row // H]
     block = ("W_" if part == "weight" else "b_") + (
-        kind if ex.cell == "rnn" else f"{kind[0]}{gate}")
+        f"{kind[0]}{gate}")  # an RNN's one gate h: W_ih, W_hh
     field = "dW" if part == "weight" else "db"
     base = ("grad", "steps", f"layer={layer}", "directions", direction)
     total = 0.0

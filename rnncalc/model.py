@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rnncalc.cells import CELLS
 from rnncalc.formulation import Formulation, activation, preset
 from rnncalc.gates import GATES
 
@@ -115,8 +116,9 @@ class Exercise:
     def __post_init__(self) -> None:
         if self.formulation is None:
             form = preset(self.cell)
-            if self.cell == "rnn":
-                form = form.with_options(activations={"hidden": activation(self.nonlinearity)})
+            own = CELLS[self.cell]
+            if self.nonlinearity in own.nonlinearity:  # rnn, indrnn: PyTorch's nonlinearity
+                form = form.with_options(activations={own.roles[0]: activation(self.nonlinearity)})
             object.__setattr__(self, "formulation", form)
 
     @property

@@ -66,13 +66,17 @@ _KERAS_ACTIVATIONS: dict[str, dict[str, Any]] = {
     "hard_sigmoid": {"name": "hard_sigmoid", "alpha": 1 / 6, "beta": 0.5},
     "leaky_relu": {"name": "leaky_relu", "alpha": 0.2},
 }
-_KERAS_ROLES: dict[str, dict[str, tuple[str, ...]]] = {"rnn": {"activation": ("hidden",)},
-                "lstm": {"activation": ("cell_input", "cell_output"),
-                         "recurrent_activation": ("gate",)},
-                "gru": {"activation": ("candidate",), "recurrent_activation": ("gate",)}}
+
+
+def _keras_roles(cell: str) -> dict[str, tuple[str, ...]]:
+    """Keras's two arguments: ``recurrent_activation`` is the gates' activation, ``activation``
+    every other role's (lstm: cell_input and cell_output; gru: candidate; rnn: hidden)."""
+    roles = CELLS[cell].roles
+    out = {"activation": tuple(r for r in roles if r != "gate")}
+    return out | ({"recurrent_activation": ("gate",)} if "gate" in roles else {})
+
 
 _GROUP = re.compile(r"^l(\d+)$")
-_ROLE_COUNT = {"rnn": 1, "lstm": 3, "gru": 2}
 _ONNX_NAMES = {spec.onnx.lower(): name for name, spec in ACTIVATIONS.items() if spec.onnx}
 
 
@@ -217,7 +221,7 @@ def _read_onnx(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
     cell, G, D = r.cell, r.G, _directions(r.data)
     order = _order("onnx", cell)
     gates = "|".join({"g": "c", "n": "h"}.get(g, g) for g in order)
-    names = ("W", "R", "B", "P") if cell == "lstm" else ("W", "R", "B")
+    names = ("W", "R", "B", "P") if "peepholes" in CELLS[cell].options else ("W", "R", "B")
     layers = []
     H: int | None = None
     for k, (path, group) in enumerate(r.groups(names)):
@@ -256,7 +260,7 @@ def _onnx_attributes(r: _Reader, D: int) -> dict[str, Any]:
     from rnncalc.formulation import ROLES
 
     out: dict[str, Any] = {}
-    if r.cell == "gru":
+    if "reset_after" in CELLS[r.cell].options:  # the GRU's
         out["reset_after"] = r.flag("linear_before_reset", False)
     elif "linear_before_reset" in r.data:
         raise r.error(("linear_before_reset",), f"only a GRU has linear_before_reset; this is "
@@ -269,7 +273,7 @@ def _onnx_attributes(r: _Reader, D: int) -> dict[str, Any]:
             if key in r.data:
                 raise r.error((key,), f"{key} is given but activations is not")
         return out
-    n = _ROLE_COUNT[r.cell]
+    n = len(CELLS[r.cell].roles)
     if not isinstance(names, list) or len(names) != n * D or not all(
             isinstance(a, str) for a in names):
         raise r.error(("activations",), f"expected {n * D} names ({n} per direction: "
@@ -316,7 +320,7 @@ def _read_keras(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
     convention = r.data.get("convention", "keras")
     default = preset(cell, convention).reset_after if convention in CONVENTIONS else True
     reset_after = bool(r.data.get("reset_after", default))
-    two_rows = cell == "gru" and reset_after
+    two_rows = "reset_after" in CELLS[cell].options and reset_after
     names = ("kernel", "recurrent_kernel", "bias")
     subs = ("forward_layer", "backward_layer")[:D] if D == 2 else ()
     layers = []
@@ -353,7 +357,8 @@ def _read_keras(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
                     p.bias_ih, p.bias_hh = (_reorder(b, order, r.gates) for b in bias)
                 else:
                     bias = r.array((*p_path, "bias"), part["bias"], (G * H,), f"[{wide}]" + (
-                        "; a reset_after: false GRU has one bias" if cell == "gru" else ""))
+                        "; a reset_after: false GRU has one bias"
+                        if "reset_after" in CELLS[cell].options else ""))
                     p.bias_ih, p.bias_hh = _reorder(bias, order, r.gates), [0.0] * (G * H)
             row.append(p)
         layers.append(row)
@@ -363,7 +368,7 @@ def _read_keras(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
 def _keras_activations(r: _Reader) -> dict[str, Any]:
     """Keras's ``activation`` / ``recurrent_activation`` as rnncalc's ``activations`` by role."""
     acts: dict[str, Any] = {}
-    for key, roles in _KERAS_ROLES[r.cell].items():
+    for key, roles in _keras_roles(r.cell).items():
         if key not in r.data:
             continue
         spec = _KERAS_ACTIVATIONS.get(r.data[key]) if isinstance(r.data[key], str) else None
@@ -371,7 +376,7 @@ def _keras_activations(r: _Reader) -> dict[str, Any]:
             raise r.error((key,), f"expected one of {', '.join(_KERAS_ACTIVATIONS)} (Keras's "
                           f"names), got {r.data[key]!r}")
         acts.update(dict.fromkeys(roles, spec))
-    for key in set(KERAS_ARGUMENTS) - set(_KERAS_ROLES[r.cell]):
+    for key in set(KERAS_ARGUMENTS) - set(_keras_roles(r.cell)):
         if key in r.data:
             raise r.error((key,), f"a Keras {r.cell} layer has no {key}")
     if acts and "activations" in r.data:
@@ -668,9 +673,10 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
             groups.append(group)
         return _layers(groups), notes
     one_bias = layout == "concat" or (
-        layout == "keras" and not (cell == "gru" and ex.formulation.reset_after))
+        layout == "keras" and not ("reset_after" in CELLS[cell].options
+                                   and ex.formulation.reset_after))
     if ex.bias and one_bias:
-        if cell == "gru" and ex.formulation.reset_after:
+        if "reset_after" in CELLS[cell].options and ex.formulation.reset_after:
             n = slice(2 * H, 3 * H)
             if any(v for row in rows for p in row for v in (p.bias_hh or [])[n]):
                 raise ConfigError(f"layout {layout} has one bias per gate, but this GRU's b_hn "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from rnncalc.cells import CELLS
 from rnncalc.render import fmt, fmt_vector
 from rnncalc.render.report import Explanation, Math, Numbers, Section, SectionFn, Table, Text
 
@@ -127,7 +128,7 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
     order = "t = T-1 down to 0" if forward else "t = 0 up to T-1"
     title = f"Backward · layer {g.layer} · {g.direction} ({order})"
     caption = ("Each step's contribution: dL/dW_i? = dL/da_? (x) x_t, dL/dW_h? = dL/da_? (x) "
-               "h_{t-1}; biases get dL/da_?.") if ex.cell != "gru" else (
+               "h_{t-1}; biases get dL/da_?.") if not CELLS[ex.cell].split_hidden else (
                "GRU: the hidden side of n reads r * (W_hn h + b_hn) (reset after) or "
                "W_hn (r * h) (reset before); its gradients differ from the input side's.")
     return Section(title, (Table(("t", "quantity", "value"), tuple(rows), caption=caption,
