@@ -18,31 +18,11 @@ then one cell's backward step gives the gradient of every gate's pre-activation 
 are this step's contributions (``\delta a^{h} = \delta a`` except where a cell treats the hidden
 side apart: GRU's ``n``). The totals are the sums of the contributions, per layer and direction.
 
-**RNN** (``h_t = \phi(a_t)``):
-
-.. math::
-    \delta a_t = \delta h_t \odot \phi'(a_t)      \phi' = 1 - h_t^2 (tanh), [a_t > 0] (relu)
-
-**LSTM** (``c_t = f_t c_{t-1} + i_t g_t``, ``h_t = o_t \tanh c_t``):
-
-.. math::
-    \delta c_t = \delta h_t \odot o_t \odot (1 - \tanh^2 c_t) + \delta c^{fut}_t
-    \delta a^o_t = \delta h_t \odot \tanh c_t \odot o_t (1 - o_t)
-    \delta a^i_t = \delta c_t \odot g_t \odot i_t (1 - i_t)
-    \delta a^f_t = \delta c_t \odot c_{t-1} \odot f_t (1 - f_t)
-    \delta a^g_t = \delta c_t \odot i_t \odot (1 - g_t^2)
-    \delta c^{fut}_{t-1} = \delta c_t \odot f_t
-
-**Options** (ONNX, TF1, PyTorch's ``proj_size``): ``clip`` passes a gradient only where the
-pre-activation was inside ``(-clip, clip)`` (``\delta a`` is for the pre-activation before the
-clamp; a value exactly at the bound counts as clipped); LSTM peepholes add
-``p_o \odot \delta a^o_t`` to ``\delta c_t`` and ``p_i \odot \delta a^i_t + p_f \odot \delta a^f_t``
-to ``\delta c^{fut}_{t-1}``, with contributions ``\delta a^i_t c_{t-1}, \delta a^f_t c_{t-1},
-\delta a^o_t c_t`` to ``peephole`` (rows ``p_i, p_f, p_o``); ``input_forget`` (``f_t = 1 - i_t``)
-gives ``\delta a^i_t = \delta c_t (g_t - c_{t-1}) \sigma'`` and no ``\delta a^f``; a projection
-``h_t = W_{hr} m_t`` gives ``\delta m_t = W_{hr}^\top \delta h_t`` (which takes the place of
-``\delta h_t`` above) and contributions ``\delta h_t \otimes m_t`` to ``weight_hr``;
-``forget_bias`` is a constant.
+Each cell's own equations are its backward step's docstring, in its module (:mod:`rnncalc.cells`):
+``rnn.backward``, ``lstm.backward`` (with the LSTM's options), ``gru.backward``,
+``indrnn.backward``. ``clip`` passes a gradient only where the pre-activation was inside
+``(-clip, clip)`` (``\delta a`` is for the pre-activation before the clamp; a value exactly at
+the bound counts as clipped).
 
 **Truncation** (``truncate=K``): each layer and direction differentiates only its last ``K`` steps
 computed; the state entering them, and everything before, is a constant.

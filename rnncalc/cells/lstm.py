@@ -105,9 +105,29 @@ def blocks(ex: Any, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tens
 
 def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None,
              form: Any) -> CellGrad:
-    r"""The LSTM's backward equations (:mod:`rnncalc.bptt`'s docstring; gate order i, f, g, o),
-    with any activation per role: ``\sigma`` (gates), the cell input's (``g``) and the cell
-    output's (``\tanh c``), and the options (peepholes, clip, input_forget, projection)."""
+    r"""The LSTM's backward step (gate order i, f, g, o), with any activation per role:
+    ``\sigma`` (gates), the cell input's (``g``) and the cell output's (``\tanh c``).
+
+    **LSTM** (``c_t = f_t c_{t-1} + i_t g_t``, ``h_t = o_t \tanh c_t``):
+
+    .. math::
+        \delta c_t = \delta h_t \odot o_t \odot (1 - \tanh^2 c_t) + \delta c^{fut}_t
+        \delta a^o_t = \delta h_t \odot \tanh c_t \odot o_t (1 - o_t)
+        \delta a^i_t = \delta c_t \odot g_t \odot i_t (1 - i_t)
+        \delta a^f_t = \delta c_t \odot c_{t-1} \odot f_t (1 - f_t)
+        \delta a^g_t = \delta c_t \odot i_t \odot (1 - g_t^2)
+        \delta c^{fut}_{t-1} = \delta c_t \odot f_t
+
+    **Options** (ONNX, TF1, PyTorch's ``proj_size``): peepholes add ``p_o \odot \delta a^o_t``
+    to ``\delta c_t`` and ``p_i \odot \delta a^i_t + p_f \odot \delta a^f_t`` to
+    ``\delta c^{fut}_{t-1}``, with contributions ``\delta a^i_t c_{t-1}, \delta a^f_t c_{t-1},
+    \delta a^o_t c_t`` to ``peephole`` (rows ``p_i, p_f, p_o``); ``input_forget``
+    (``f_t = 1 - i_t``) gives ``\delta a^i_t = \delta c_t (g_t - c_{t-1}) \sigma'`` and no
+    ``\delta a^f``; a projection ``h_t = W_{hr} m_t`` gives ``\delta m_t = W_{hr}^\top \delta h_t``
+    (which takes the place of ``\delta h_t`` above) and contributions ``\delta h_t \otimes m_t``
+    to ``weight_hr``;
+    ``forget_bias`` is a constant.
+    """
     import torch
 
     from rnncalc.cells._blocks import finish

@@ -56,7 +56,8 @@ def blocks(ex: Any, p: Params, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tens
 
 def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None,
              form: Any) -> CellGrad:
-    r"""``\delta a_t = \delta h_t \odot f'(a_t)``."""
+    r"""``\delta a_t = \delta h_t \odot f'(a_t)`` (``f' = 1 - h_t^2`` for tanh, ``[a_t > 0]`` for
+    relu)."""
     from rnncalc.cells._blocks import finish
 
     (f,) = form.activations
