@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from rnncalc.bptt_fused import Fused, fused
 from rnncalc.cells import CellGrad, Params, spec
 from rnncalc.cells._spec import unclipped
 from rnncalc.cells.activations import slope
@@ -43,6 +44,7 @@ from rnncalc.errors import RnncalcError
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import Exercise, Loss, param_name
+from rnncalc.render.steps import shown
 from rnncalc.rounding import rounding
 from rnncalc.trace import DirectionTrace, Trace
 
@@ -67,12 +69,14 @@ def _list(t: torch.Tensor | None) -> Any:
 @dataclass(frozen=True)
 class DirectionGrad:
     """The backward recursion through one layer and direction; blocks ``[K, ...]`` in the order
-    computed by the recursion (the reverse of the forward order)."""
+    computed by the recursion (the reverse of the forward order), one row per step selected
+    (``backprop``'s ``steps``); the totals and ``dh0``, ``dc0`` are over every step."""
 
     layer: int
     direction: str
     gates: tuple[str, ...]
-    positions: tuple[int, ...]  # t of each row
+    order: tuple[int, ...]  # t of every step the recursion went through, in its order
+    positions: tuple[int, ...]  # t of each row held (steps selected, in the same order)
     dh_out: torch.Tensor  # [K, H] from the output (head or layer above)
     dh_future: torch.Tensor  # [K, H] from step t+1 (t-1 for a backward direction)
     dh: torch.Tensor  # [K, H] their sum
@@ -185,11 +189,15 @@ def unmerge(d: torch.Tensor, parts: list[torch.Tensor], mode: str) -> list[torch
     return [d / 2, d / 2] if mode == "ave" else [d, d]
 
 
-def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = None
-             ) -> GradTrace:
+def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = None,
+             steps: str | None = "all") -> GradTrace:
     """Backpropagate ``trace.exercise.loss`` through the head, then every layer, top down;
     ``round_to=N`` rounds every backward intermediate to ``N`` decimals before it is used further
-    (:mod:`rnncalc.rounding`), as the forward trace of ``rnncalc.run(ex, round_to=N)`` does."""
+    (:mod:`rnncalc.rounding`), as the forward trace of ``rnncalc.run(ex, round_to=N)`` does.
+
+    ``steps`` selects the steps whose rows (every ``dL/d`` and each parameter's contribution) are
+    worked out, as ``--steps`` does for a table (:mod:`rnncalc.render.steps`; ``None``: the
+    tables' default, the first and last few of a long run); the totals are over every step."""
     ex = trace.exercise
     _check_supported(ex)
     assert ex.loss is not None
@@ -206,9 +214,9 @@ def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = N
             for d, direction in enumerate(ex.directions):
                 tr = lt.directions[direction]
                 p = _params(ex.weights[layer][d], dtype)
-                g = _direction(ex, p, tr, d_dirs[d], truncate)
+                g, dx = _direction(ex, p, tr, d_dirs[d], truncate, steps, round_to is not None)
                 dirs[direction] = g
-                d_input[list(g.positions)] += g.dx
+                d_input[list(tr.positions)] += dx
             layers.insert(0, dirs)
             if layer:
                 below = trace.layers[layer - 1].directions
@@ -275,36 +283,81 @@ def _head_backward(trace: Trace, loss: Loss) -> tuple[
 
 
 def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch.Tensor,
-               truncate: int | None) -> DirectionGrad:
-    """The recursion through one layer and direction, last step computed first."""
+               truncate: int | None, steps: str | None, exact: bool
+               ) -> tuple[DirectionGrad, torch.Tensor]:
+    """The recursion through one layer and direction, last step computed first; and ``dL/dx_t``
+    of every step, by the index computed (what the layer below receives).
+
+    The totals and the gradients passed between steps come from one fused pass
+    (:mod:`rnncalc.bptt_fused`); the cell's backward step runs only at the rows ``steps`` selects
+    (:mod:`rnncalc.render.steps`). ``exact``: a rounded run (``--round``) differentiates step by
+    step, as on paper, each intermediate rounded; its totals are the sums of the contributions.
+    """
     backward = spec(ex.cell).backward
     T = len(tr.positions)
     first = 0 if truncate is None else max(0, T - truncate)
-    H = tr.h.shape[-1]
-    dh_future = torch.zeros(H, dtype=tr.h.dtype)
-    dc_future = None if tr.c is None else torch.zeros_like(tr.c[0])  # [H] (h: [P] if projected)
-    rows: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, CellGrad]] = []
-    for k in range(T - 1, first - 1, -1):
-        s = tr.step(k)
-        dh_out = dh_out_by_pos[s.t]
-        cg = backward(p, s, dh_out + dh_future, dc_future, ex.formulation)
-        rows.append((dh_out, dh_future, dc_future, cg))
-        dh_future, dc_future = cg.dh_prev, cg.dc_prev
-    cgs = [r[3] for r in rows]
-    contrib = {kind: torch.stack([getattr(cg, kind) for cg in cgs]) for kind in PARAMS}
-    contrib.update({kind: torch.stack([cg.extra[kind] for cg in cgs]) for kind in cgs[0].extra})
+    ks = range(T - 1, first - 1, -1)
+    dh_out = dh_out_by_pos[list(tr.positions[first:])]  # [K, H] the order computed, from first
+    if exact:
+        f = _stepwise(ex, p, tr, dh_out, first)
+    else:
+        f = fused(ex.cell, ex.formulation, p, tr, dh_out, first)
+    every = [tr.positions[k] for k in reversed(range(T))]  # selections count every step
+    picked = {every[k] for k in shown(every, steps) if k is not None}
+    held = [k for k in ks if tr.positions[k] in picked]
+    rows = [backward(p, tr.step(k), dh_out[k - first] + f.dh_future[k - first],
+                     None if f.dc_future is None else f.dc_future[k - first], ex.formulation)
+            for k in held]
+    contrib = {kind: _stack([getattr(cg, kind) for cg in rows], getattr(p, kind))
+               for kind in PARAMS}
+    contrib.update({kind: _stack([cg.extra[kind] for cg in rows], getattr(p, kind))
+                    for kind in EXTRA_PARAMS if getattr(p, kind) is not None})
+    at = [k - first for k in held]
     lstm = tr.c is not None
+    H = tr.h.shape[-1]
     return DirectionGrad(
         layer=tr.layer, direction=tr.direction, gates=tuple(tr.pre),
-        positions=tuple(tr.positions[k] for k in range(T - 1, first - 1, -1)),
-        dh_out=torch.stack([r[0] for r in rows]), dh_future=torch.stack([r[1] for r in rows]),
-        dh=torch.stack([r[0] + r[1] for r in rows]),
-        dc_future=torch.stack([r[2] for r in rows]) if lstm else None,  # type: ignore[misc]
-        dc=torch.stack([cg.dc for cg in cgs]) if lstm else None,  # type: ignore[misc]
-        dpre={g: torch.stack([cg.dpre[g] for cg in cgs]) for g in tr.pre},
-        contrib=contrib, dx=torch.stack([cg.dx for cg in cgs]),
-        dh0=dh_future if first == 0 else None, dc0=dc_future if first == 0 else None,
+        order=tuple(tr.positions[k] for k in ks), positions=tuple(tr.positions[k] for k in held),
+        dh_out=dh_out[at], dh_future=f.dh_future[at], dh=dh_out[at] + f.dh_future[at],
+        dc_future=f.dc_future[at] if f.dc_future is not None else None,
+        dc=torch.stack([cg.dc for cg in rows]) if lstm and rows else (  # type: ignore[misc]
+            tr.h.new_zeros(0, H) if lstm else None),
+        dpre={g: torch.stack([cg.dpre[g] for cg in rows]) if rows else tr.h.new_zeros(0, H)
+              for g in tr.pre},
+        contrib=contrib,
+        dx=torch.stack([cg.dx for cg in rows]) if rows else tr.x.new_zeros(0, tr.x.shape[-1]),
+        dh0=f.dh0 if first == 0 else None, dc0=f.dc0 if first == 0 else None,
         # a one-direction net run in reverse keeps the forward names, as its config gives them
-        totals={param_name(kind, tr.layer, tr.direction if ex.bidirectional else "forward"):
-                v.sum(0) for kind, v in contrib.items()},
-    )
+        totals={param_name(kind, tr.layer, tr.direction if ex.bidirectional else "forward"): v
+                for kind, v in f.totals.items()},
+    ), torch.cat([tr.x.new_zeros(first, tr.x.shape[-1]), f.dx])
+
+
+def _stack(blocks: list[torch.Tensor], param: torch.Tensor) -> torch.Tensor:
+    return torch.stack(blocks) if blocks else param.new_zeros(0, *param.shape)
+
+
+def _stepwise(ex: Exercise, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
+              first: int) -> Fused:
+    """The backward recursion one step at a time, as a hand-worked sheet does it (under
+    ``--round``, every intermediate rounded before the next step reads it)."""
+    backward = spec(ex.cell).backward
+    T = len(tr.positions)
+    dh_future = torch.zeros(tr.h.shape[-1], dtype=tr.h.dtype)
+    dc_future = None if tr.c is None else torch.zeros_like(tr.c[0])  # [H] (h: [P] if projected)
+    futures: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+    cgs = []
+    for k in range(T - 1, first - 1, -1):
+        futures.append((dh_future, dc_future))
+        cg = backward(p, tr.step(k), dh_out[k - first] + dh_future, dc_future, ex.formulation)
+        cgs.append(cg)
+        dh_future, dc_future = cg.dh_prev, cg.dc_prev
+    futures.reverse()
+    cgs.reverse()
+    totals = {kind: torch.stack([getattr(cg, kind) for cg in cgs]).sum(0) for kind in PARAMS}
+    totals.update({kind: torch.stack([cg.extra[kind] for cg in cgs]).sum(0)
+                   for kind in EXTRA_PARAMS if kind in cgs[0].extra})
+    return Fused(
+        totals, torch.stack([f[0] for f in futures]),
+        None if tr.c is None else torch.stack([f[1] for f in futures]),  # type: ignore[misc]
+        torch.stack([cg.dx for cg in cgs]), dh_future, dc_future)

@@ -730,6 +730,7 @@ def grad(
     ] = GradFormat.table,
     precision: PrecisionOpt = None,
     dtype: DTypeOpt = None,
+    steps: StepsOpt = None,
     output: OutputOpt = None,
     traceback: TracebackOpt = False,
 ) -> None:
@@ -743,7 +744,9 @@ def grad(
 
         exercise = rnncalc.load(str(config), dtype=dtype.value if dtype else None)
         trace = _compute(exercise, round_to=round)
-        result = backprop(trace, truncate, round_to=round)
+        # the chain rule of an element sums every step's contribution
+        result = backprop(trace, truncate, round_to=round,
+                          steps="all" if explain or element else steps)
         lines = None
         if explain or element:
             from rnncalc.bptt_explain import default_element, explain_element
@@ -751,7 +754,8 @@ def grad(
             element = element or default_element(result)
             lines = explain_element(trace, result, element)
         _emit(render_grad(trace, result, format.value, precision=precision,
-                          step_by_step=step_by_step, explain=lines, element=element or ""),
+                          step_by_step=step_by_step, explain=lines, element=element or "",
+                          steps=steps),
               output)
 
 

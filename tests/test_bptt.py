@@ -654,6 +654,59 @@ def test_long_sequence_through_the_fast_forward_path(cell):
     assert_close(grad.params["head.W"], W.grad, "head.W")
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_rows_of_the_steps_selected_are_those_of_every_step(cell):
+    """The totals come from one fused pass; the rows shown start the cell's backward step from the
+    gradients that pass gives: each must equal the row of the step-by-step recursion over all."""
+    spec = {"cell": cell, "input_size": 2, "hidden_size": 3, "num_layers": 2,
+            "bidirectional": True, "bias": True, "steps": 30, "nonlinearity": "tanh",
+            "initial": True, "loss": "mse", "per_position": True, "reduction": "mean",
+            "outputs": 2, "seed": 5}
+    trace = rnncalc.run(rnncalc.load(build(spec)[0]))
+    every = backprop(trace, steps="all")
+    default, some = backprop(trace, steps=None), backprop(trace, steps="3,-2:")
+    for dirs_all, dirs_default, dirs_some in zip(every.layers, default.layers, some.layers,
+                                                 strict=True):
+        for d, g in dirs_all.items():
+            assert len(g.positions) == 30
+            forward = d == "forward"
+            assert dirs_default[d].positions == (tuple(range(29, 24, -1)) + tuple(range(4, -1, -1))
+                                                 if forward else (*range(5), *range(25, 30)))
+            picked = dirs_some[d]
+            assert picked.positions == ((29, 28, 3) if forward else (3, 28, 29))
+            assert picked.order == g.order
+            at = [g.positions.index(t) for t in picked.positions]
+            for name in ("dh_out", "dh_future", "dh", "dx"):
+                assert_close(getattr(picked, name), getattr(g, name)[at], name)
+            for name, v in picked.contrib.items():
+                assert_close(v, g.contrib[name][at], name)
+                # the cell's backward step at every row, summed: the fused pass's total
+                total = every.params[name + f"_l{g.layer}" + ("_reverse" if d != "forward" else "")]
+                assert_close(g.contrib[name].sum(0), total, name)
+    for name, v in every.params.items():
+        assert_close(some.params[name], v, name)
+
+
+def test_cli_grad_steps_shows_the_steps_selected(cli, tmp_path):
+    spec = {"cell": "lstm", "input_size": 2, "hidden_size": 2, "num_layers": 1,
+            "bidirectional": False, "bias": True, "steps": 40, "nonlinearity": "tanh",
+            "initial": False, "loss": "mse", "per_position": True, "reduction": "mean",
+            "outputs": 1, "seed": 1}
+    path = tmp_path / "long.yaml"
+    path.write_text(json.dumps(build(spec)[0]))
+    table = cli("grad", "-c", str(path))
+    assert table.exit_code == 0, table.stderr
+    assert "30 steps not shown (--steps)" in table.stdout  # the backward rows
+    # the forward steps, its head, the loss and the backward rows
+    assert table.stdout.count("30 steps not shown") == 4
+    result = cli("grad", "-c", str(path), "--steps", "-1:", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    g = json.loads(result.stdout)["grad"]
+    assert [s["t"] for s in g["steps"][0]["directions"]["forward"]] == [39]
+    bad = cli("grad", "-c", str(path), "--steps", "50")
+    assert bad.exit_code == 2
+
+
 # --- the chain rule written out ---------------------------------------------------------------
 
 

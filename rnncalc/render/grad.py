@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rnncalc.cells import CELLS
 from rnncalc.render import fmt, fmt_vector
 from rnncalc.render.report import Explanation, Math, Numbers, Section, SectionFn, Table, Text
+from rnncalc.render.steps import gap_size, shown
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -45,11 +46,11 @@ def _vec(t: Any) -> Numbers:
 
 
 def sections(grad: GradTrace, precision: int = 4, explain: Sequence[Any] | None = None,
-             element: str = "") -> SectionFn:
+             element: str = "", steps: str | None = "all") -> SectionFn:
     """The grad sections, as a :data:`~rnncalc.render.report.SectionFn` for ``report.build``."""
 
     def build(trace: Trace, blank: bool) -> list[Section]:
-        out = [_loss(grad, precision)]
+        out = [_loss(grad, precision, steps)]
         if grad.value is not None:
             out.append(_head(grad, precision))
         for dirs in reversed(grad.layers):
@@ -62,10 +63,18 @@ def sections(grad: GradTrace, precision: int = 4, explain: Sequence[Any] | None 
     return build
 
 
-def _loss(grad: GradTrace, precision: int) -> Section:
+def _selected(rows: Sequence[tuple[Any, ...]], steps: str | None) -> tuple[tuple[Any, ...], ...]:
+    """The rows (one per position) ``steps`` selects, a gap row for each run left out."""
+    picked = shown(range(len(rows)), steps)
+    return tuple(rows[k] if k is not None else
+                 _gap(gap_size(picked, i, len(rows)))[:2] + ("",) * (len(rows[0]) - 2)
+                 for i, k in enumerate(picked))
+
+
+def _loss(grad: GradTrace, precision: int, steps: str | None) -> Section:
     if grad.value is None:
-        up: tuple[tuple[Any, ...], ...] = tuple(
-            (str(t), _vec(v)) for t, v in enumerate(grad.dh_head))
+        up: tuple[tuple[Any, ...], ...] = _selected(tuple(
+            (str(t), _vec(v)) for t, v in enumerate(grad.dh_head)), steps)
         return Section("Upstream gradients (given)", (
             Text("dL/d output_t of the top layer, given per position instead of a loss."),
             Table(("t", Math("dL/d output_t")), up)))
@@ -82,9 +91,9 @@ def _loss(grad: GradTrace, precision: int) -> Section:
     def target(y: Any) -> Any:  # a class index reads as one
         return str(int(y[0])) if grad.loss.type == "cross_entropy" else _vec(y)
 
-    rows: tuple[tuple[Any, ...], ...] = tuple(
+    rows: tuple[tuple[Any, ...], ...] = _selected(tuple(
         (label, _vec(z), target(y), _vec(dz), _vec(dh)) for label, z, y, dz, dh in zip(
-            labels, grad.z, grad.target, grad.dz, grad.dh_head, strict=True))
+            labels, grad.z, grad.target, grad.dz, grad.dh_head, strict=True)), steps)
     head_in = "h_t" if grad.at == "steps" else "h_final"
     return Section("Loss", (Text(text, tex), Table(
         ("t", Math("z (head output)"), Math("target"), Math("dL/dz"), Math(f"dL/d{head_in}")),
@@ -107,7 +116,13 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
     kinds: tuple[str, ...] = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if ex.bias else (
         "weight_ih", "weight_hh")
     kinds += g.extra_kinds
+    index = {t: i for i, t in enumerate(g.order)}
+    last = -1  # the index (in g.order) of the row shown last
     for k, t in enumerate(g.positions):
+        if index[t] > last + 1:
+            rows.append(_gap(index[t] - last - 1))
+            groups.append(len(rows) - 1)
+        last = index[t]
         step: list[tuple[Any, ...]] = [
             (str(t), Math("dL/dh_t from the output"), _vec(g.dh_out[k])),
             ("", Math(f"dL/dh_t from step {future}"), _vec(g.dh_future[k])),
@@ -125,6 +140,9 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
         step.append(("", Math(f"dL/dx_t (to the {below})"), _vec(g.dx[k])))
         rows += step
         groups.append(len(rows) - 1)
+    if last < len(g.order) - 1:
+        rows.append(_gap(len(g.order) - 1 - last))
+        groups.append(len(rows) - 1)
     order = "t = T-1 down to 0" if forward else "t = 0 up to T-1"
     title = f"Backward · layer {g.layer} · {g.direction} ({order})"
     caption = ("Each step's contribution: dL/dW_i? = dL/da_? (x) x_t, dL/dW_h? = dL/da_? (x) "
@@ -133,6 +151,10 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
                "W_hn (r * h) (reset before); its gradients differ from the input side's.")
     return Section(title, (Table(("t", "quantity", "value"), tuple(rows), caption=caption,
                                  groups=tuple(groups[:-1])),))
+
+
+def _gap(n: int) -> tuple[str, str, str]:
+    return ("⋮", f"{n} step{'s' if n != 1 else ''} not shown (--steps)", "")
 
 
 def _totals(grad: GradTrace, precision: int, trace: Trace) -> Section:
@@ -202,7 +224,7 @@ def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
 
 def render(trace: Trace, grad: GradTrace, fmt_name: str, *, precision: int = 4,
            step_by_step: bool = False, explain: Sequence[Any] | None = None,
-           element: str = "") -> Any:
+           element: str = "", steps: str | None = None) -> Any:
     """The whole ``rnncalc grad`` output: the forward pass, then the backward sections.
 
     ``fmt_name`` is ``table`` (a rich renderable), ``json``, ``markdown`` or ``latex`` (text).
@@ -217,7 +239,7 @@ def render(trace: Trace, grad: GradTrace, fmt_name: str, *, precision: int = 4,
             doc["explain"] = {"element": element,
                               "lines": [line_text(ln, precision) for ln in explain]}
         return render_run(trace, "json", json={"grad": doc})
-    extra = sections(grad, precision, explain, element)
+    extra = sections(grad, precision, explain, element, steps)
     table = to_rich(extra(trace, False), precision) if fmt_name == "table" else None
     return render_run(trace, fmt_name, precision=precision, step_by_step=step_by_step,
-                      sections=[extra], table=table)
+                      steps=steps, sections=[extra], table=table)
