@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -22,9 +22,12 @@ from rnncalc.config.yamlsafe import Path as DocPath
 from rnncalc.errors import ConfigError, shown
 from rnncalc.reading import decode, read_bounded
 
+if TYPE_CHECKING:
+    from rnncalc.model import Exercise
+
 __all__ = [
-    "META_KEYS", "Answers", "Given", "Key", "blank", "lookup", "read_answers", "student_of",
-    "template", "tolerance_problem",
+    "META_KEYS", "Answers", "Given", "Key", "blank", "lookup", "read_answers", "shape_of",
+    "student_of", "template", "tolerance_problem",
 ]
 
 #: A quantity's place in the JSON output: keys, list indices, ``"t=1"`` (the step whose ``t`` is 1)
@@ -252,6 +255,40 @@ def blank(expected: dict[str, Any]) -> dict[str, Any]:
     if "head" in expected:
         doc["head"] = {k: _blank(v) for k, v in expected["head"].items() if k != "task"}
     return doc
+
+
+def shape_of(ex: Exercise) -> dict[str, Any]:
+    """The parts of ``Trace.to_dict()`` that :func:`blank` reads, every number 0, from the
+    exercise alone: a blank form needs no arithmetic (and no torch). Tests hold it to the trace's
+    own shape for every example config."""
+    T, H, P = ex.steps, ex.hidden_size, ex.state_size
+
+    def step(t: int) -> dict[str, Any]:
+        row: dict[str, Any] = {"t": t, "pre": {g: [0] * H for g in ex.gates},
+                               "act": {g: [0] * H for g in ex.gates}}
+        if ex.cell == "lstm":
+            row["c"] = [0] * H
+        if ex.proj_size:
+            row["m"] = [0] * H
+        row["h"] = [0] * P
+        return row
+
+    order = {"forward": range(T), "backward": range(T - 1, -1, -1)}
+    layers = [{"layer": k, "directions": {d: [step(t) for t in order[d]] for d in ex.directions}}
+              for k in range(ex.num_layers)]
+    out: dict[str, Any] = {"layers": layers}
+    head = ex.head
+    if head is not None:
+        n = len(head.W)
+        named = {"name": ""} if head.labels else {}
+        if head.task == "regression":
+            out["head"] = {"y": [0] * n, "steps": [{"t": t, "y": [0] * n} for t in range(T)]}
+        elif head.task == "classification":
+            out["head"] = {"logits": [0] * n, "probs": [0] * n, "label": 0, **named}
+        else:
+            out["head"] = {"steps": [{"t": t, "logits": [0] * n, "probs": [0] * n, "label": 0,
+                                      **named} for t in range(T)]}
+    return out
 
 
 def _blank(value: Any) -> Any:

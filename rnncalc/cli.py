@@ -694,16 +694,17 @@ def answers_template(
     """Write a blank answers file for an exercise, for a student to fill in and `check`."""
     with _errors(traceback):
         import rnncalc
-        from rnncalc.answers import template
+        from rnncalc.answers import shape_of, template
 
         exercise = rnncalc.load(str(config))
+        if not grad:  # the form's shape is the exercise's: nothing to compute, no torch
+            _emit(template(shape_of(exercise), exercise.title), output)
+            return
         trace = _compute(exercise)
-        expected = trace.to_dict()
-        if grad:
-            from rnncalc.bptt import backprop
+        from rnncalc.bptt import backprop
 
-            expected["grad"] = backprop(trace).to_dict()
-        _emit(template(expected, exercise.title, grad=grad), output)
+        expected = {**trace.to_dict(), "grad": backprop(trace).to_dict()}
+        _emit(template(expected, exercise.title, grad=True), output)
 
 
 @app.command(epilog="Examples:  rnncalc grad -c configs/rnn_grad.yaml  ·  rnncalc grad -c "

@@ -1,6 +1,6 @@
-"""Commands that compute nothing never import torch (issue 6): every --help, validate, init,
-schema, formulas and shell completion. Checked in a fresh interpreter, a behaviour rather than a
-timing (the timings are in benchmarks/bench.py)."""
+"""Commands that compute nothing never import torch (issues 6, 18): every --help, validate, init,
+schema, formulas, answers-template, convert and shell completion. Checked in a fresh interpreter,
+a behaviour rather than a timing (the timings are in benchmarks/bench.py)."""
 
 from __future__ import annotations
 
@@ -56,6 +56,12 @@ def _runs() -> list[list[str]]:
         "schema": [["schema"]],
         "formulas": [["formulas", "lstm"], ["formulas", "gru", "--convention", "onnx"],
                      ["formulas", "rnn", "-c", str(CONFIGS / "lstm_stacked_relu.yaml")]],
+        # a blank form and a change of layout: the exercise's shape and weights, no arithmetic
+        "answers-template": [["answers-template", str(CONFIGS / "lstm.yaml")],
+                             ["answers-template", str(CONFIGS / "rnn_bidirectional.yaml")],
+                             ["answers-template", str(CONFIGS / "rnn_labeling.yaml")]],
+        "convert": [["convert", str(CONFIGS / "lstm.yaml"), "--to", "onnx"],
+                    ["convert", str(CONFIGS / "lstm_onnx.yaml"), "--to", "per-gate"]],
     }
     for command, lines in optional.items():
         if command in commands:
