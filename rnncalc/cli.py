@@ -841,9 +841,10 @@ def run(
     grad: Annotated[bool, typer.Option(
         "--grad", help="Also backpropagate each config that has a loss (what rnncalc grad "
         "shows; jsonl: its grad object); the others run forward only.")] = False,
-    jobs: Annotated[int, typer.Option(
-        "--jobs", "-j", min=0, help="Worker processes (0: one per core). Output stays in input "
-        "order.")] = 1,
+    jobs: Annotated[str, typer.Option(
+        "--jobs", "-j", help="Worker processes: a number (0: one per core) or auto, which "
+        "starts workers only when the configs' size says they pay. Output stays in input order.",
+        callback=lambda value: _check_jobs(value))] = "auto",
     progress: Annotated[bool | None, typer.Option(
         "--progress/--no-progress", help="A progress bar on stderr; default: when stderr is a "
         "terminal and the run takes more than a second.", show_default=False)] = None,
@@ -866,7 +867,10 @@ def run(
                   color=tty and "NO_COLOR" not in os.environ, stdin=read_stdin(sources),
                   grad=grad)
         worst, kept = 0, list[str]()
-        results = outcomes(job, sources, jobs or os.cpu_count() or 1)
+        from rnncalc.jobs import choose_jobs
+
+        asked = None if jobs == "auto" else int(jobs)
+        results = outcomes(job, sources, choose_jobs(sources, asked, os.cpu_count() or 1))
         for outcome in _with_progress(results, len(sources), progress):
             worst = max(worst, outcome.exit_code)
             if outcome.error is not None and format is RunFormat.table:
@@ -913,6 +917,14 @@ def _check_tolerance(value: float | None) -> float | None:
     if problem:
         raise typer.BadParameter(problem)
     return value
+
+
+def _check_jobs(jobs: str) -> str:
+    """``--jobs``: ``auto`` or a whole number >= 0; anything else is a usage error (exit 2)."""
+    if jobs != "auto" and not (jobs.isdigit() and jobs.isascii()):
+        raise typer.BadParameter(f"expected auto or a number of worker processes (0: one per "
+                                 f"core), got {jobs!r}")
+    return jobs
 
 
 def _check_steps(steps: str | None) -> str | None:

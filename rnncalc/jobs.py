@@ -9,6 +9,7 @@ config's ``weights_file``); neither does this module.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
     from rnncalc.sources import Stdin
     from rnncalc.trace import Trace
 
-__all__ = ["Job", "Outcome", "expand", "outcomes", "read", "read_stdin", "validate"]
+__all__ = ["Job", "Outcome", "choose_jobs", "expand", "outcomes", "read", "read_stdin",
+           "validate"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,30 @@ def _worker_init() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+#: Seconds of work per byte of config, one process (a seed-sized config of 650 bytes: 2 ms to
+#: read, check, compute and render; long sequences cost about as much per byte of inputs).
+SECONDS_PER_BYTE = 3e-6
+#: Work below which worker processes cannot pay: each starts from a forkserver that has imported
+#: torch (about 2 s on two cores), and the two cores' gain is at most the work halved.
+PARALLEL_FROM = 4.0
+
+
+def choose_jobs(sources: Sequence[str], asked: int | None, cores: int) -> int:
+    """``--jobs``: the number asked (0: one per core), or, by default (``None``), one process
+    unless the configs' size says the work outweighs the workers' start-up."""
+    if asked is not None:
+        return asked or cores
+    if cores < 2 or len(sources) < 2:
+        return 1
+    import os
+
+    size = 0
+    for source in sources:
+        with contextlib.suppress(OSError):
+            size += os.stat(source).st_size if source != "-" else 0
+    return cores if size * SECONDS_PER_BYTE >= PARALLEL_FROM else 1
 
 
 def outcomes(job: Callable[[str], Outcome], sources: Sequence[str], jobs: int = 1

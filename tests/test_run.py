@@ -264,3 +264,23 @@ def test_steps_that_pick_no_step_of_the_run_is_a_usage_error(cli, tmp_path, spec
 def test_steps_that_pick_some_steps_may_run_past_the_end(cli, tmp_path):
     result = cli("rnn", "-c", _long_config(tmp_path, 40), "--steps", "38:100")
     assert result.exit_code == 0 and " 39 " in result.stdout and " 37 " not in result.stdout
+
+
+def test_jobs_auto_starts_workers_only_for_enough_work(tmp_path, monkeypatch):
+    """By default one process: a class of seed-sized configs is done before workers start."""
+    from rnncalc import jobs
+
+    small = [str(CONFIGS / "lstm.yaml")] * 1000
+    assert jobs.choose_jobs(small, None, cores=2) == 1
+    assert jobs.choose_jobs(small * 10, None, cores=2) == 2
+    assert jobs.choose_jobs(small * 10, None, cores=1) == 1
+    assert jobs.choose_jobs(["-", "missing.yaml"], None, cores=2) == 1
+    assert jobs.choose_jobs(small, 3, cores=2) == 3
+    assert jobs.choose_jobs(small, 0, cores=2) == 2
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5", ""])
+def test_jobs_must_be_auto_or_a_number(cli, value):
+    result = cli("run", str(CONFIGS / "lstm.yaml"), "--jobs", value)
+    assert result.exit_code == 2
+    assert "expected auto or a number" in result.stderr
