@@ -92,6 +92,9 @@ def _errors(show_traceback: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except MemoryError:
+        print(_out_of_memory(), file=sys.stderr)
+        raise typer.Exit(int(ExitCode.INVALID_INPUT)) from None
     except Exception as exc:
         if show_traceback:
             tb.print_exc()
@@ -107,6 +110,25 @@ def _errors(show_traceback: bool) -> Iterator[None]:
 
 #: What a write to stdout meets on a full disk or a device that takes nothing (> /dev/full).
 _WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+#: The exercise being computed, for the message when memory runs out (:func:`_out_of_memory`).
+_computing: Any = None
+
+
+def _out_of_memory() -> str:
+    """An exercise too large for this machine's memory is the input's size, not a bug: say which
+    size, and the ways out."""
+    ex = _computing
+    if ex is None:
+        return "out of memory reading the input; a long sequence or large weights in YAML take " \
+               "several times their text's size while read"
+    per_step = (2 * len(ex.gates) + 3) * ex.hidden_size * ex.num_layers * ex.num_directions
+    return (f"{ex.source}: out of memory: {ex.steps} steps of {ex.hidden_size} units, "
+            f"{ex.num_layers} layer(s), {ex.num_directions} direction(s) are about "
+            f"{ex.steps * per_step:,} numbers to record and write; show fewer steps (a table with "
+            f"--steps 0:5,-5:, the default, rather than the JSON, which holds every step) or "
+            f"give fewer inputs (a smaller T)")
 
 
 def _quiet_broken_pipe() -> None:
@@ -239,13 +261,19 @@ def _cell_command(cell: str) -> Callable[..., None]:
             arithmetic = None if lines is None else lines(trace)
             from rnncalc.render.formats import render
 
-            after = ""
-            if arithmetic is not None and format is Format.table:
-                from rnncalc.render.explain import render as render_explain
+            if format is Format.json and arithmetic is None:  # a few hundred steps at a time
+                from rnncalc.output import write_chunks
+                from rnncalc.render.json import stream
 
-                after = "\n" + render_explain(arithmetic, precision=precision)
-            _emit(render(trace, format.value, precision=precision, step_by_step=step_by_step,
-                         steps=steps, explain=arithmetic), output, after)
+                write_chunks(stream(trace), output)
+            else:
+                after = ""
+                if arithmetic is not None and format is Format.table:
+                    from rnncalc.render.explain import render as render_explain
+
+                    after = "\n" + render_explain(arithmetic, precision=precision)
+                _emit(render(trace, format.value, precision=precision, step_by_step=step_by_step,
+                             steps=steps, explain=arithmetic), output, after)
             if svg is not None:
                 from rnncalc.output import write_result
                 from rnncalc.render.table import render as render_table
@@ -292,6 +320,8 @@ def _digits(precision: int | None, round: int | None) -> int:
 
 
 def _compute(exercise: object, round_to: int | None = None) -> "Trace":
+    global _computing
+    _computing = exercise
     from rnncalc.engine import run
 
     return run(exercise, round_to=round_to)  # type: ignore[arg-type]

@@ -9,11 +9,12 @@ import os
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from rnncalc.errors import RnncalcError
 
-__all__ = ["stdout_failed", "write_result"]
+__all__ = ["stdout_failed", "write_chunks", "write_result"]
 
 
 def write_result(text: str, output: Path | None = None, *, follow_links: bool = True) -> None:
@@ -61,6 +62,27 @@ def write_result(text: str, output: Path | None = None, *, follow_links: bool = 
         if isinstance(exc, OSError):  # a full disk, a lost mount: the earlier file is whole
             raise RnncalcError(f"{output}: cannot write: {exc.strerror or exc}") from None
         raise
+
+
+def write_chunks(chunks: Iterable[bytes], output: Path | None = None) -> None:
+    """Write UTF-8 ``chunks`` to stdout as they come, or to ``output`` as :func:`write_result`
+    writes a file (whole, at the end: the checks and the atomic replace are that function's)."""
+    if output is not None:
+        write_result(b"".join(chunks).decode(), output)
+        return
+    binary = getattr(sys.stdout, "buffer", None)
+    try:
+        sys.stdout.flush()
+        for chunk in chunks:
+            if binary is None:
+                sys.stdout.write(chunk.decode())
+            else:
+                binary.write(chunk)
+        (binary or sys.stdout).flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise stdout_failed(exc) from None
 
 
 def _to_stdout(text: str) -> None:

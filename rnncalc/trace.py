@@ -92,15 +92,16 @@ class DirectionTrace:
         for k in range(len(self.positions)):
             yield self.step(k)
 
-    def to_list(self) -> list[dict[str, Any]]:
-        """The JSON steps; built from whole blocks at once (``tolist`` per block, not per step)."""
-        x, h = _list(self.x), _list(self.h)
-        c = None if self.c is None else _list(self.c)
-        pre = {g: _list(v) for g, v in self.pre.items()}
-        act = {g: _list(v) for g, v in self.act.items()}
-        extra = {name: _list(v) for name, v in self.extra.items()}
+    def to_list(self, rows: slice = slice(None), convert: Any = _list) -> list[dict[str, Any]]:
+        """The JSON steps (those of ``rows``); built from whole blocks at once (``convert``, by
+        default ``tolist``, per block, not per step)."""
+        x, h = convert(self.x[rows]), convert(self.h[rows])
+        c = None if self.c is None else convert(self.c[rows])
+        pre = {g: convert(v[rows]) for g, v in self.pre.items()}
+        act = {g: convert(v[rows]) for g, v in self.act.items()}
+        extra = {name: convert(v[rows]) for name, v in self.extra.items()}
         out = []
-        for k, t in enumerate(self.positions):
+        for k, t in enumerate(self.positions[rows]):
             row: dict[str, Any] = {
                 "t": t, "x": x[k], "pre": {g: v[k] for g, v in pre.items()},
                 "act": {g: v[k] for g, v in act.items()}, "h": h[k],
@@ -171,8 +172,10 @@ class Trace:
     head: HeadTrace | None
     round_to: int | None = None  # every intermediate rounded to this many decimals (--round)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON contract (README, "JSON output"): full-precision numbers."""
+    def to_dict(self, lazy: bool = False) -> dict[str, Any]:
+        """The JSON contract (README, "JSON output"): full-precision numbers. ``lazy``: the
+        long parts (each direction's steps, ``output``) left as the trace's own objects, for
+        :func:`rnncalc.render.json.stream` to write a piece at a time."""
         ex = self.exercise
         out: dict[str, Any] = {
             "cell": ex.cell,
@@ -186,10 +189,11 @@ class Trace:
             "formulation": ex.formulation.to_dict(),
             "layers": [
                 {"layer": lt.layer,
-                 "directions": {d: tr.to_list() for d, tr in lt.directions.items()}}
+                 "directions": {d: tr if lazy else tr.to_list()
+                                for d, tr in lt.directions.items()}}
                 for lt in self.layers
             ],
-            "output": _list(self.output),
+            "output": self.output if lazy else _list(self.output),
             "h_n": _list(self.h_n),
         }
         if self.c_n is not None:
