@@ -1,10 +1,10 @@
 r"""Backpropagation through one layer and direction in one pass of autograd: the totals, and the
 gradient each step's state receives from the next step, for every step at once.
 
-The cell's own forward equations (its ``step``, :func:`rnncalc.cells.spec`) run again over the steps
-differentiated, with the parameters, the inputs and the entering state as autograd leaves; one
-vector-Jacobian product with ``\delta h^{out}`` (``[K, H]``, from the head or the layer above)
-gives
+The cell's own forward equations (its ``step``, :func:`rnncalc.cells.spec`) run again over the
+steps differentiated, with the parameters, the inputs and the entering state as autograd leaves;
+one vector-Jacobian product with ``\delta h^{out}`` (``[K, H]``, from the head or the layer
+above) gives
 
 .. math::
     \partial L/\partial \theta = \sum_t (\text{step } t\text{'s contribution})
