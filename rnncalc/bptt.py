@@ -41,6 +41,7 @@ from rnncalc.cells._spec import unclipped
 from rnncalc.cells.activations import slope
 from rnncalc.engine import params as _params
 from rnncalc.errors import RnncalcError
+from rnncalc.formulation import Formulation
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import Exercise, Loss, param_name
@@ -298,28 +299,25 @@ def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch
     first = 0 if truncate is None else max(0, T - truncate)
     ks = range(T - 1, first - 1, -1)
     dh_out = dh_out_by_pos[list(tr.positions[first:])]  # [K, H] the order computed, from first
-    if exact:
-        f = _stepwise(ex, p, tr, dh_out, first)
-    else:
-        f = fused(ex.cell, ex.formulation, p, tr, dh_out, first)
     every = [tr.positions[k] for k in reversed(range(T))]  # selections count every step
     picked = {every[k] for k in shown(every, steps) if k is not None}
     held = [k for k in ks if tr.positions[k] in picked]
-    rows = [backward(p, tr.step(k), dh_out[k - first] + f.dh_future[k - first],
-                     None if f.dc_future is None else f.dc_future[k - first], ex.formulation)
-            for k in held]
+    at = [k - first for k in held]
+    f = (_stepwise if exact else fused)(ex.cell, ex.formulation, p, tr, dh_out, first, at)
+    rows = [backward(p, tr.step(k), dh_out[j] + f.dh_future[i],
+                     None if f.dc_future is None else f.dc_future[i], ex.formulation)
+            for i, (k, j) in enumerate(zip(held, at, strict=True))]
     contrib = {kind: _stack([getattr(cg, kind) for cg in rows], getattr(p, kind))
                for kind in PARAMS}
     contrib.update({kind: _stack([cg.extra[kind] for cg in rows], getattr(p, kind))
                     for kind in EXTRA_PARAMS if getattr(p, kind) is not None})
-    at = [k - first for k in held]
     lstm = tr.c is not None
     H = tr.h.shape[-1]
     return DirectionGrad(
         layer=tr.layer, direction=tr.direction, gates=tuple(tr.pre),
         order=tuple(tr.positions[k] for k in ks), positions=tuple(tr.positions[k] for k in held),
-        dh_out=dh_out[at], dh_future=f.dh_future[at], dh=dh_out[at] + f.dh_future[at],
-        dc_future=f.dc_future[at] if f.dc_future is not None else None,
+        dh_out=dh_out[at], dh_future=f.dh_future, dh=dh_out[at] + f.dh_future,
+        dc_future=f.dc_future,
         dc=torch.stack([cg.dc for cg in rows]) if lstm and rows else (  # type: ignore[misc]
             tr.h.new_zeros(0, H) if lstm else None),
         dpre={g: torch.stack([cg.dpre[g] for cg in rows]) if rows else tr.h.new_zeros(0, H)
@@ -337,11 +335,12 @@ def _stack(blocks: list[torch.Tensor], param: torch.Tensor) -> torch.Tensor:
     return torch.stack(blocks) if blocks else param.new_zeros(0, *param.shape)
 
 
-def _stepwise(ex: Exercise, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
-              first: int) -> Fused:
-    """The backward recursion one step at a time, as a hand-worked sheet does it (under
-    ``--round``, every intermediate rounded before the next step reads it)."""
-    backward = spec(ex.cell).backward
+def _stepwise(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
+              first: int, rows: list[int]) -> Fused:
+    """:func:`~rnncalc.bptt_fused.fused`, by the backward recursion one step at a time, as a
+    hand-worked sheet does it (under ``--round``, every intermediate rounded before the next step
+    reads it)."""
+    backward = spec(cell).backward
     T = len(tr.positions)
     dh_future = torch.zeros(tr.h.shape[-1], dtype=tr.h.dtype)
     dc_future = None if tr.c is None else torch.zeros_like(tr.c[0])  # [H] (h: [P] if projected)
@@ -349,7 +348,7 @@ def _stepwise(ex: Exercise, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
     cgs = []
     for k in range(T - 1, first - 1, -1):
         futures.append((dh_future, dc_future))
-        cg = backward(p, tr.step(k), dh_out[k - first] + dh_future, dc_future, ex.formulation)
+        cg = backward(p, tr.step(k), dh_out[k - first] + dh_future, dc_future, form)
         cgs.append(cg)
         dh_future, dc_future = cg.dh_prev, cg.dc_prev
     futures.reverse()
@@ -357,7 +356,8 @@ def _stepwise(ex: Exercise, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
     totals = {kind: torch.stack([getattr(cg, kind) for cg in cgs]).sum(0) for kind in PARAMS}
     totals.update({kind: torch.stack([cg.extra[kind] for cg in cgs]).sum(0)
                    for kind in EXTRA_PARAMS if kind in cgs[0].extra})
+    chosen = [futures[j] for j in rows]
     return Fused(
-        totals, torch.stack([f[0] for f in futures]),
-        None if tr.c is None else torch.stack([f[1] for f in futures]),  # type: ignore[misc]
+        totals, _stack([f[0] for f in chosen], dh_future),
+        None if dc_future is None else _stack([f[1] for f in chosen], dc_future),  # type: ignore[misc]
         torch.stack([cg.dx for cg in cgs]), dh_future, dc_future)

@@ -32,20 +32,22 @@ KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr", "peephole"
 
 
 class Fused(NamedTuple):
-    """Steps ``first .. T-1`` of a direction, in the order computed; blocks ``[K, ...]``."""
+    """Steps ``first .. T-1`` of a direction, in the order computed."""
 
     totals: dict[str, torch.Tensor]  # weight_ih, ... (those the params have) -> dL/dparam
-    dh_future: torch.Tensor  # [K, H] dL/dh_t through step t+1 (zero at the last step)
-    dc_future: torch.Tensor | None  # [K, H] lstm
-    dx: torch.Tensor  # [K, H_in]
+    dh_future: torch.Tensor  # [R, H] dL/dh_t through step t+1 (zero at the last step), R rows
+    dc_future: torch.Tensor | None  # [R, H] lstm
+    dx: torch.Tensor  # [K, H_in] every step's
     dh0: torch.Tensor  # dL/d(the state entering step ``first``)
     dc0: torch.Tensor | None
 
 
 def fused(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
-          first: int) -> Fused:
+          first: int, rows: list[int]) -> Fused:
     """The vector-Jacobian product of steps ``first ..`` of ``tr`` with ``dh_out`` (``[K, H]``,
-    the order computed); the state entering step ``first`` is a leaf (a constant before it)."""
+    the order computed); the state entering step ``first`` is a leaf (a constant before it).
+    ``dh_future``, ``dc_future``: those of the steps ``rows`` (indices from ``first``) alone
+    (autograd keeps more for each state whose gradient it is asked for: 60 KB each here)."""
     step = spec(cell).step
     with torch.enable_grad():
         leaves = {k: getattr(p, k).detach().requires_grad_() for k in KINDS
@@ -57,30 +59,31 @@ def fused(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_out: t
         if tr.c is not None:
             assert tr.c0 is not None
             c = (tr.c0 if first == 0 else tr.c[first - 1]).detach().requires_grad_()
-        entering_h, entering_c, hs = [h], [c], []
-        for x in xs:
-            out = step(q, x, h, c, form)
+        entering, hs = [(h, c)], []
+        for x in xs.unbind():  # one node for every row's gradient (indexing row by row would
+            out = step(q, x, h, c, form)  # give each row's as a whole [K, H_in] block)
             hs.append(out.h)
             # the next step reads its own copy: the gradient of the copy is what that step
             # passes back (dh_future), apart from what the output passes (dh_out)
             h = out.h.clone()
             c = None if out.c is None else out.c.clone()
-            entering_h.append(h)
-            entering_c.append(c)
-        states = entering_h[:-1] + ([] if c is None else entering_c[:-1])
+            entering.append((h, c))
+        K = len(hs)
+        asked = [entering[0], *(entering[k + 1] for k in rows if k + 1 < K)]
+        states = [s for pair in asked for s in pair if s is not None]
         # <h, dh_out> summed: its gradient with respect to h is dh_out exactly (a scalar to
         # differentiate: given grad_outputs, torch.autograd imports sympy, 3 s)
         surrogate = (torch.stack(hs) * dh_out).sum()
         grads = torch.autograd.grad(surrogate, [*leaves.values(), xs, *states],  # type: ignore[list-item]
                                     allow_unused=True, materialize_grads=True)
-    K = len(hs)
     totals = dict(zip(leaves, grads[:len(leaves)], strict=True))
-    dx, rest = grads[len(leaves)], grads[len(leaves) + 1:]
-    dh_in = torch.stack(rest[:K])  # [dh0, dh_future of steps 0 .. K-2]
-    zero = torch.zeros_like(dh_in[:1])
-    dh_future = torch.cat([dh_in[1:], zero])
-    dc_future = dc0 = None
-    if c is not None:
-        dc_in = torch.stack(rest[K:])
-        dc_future, dc0 = torch.cat([dc_in[1:], torch.zeros_like(dc_in[:1])]), dc_in[0]
-    return Fused(totals, dh_future, dc_future, dx, dh_in[0], dc0)
+    dx, rest = grads[len(leaves)], list(grads[len(leaves) + 1:])
+    per = 1 if c is None else 2  # gradients per state: h (and c)
+    (dh0, *dc0), rest = rest[:per], rest[per:]
+    zero = [torch.zeros_like(g) for g in (dh0, *dc0)]
+    given = iter(rest[per * i: per * i + per] for i in range(len(rest) // per))
+    future = [next(given) if k + 1 < K else zero for k in rows]  # the last step: none after it
+    dh_future = torch.stack([f[0] for f in future]) if rows else dh0.new_zeros(0, len(dh0))
+    dc_future = None if c is None else (
+        torch.stack([f[1] for f in future]) if rows else dh0.new_zeros(0, len(dc0[0])))
+    return Fused(totals, dh_future, dc_future, dx, dh0, dc0[0] if dc0 else None)
