@@ -1,0 +1,241 @@
+"""Issue 18's figures: speed at length and at class size, each against its reference measured
+side by side in this run (never asserted by the tests).
+
+    python benchmarks/bench_length.py                 # every section (many minutes)
+    python benchmarks/bench_length.py --only grad     # grad, table, jobs, json, growth
+
+Peak memory is each subprocess's own (``wait4``'s ``ru_maxrss``); "above the imports" subtracts
+the peak of a process that only imports what the command imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("RNNCALC_MAX_VALUES", "1000000000")
+os.environ.setdefault("RNNCALC_MAX_CONFIG_BYTES", "100000000000")
+ROOT = Path(__file__).resolve().parent.parent
+RNNCALC = [sys.executable, "-m", "rnncalc"]
+IMPORTS = [sys.executable, "-c", "import torch, rnncalc.engine, rnncalc.bptt, rnncalc.render.json"]
+
+
+def measured(args: list[str]) -> tuple[float, float]:
+    """Seconds and peak MB of one run of ``args`` (output discarded)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        raise SystemExit(f"failed: {' '.join(args)}")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def paired(a: list[str], b: list[str], reps: int) -> tuple[tuple[float, float], ...]:
+    """The best time and the peak memory of each, run in turns."""
+    runs: tuple[list[tuple[float, float]], ...] = ([], [])
+    for _ in range(reps):
+        for args, out in zip((a, b), runs, strict=True):
+            out.append(measured(args))
+    return tuple((min(t for t, _ in r), max(m for _, m in r)) for r in runs)
+
+
+def config(steps: int, hidden: int, inputs: int = 8, targets: bool = True) -> dict:
+    """A float64 LSTM with torch.nn's initial weights and an mse regression head."""
+    import torch
+
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(inputs, hidden, dtype=torch.float64)
+    cfg = {"cell": "lstm", "inputs": torch.randn(steps, inputs, dtype=torch.float64).tolist(),
+           "weights": {k: v.tolist() for k, v in module.state_dict().items()},
+           "head": {"task": "regression",
+                    "W": (0.1 * torch.randn(1, hidden, dtype=torch.float64)).tolist(), "b": 0}}
+    if targets:
+        cfg["loss"] = {"type": "mse", "targets": [[0.1]] * steps}
+    return cfg
+
+
+def written(cfg: dict, folder: str, name: str) -> str:
+    path = Path(folder) / name
+    path.write_text(json.dumps(cfg))  # JSON is YAML
+    return str(path)
+
+
+def row(name: str, value: float, reference: float, target: str, unit: str = "s") -> None:
+    print(f"  {name:<52} {value:9.3f} {unit}  ref {reference:9.3f} {unit}  "
+          f"ratio {value / reference:6.2f}  (target {target})")
+
+
+def grad(reps: int) -> None:
+    import torch
+
+    import rnncalc
+    from rnncalc.bptt import backprop
+
+    print("1. grad at length: a 1000-step, 64-unit float64 LSTM with an mse head, against the "
+          "forward pass of the same config through the same CLI (tables, run in turns)")
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = config(1000, 64)
+        path = written(cfg, tmp, "long.yaml")
+        (fwd, fwd_mb), (bwd, bwd_mb) = paired([*RNNCALC, "lstm", "-c", path],
+                                              [*RNNCALC, "grad", "-c", path], reps)
+        row("rnncalc grad -c long.yaml", bwd, fwd, "<= 3")
+        _, bare = measured(IMPORTS)
+        ex = rnncalc.load(path)
+        trace = rnncalc.run(ex)
+        g = backprop(trace, steps=None)
+        text = subprocess.run([*RNNCALC, "grad", "-c", path], capture_output=True, check=True,
+                              cwd=ROOT).stdout
+        held = _nbytes(trace) + _nbytes(g) + len(text)
+        row("peak memory above the imports, against the output", bwd_mb - bare, held / 2**20,
+            "<= 2", "MB")
+        print(f"  (peaks: grad {bwd_mb:.0f} MB, forward {fwd_mb:.0f} MB, imports {bare:.0f} MB; "
+              f"the output: trace, rows shown and totals, {len(text) / 2**20:.1f} MB of text)")
+        module = torch.nn.LSTM(8, 64, dtype=torch.float64)
+        module.load_state_dict({k: torch.tensor(v, dtype=torch.float64)
+                                for k, v in cfg["weights"].items()})
+        out, _ = module(torch.tensor(cfg["inputs"], dtype=torch.float64))
+        W = torch.tensor(cfg["head"]["W"], dtype=torch.float64)
+        torch.nn.functional.mse_loss(out @ W.T, torch.full((1000, 1), 0.1,
+                                                           dtype=torch.float64)).backward()
+        worst = max((g.params[n] - p.grad).abs().max().item()
+                    for n, p in module.named_parameters())
+        print(f"  totals against torch.nn + autograd: largest difference {worst:.1e} "
+              f"(target <= 1e-12)")
+
+
+def _nbytes(obj: object) -> int:
+    """The bytes of every distinct tensor storage reachable from a trace or a gradient trace."""
+    import dataclasses
+
+    import torch
+
+    seen: dict[int, int] = {}
+
+    def walk(v: object) -> None:
+        if isinstance(v, torch.Tensor):
+            seen[v.untyped_storage().data_ptr()] = v.untyped_storage().nbytes()
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+            for f in dataclasses.fields(v):
+                if f.name != "exercise":
+                    walk(getattr(v, f.name))
+        elif isinstance(v, dict):
+            for item in v.values():
+                walk(item)
+        elif isinstance(v, tuple | list):
+            for item in v:
+                walk(item)
+
+    walk(obj)
+    return sum(seen.values())
+
+
+def table(reps: int) -> None:
+    import rnncalc
+    from rnncalc.bptt import backprop
+    from rnncalc.render.grad import render
+    from rnncalc.render.table import render as render_table
+    from rnncalc.render.table import to_text
+
+    print("2. The default grad table of a 500-step, seed-sized LSTM (2 units), rendered, "
+          "against the one second the issue allows")
+    ex = rnncalc.load(config(500, 2, inputs=3))
+    trace = rnncalc.run(ex)
+    g = backprop(trace, steps=None)
+
+    from bench import best  # benchmarks/ is the script's folder
+
+    shown = best(lambda: to_text(render(trace, g, "table"), width=80), reps)
+    row("grad table (forward, loss, backward rows, totals)", shown, 1.0, "<= 1")
+    forward = best(lambda: to_text(render_table(trace), width=80), reps)
+    print(f"  (the forward table alone: {forward:.3f} s; backprop with the rows shown: "
+          f"{best(lambda: backprop(trace, steps=None), reps):.3f} s)")
+
+
+def jobs(n: int) -> None:
+    print(f"3. {n} seed-sized configs (configs/lstm.yaml) in one `rnncalc run -f jsonl`: "
+          "configs a second, and against one process")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            shutil.copy(ROOT / "configs" / "lstm.yaml", Path(tmp) / f"{i:06d}.yaml")
+        times = {}
+        for jobs in ("1", "2", "auto"):
+            times[jobs] = measured([*RNNCALC, "run", tmp, "-f", "jsonl", "--jobs", jobs])[0]
+            print(f"  --jobs {jobs:<5} {times[jobs]:7.2f} s  {n / times[jobs]:7.0f} configs/s "
+                  f"(target >= 1000)")
+        row("--jobs auto, against --jobs 1", times["auto"], times["1"], "<= 1")
+
+
+def json_output() -> None:
+    import rnncalc
+
+    print("4. JSON of a 10,000-step, 64-unit LSTM: peak memory above the imports, against the "
+          "trace")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = written(config(10_000, 64, targets=False), tmp, "long.yaml")
+        seconds, peak = measured([*RNNCALC, "lstm", "-c", path, "-f", "json"])
+        _, bare = measured(IMPORTS)
+        trace = rnncalc.run(rnncalc.load(path))
+        row(f"rnncalc lstm -f json ({seconds:.1f} s)", peak - bare, _nbytes(trace) / 2**20,
+            "<= 3", "MB")
+
+
+GROWTH = """
+import json, sys, time, resource
+sys.path.insert(0, {root!r})
+from benchmarks.bench_length import config
+import rnncalc
+from rnncalc.bptt import backprop
+ex = rnncalc.load(config({steps}, {hidden}))
+start = time.perf_counter()
+trace = rnncalc.run(ex)
+if {grad}:
+    backprop(trace, steps=None)
+print(json.dumps(time.perf_counter() - start))
+"""
+
+
+def growth() -> None:
+    print("5. How time and peak memory grow with T and H (float64 LSTM, 8 inputs, an mse head): "
+          "rnncalc.run, then backprop with the default rows; from Python numbers, no YAML, no "
+          "rendering; peak of the whole process")
+    print(f"  {'T':>6} {'H':>4}  {'forward s':>9} {'MB':>6}  {'grad s':>8} {'MB':>6}")
+    for steps in (100, 1000, 10_000):
+        for hidden in (2, 64, 512):
+            cells = []
+            for do_grad in (False, True):
+                code = GROWTH.format(root=str(ROOT), steps=steps, hidden=hidden, grad=do_grad)
+                proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                                        cwd=ROOT)
+                out = proc.stdout.read() if proc.stdout else b""
+                _, _, usage = os.wait4(proc.pid, 0)
+                cells.append(f"{json.loads(out):9.2f} {usage.ru_maxrss / 1024:6.0f}")
+            print(f"  {steps:>6} {hidden:>4}  {cells[0]}  {cells[1]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["grad", "table", "jobs", "json", "growth"])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    reps = 2 if args.quick else 3
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    sections: dict[str, Callable[[], None]] = {
+        "grad": lambda: grad(reps), "table": lambda: table(reps),
+        "jobs": lambda: jobs(1000 if args.quick else 5000), "json": json_output,
+        "growth": growth,
+    }
+    for name, section in sections.items():
+        if args.only in (None, name):
+            section()
+
+
+if __name__ == "__main__":
+    main()
