@@ -21,6 +21,7 @@ import rnncalc
 from rnncalc.bptt import backprop
 from rnncalc.cells import CELLS
 from rnncalc.engine import params as _params
+from rnncalc.errors import RnncalcError
 from tests.conftest import CONFIGS
 
 TOL = 1e-10
@@ -276,7 +277,12 @@ def test_formulation_options_match_autograd(drawn):
         W = W[:, :width].contiguous()
         config["head"]["W"] = W.tolist()
     ex = rnncalc.load(config)
-    grad = backprop(rnncalc.run(ex))
+    try:
+        trace = rnncalc.run(ex)
+    except RnncalcError as error:  # identity activations can overflow the forward pass itself
+        assume("out of the range" not in str(error))
+        raise
+    grad = backprop(trace)
 
     def loss_of(out, final):
         if spec["per_position"] or spec["loss"] == "upstream":
