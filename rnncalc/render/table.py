@@ -123,9 +123,8 @@ def _given(trace: Trace) -> list[RenderableType]:
     """The numbers the exercise gives besides its inputs (those are the tables' x_t): the
     initial states when not zero, the weights as a sheet names them, the head; as markdown and
     LaTeX show them (:func:`rnncalc.render.report.exercise_section`)."""
-    from rnncalc.render.report import Matrices
+    from rnncalc.render.report import Matrices, exercise_section
     from rnncalc.render.report import Text as Words
-    from rnncalc.render.report import exercise_section
 
     lines = []
     for block in exercise_section(trace)[0].blocks[2:]:
@@ -134,7 +133,7 @@ def _given(trace: Trace) -> list[RenderableType]:
             lines.append(block.text)
         elif isinstance(block, Matrices) and not block.items[0][0].plain.startswith("x_"):
             lines += [f"  {name.plain} = {_exact(value)}" for name, value in block.items]
-    return [_section("Given", Text("\n".join(lines))), Text("")]
+    return [Text("Given", style="bold"), Text("\n".join(lines)), Text("")]
 
 
 def _exact(value: tuple) -> str:  # type: ignore[type-arg]
