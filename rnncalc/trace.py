@@ -184,6 +184,8 @@ class Trace:
             "direction": ex.direction,
             "merge_mode": ex.merge_mode,
             "formulation": ex.formulation.to_dict(),
+            **({} if ex.backward_formulation is None else {
+                "backward_formulation": ex.backward_formulation.to_dict()}),
             "layers": [
                 {"layer": lt.layer,
                  "directions": {d: tr.to_list() for d, tr in lt.directions.items()}}
