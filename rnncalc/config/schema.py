@@ -109,7 +109,7 @@ SCHEMA: dict[str, Any] = {
                     "grader's, never a student's): points (a number, or {default: 1, h: 2, "
                     "'gate=f': 0.5, 't=2': 3}), carried and rounding (full, half or none), "
                     "tolerance, round. See docs/grading.md."},
-        "upstream_c": {**_MATRIX, "description": "lstm, with or without upstream: dL/dc_t of "
+        "upstream_c": {**_MATRIX, "description": "lstm: with or without upstream, dL/dc_t of "
                        "the top layer from above (Coursera's dc_next), one vector per position "
                        "or fewer (the last positions'); directions joined."},
         "upstream": {**_MATRIX, "description": "Instead of a loss: dL/d output_t of the top "
