@@ -39,7 +39,10 @@ Key = tuple[str | int, ...]
 META_KEYS = {"cell", "dtype", "sizes", "direction", "merge_mode", "formulation", "round",
              "explain", "x", "task", "title", "t", "layer",
              # grad's (rnncalc grad --format json) that are not answers either
-             "loss_type", "reduction", "at", "target", "upstream", "truncate"}
+             "loss_type", "reduction", "at", "target", "upstream", "truncate",
+             # issue #14's: the backward direction's own equations; what grad shows beside
+             "backward_formulation", "upstream_c", "dc_out", "slope", "tanh_c", "terms",
+             "params_as_written"}
 
 
 _MAX_BYTES = 4 * 1024 * 1024

@@ -30,6 +30,7 @@ computed; the state entering them, and everything before, is a constant.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +39,11 @@ import torch
 from rnncalc.bptt_fused import Fused, fused
 from rnncalc.cells import CellGrad, Params, spec
 from rnncalc.cells._spec import unclipped
-from rnncalc.cells.activations import slope
+from rnncalc.cells.activations import apply, slope
 from rnncalc.engine import params as _params
 from rnncalc.errors import RnncalcError
 from rnncalc.formulation import Formulation
+from rnncalc.gradnames import in_layout
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import Exercise, Loss, param_name
@@ -90,6 +92,9 @@ class DirectionGrad:
     dh0: torch.Tensor | None  # dL/d(initial h), when the recursion reached the first step
     dc0: torch.Tensor | None
     totals: dict[str, torch.Tensor]  # PyTorch names (weight_ih_l0, ...) -> sum of contributions
+    dc_out: torch.Tensor | None = None  # [K, H] lstm: dL/dc_t given from above (upstream_c)
+    slopes: dict[str, torch.Tensor] | None = None  # gate -> [K, H] act'(pre), what dpre used
+    tanh_c: torch.Tensor | None = None  # [K, H] lstm: the cell output's activation of c_t
 
     @property
     def extra_kinds(self) -> tuple[str, ...]:
@@ -116,7 +121,13 @@ class DirectionGrad:
                 "dh": _list(self.dh[k]),
             }
             if self.dc is not None and self.dc_future is not None:
+                if self.dc_out is not None:
+                    row["dc_out"] = _list(self.dc_out[k])
                 row["dc_future"], row["dc"] = _list(self.dc_future[k]), _list(self.dc[k])
+            if self.tanh_c is not None:
+                row["tanh_c"] = _list(self.tanh_c[k])
+            if self.slopes is not None:
+                row["slope"] = {g: _list(v[k]) for g, v in self.slopes.items()}
             row["dpre"] = {g: _list(v[k]) for g, v in self.dpre.items()}
             row["dW"] = {n: _list(b) for kind in (*kinds[:2], *self.extra_kinds)
                          for n, b in self.gate_blocks(kind, k).items()}
@@ -143,6 +154,8 @@ class GradTrace:
     layers: tuple[dict[str, DirectionGrad], ...]  # [layer][direction]
     params: dict[str, torch.Tensor]  # PyTorch names, then head.W, head.b
     truncate: int | None
+    terms: torch.Tensor | None = None  # [n] each term's share of the loss (they add up to it)
+    written: dict[str, Any] | None = None  # the totals in the config's own layout (gradnames)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``grad`` object of the JSON output (README, "rnncalc grad")."""
@@ -151,9 +164,12 @@ class GradTrace:
             out["loss"] = self.value
             out["reduction"] = self.loss.reduction
             out["head"] = {"at": self.at, "z": _list(self.z), "target": _list(self.target),
-                           "dz": _list(self.dz), "dh": _list(self.dh_head)}
+                           "dz": _list(self.dz), "dh": _list(self.dh_head),
+                           "terms": _list(self.terms)}
         else:
             out["upstream"] = _list(self.dh_head)
+            if self.loss.upstream_c is not None:
+                out["upstream_c"] = [list(row) for row in self.loss.upstream_c]
         if self.truncate is not None:
             out["truncate"] = self.truncate
         bias = any(name.startswith("bias_") for name in self.params)
@@ -167,6 +183,8 @@ class GradTrace:
             if grads[0].dc0 is not None:
                 out["initial"]["c"] = [_list(g.dc0) for g in grads]
         out["params"] = {name: _list(v) for name, v in self.params.items()}
+        if self.written is not None:  # beside the state_dict names, the config's own
+            out["params_as_written"] = self.written
         return out
 
 
@@ -207,6 +225,10 @@ def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = N
     dtype = trace.output.dtype
     with torch.no_grad(), rounding(round_to):
         lg, at, z, head_params, dh_head, d_dirs = _head_backward(trace, ex.loss)
+        dc_dirs: list[torch.Tensor | None] = [None] * ex.num_directions
+        if ex.loss.upstream_c is not None:  # the top layer's c, directions joined
+            up_c = torch.tensor(ex.loss.upstream_c, dtype=dtype)
+            dc_dirs = list(up_c.split(ex.hidden_size, dim=-1))
         layers: list[dict[str, DirectionGrad]] = []
         for layer in reversed(range(ex.num_layers)):
             lt = trace.layers[layer]
@@ -215,10 +237,12 @@ def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = N
             for d, direction in enumerate(ex.directions):
                 tr = lt.directions[direction]
                 p = _params(ex.weights[layer][d], dtype)
-                g, dx = _direction(ex, p, tr, d_dirs[d], truncate, steps, round_to is not None)
+                g, dx = _direction(ex, p, tr, d_dirs[d], truncate, steps, round_to is not None,
+                                   dc_dirs[d])
                 dirs[direction] = g
                 d_input[list(tr.positions)] += dx
             layers.insert(0, dirs)
+            dc_dirs = [None] * ex.num_directions  # given for the top layer only
             if layer:
                 below = trace.layers[layer - 1].directions
                 d_dirs = unmerge(d_input, [_by_position(below[d]) for d in ex.directions],
@@ -231,10 +255,22 @@ def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = N
             h_head=None if lg is None or trace.head is None else (
                 trace.output if at == "steps" else trace.head.final_input[None]),
             dh_head=dh_head, layers=tuple(layers), params={**totals, **head_params},
-            truncate=truncate,
+            truncate=truncate, terms=None if lg is None else lg.terms,
+            written=in_layout(ex, totals),
         )
         check_finite(grad, ex.source, "grad")  # a loss of 1e600 is no answer
         return grad
+
+
+def _slopes(form: Formulation, tr: DirectionTrace, ks: Sequence[int]
+            ) -> dict[str, torch.Tensor]:
+    """``act'(pre)`` of every gate at the steps ``ks``: the derivatives the backward steps use
+    (``sigmoid'(a) = s (1 - s)``, ``tanh'(a) = 1 - tanh^2 a``, ...), a sheet's own column."""
+    rows = list(ks)
+    roles = spec(form.cell).gate_roles  # a cell declaring none: its one activation
+    return {g: slope(form.act[roles[g]] if g in roles else form.activations[0], tr.pre[g][rows],
+                     tr.act[g][rows])
+            for g in tr.pre}
 
 
 def _by_position(tr: DirectionTrace) -> torch.Tensor:
@@ -284,10 +320,11 @@ def _head_backward(trace: Trace, loss: Loss) -> tuple[
 
 
 def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch.Tensor,
-               truncate: int | None, steps: str | None, exact: bool
-               ) -> tuple[DirectionGrad, torch.Tensor]:
+               truncate: int | None, steps: str | None, exact: bool,
+               dc_out_by_pos: torch.Tensor | None = None) -> tuple[DirectionGrad, torch.Tensor]:
     """The recursion through one layer and direction, last step computed first; and ``dL/dx_t``
-    of every step, by the index computed (what the layer below receives).
+    of every step, by the index computed (what the layer below receives). An LSTM's
+    ``dc_out_by_pos`` (dL/dc_t given from above) joins dL/dc_t from the future.
 
     The totals and the gradients passed between steps come from one fused pass
     (:mod:`rnncalc.bptt_fused`); the cell's backward step runs only at the rows ``steps`` selects
@@ -295,17 +332,20 @@ def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch
     step, as on paper, each intermediate rounded; its totals are the sums of the contributions.
     """
     backward = spec(ex.cell).backward
+    form = ex.formulation_of(tr.direction)
     T = len(tr.positions)
     first = 0 if truncate is None else max(0, T - truncate)
     ks = range(T - 1, first - 1, -1)
     dh_out = dh_out_by_pos[list(tr.positions[first:])]  # [K, H] the order computed, from first
+    dc_out = None if dc_out_by_pos is None else dc_out_by_pos[list(tr.positions[first:])]
     every = [tr.positions[k] for k in reversed(range(T))]  # selections count every step
     picked = {every[k] for k in shown(every, steps) if k is not None}
     held = [k for k in ks if tr.positions[k] in picked]
     at = [k - first for k in held]
-    f = (_stepwise if exact else fused)(ex.cell, ex.formulation, p, tr, dh_out, first, at)
+    f = (_stepwise if exact else fused)(ex.cell, form, p, tr, dh_out, first, at, dc_out)
     rows = [backward(p, tr.step(k), dh_out[j] + f.dh_future[i],
-                     None if f.dc_future is None else f.dc_future[i], ex.formulation)
+                     None if f.dc_future is None else
+                     f.dc_future[i] if dc_out is None else f.dc_future[i] + dc_out[j], form)
             for i, (k, j) in enumerate(zip(held, at, strict=True))]
     contrib = {kind: _stack([getattr(cg, kind) for cg in rows], getattr(p, kind))
                for kind in PARAMS}
@@ -325,6 +365,9 @@ def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch
         contrib=contrib,
         dx=torch.stack([cg.dx for cg in rows]) if rows else tr.x.new_zeros(0, tr.x.shape[-1]),
         dh0=f.dh0 if first == 0 else None, dc0=f.dc0 if first == 0 else None,
+        dc_out=None if dc_out is None else dc_out[at],
+        slopes=_slopes(form, tr, held),
+        tanh_c=None if tr.c is None else apply(form.act["cell_output"], tr.c[held]),
         # a one-direction net run in reverse keeps the forward names, as its config gives them
         totals={param_name(kind, tr.layer, tr.direction if ex.bidirectional else "forward"): v
                 for kind, v in f.totals.items()},
@@ -336,7 +379,7 @@ def _stack(blocks: list[torch.Tensor], param: torch.Tensor) -> torch.Tensor:
 
 
 def _stepwise(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
-              first: int, rows: list[int]) -> Fused:
+              first: int, rows: list[int], dc_out: torch.Tensor | None = None) -> Fused:
     """:func:`~rnncalc.bptt_fused.fused`, by the backward recursion one step at a time, as a
     hand-worked sheet does it (under ``--round``, every intermediate rounded before the next step
     reads it)."""
@@ -348,7 +391,8 @@ def _stepwise(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_ou
     cgs = []
     for k in range(T - 1, first - 1, -1):
         futures.append((dh_future, dc_future))
-        cg = backward(p, tr.step(k), dh_out[k - first] + dh_future, dc_future, form)
+        dc_in = dc_future if dc_out is None or dc_future is None else dc_future + dc_out[k - first]
+        cg = backward(p, tr.step(k), dh_out[k - first] + dh_future, dc_in, form)
         cgs.append(cg)
         dh_future, dc_future = cg.dh_prev, cg.dc_prev
     futures.reverse()

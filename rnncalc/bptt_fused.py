@@ -43,7 +43,7 @@ class Fused(NamedTuple):
 
 
 def fused(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
-          first: int, rows: list[int]) -> Fused:
+          first: int, rows: list[int], dc_out: torch.Tensor | None = None) -> Fused:
     """The vector-Jacobian product of steps ``first ..`` of ``tr`` with ``dh_out`` (``[K, H]``,
     the order computed); the state entering step ``first`` is a leaf (a constant before it).
     ``dh_future``, ``dc_future``: those of the steps ``rows`` (indices from ``first``) alone
@@ -59,10 +59,11 @@ def fused(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_out: t
         if tr.c is not None:
             assert tr.c0 is not None
             c = (tr.c0 if first == 0 else tr.c[first - 1]).detach().requires_grad_()
-        entering, hs = [(h, c)], []
+        entering, hs, cs = [(h, c)], [], []
         for x in xs.unbind():  # one node for every row's gradient (indexing row by row would
             out = step(q, x, h, c, form)  # give each row's as a whole [K, H_in] block)
             hs.append(out.h)
+            cs.append(out.c)
             # the next step reads its own copy: the gradient of the copy is what that step
             # passes back (dh_future), apart from what the output passes (dh_out)
             h = out.h.clone()
@@ -74,6 +75,8 @@ def fused(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_out: t
         # <h, dh_out> summed: its gradient with respect to h is dh_out exactly (a scalar to
         # differentiate: given grad_outputs, torch.autograd imports sympy, 3 s)
         surrogate = (torch.stack(hs) * dh_out).sum()
+        if dc_out is not None:  # dL/dc_t given from above (an LSTM's upstream_c)
+            surrogate = surrogate + (torch.stack(cs) * dc_out).sum()  # type: ignore[arg-type]
         grads = torch.autograd.grad(surrogate, [*leaves.values(), xs, *states],  # type: ignore[list-item]
                                     allow_unused=True, materialize_grads=True)
     totals = dict(zip(leaves, grads[:len(leaves)], strict=True))

@@ -28,6 +28,7 @@ import torch
 from rnncalc import gradanswers
 from rnncalc.answers import Answers, Given, Key, lookup
 from rnncalc.cells import spec
+from rnncalc.errors import RnncalcError
 from rnncalc.explain import Line, Where, explain
 from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import rounding
@@ -218,6 +219,10 @@ class Marker:
                  round_to: int | None = None) -> None:
         from rnncalc.engine import run
 
+        if ex.backward_formulation is not None:  # the slips and carried answers assume one set
+            raise RnncalcError(f"{ex.source}: check marks nets whose directions share their "
+                               "activations; this one's backward direction has its own "
+                               "(backward_activations)")
         self.ex, self.round_to = ex, round_to
         self.trace = run(ex, round_to=round_to) if trace is None else trace
         self.grad = _backprop(self.trace, round_to)

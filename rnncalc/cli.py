@@ -252,8 +252,17 @@ def _cell_command(cell: str) -> Callable[..., None]:
                 None if config is None else str(config), cell=cell,
                 task=task.value if task else None, bidirectional=bidirectional,
                 dtype=dtype.value if dtype else None, weights=weights,
-                convention=convention.value if convention else None,
+                convention=convention.value if convention else None, batch=True,
             )
+            if not isinstance(exercise, rnncalc.Exercise):  # a batch: each sequence's tables
+                _batch_only(format, svg=svg, explain=lines, compare=compare_conventions)
+                from rnncalc.minibatch import run as run_batch
+                from rnncalc.render.batch import render as render_batch
+
+                _emit(render_batch(run_batch(exercise, round, _compute), format.value,
+                                   step_by_step=step_by_step, precision=precision, steps=steps),
+                      output)
+                return
             if compare_conventions:
                 _emit(_comparison(exercise, format, precision), output)
                 return
@@ -284,6 +293,20 @@ def _cell_command(cell: str) -> Callable[..., None]:
                 write_result(to_svg(picture, title=f"rnncalc {cell}"), svg)
 
     return command
+
+
+def _batch_only(format: Format, **given: object) -> None:
+    """A batch is shown as tables or JSON, one sequence after another; what else a single run
+    offers is a usage error (exit 2) rather than silently dropped."""
+    from rnncalc.minibatch import BatchUsageError
+
+    if format not in (Format.table, Format.json):
+        raise BatchUsageError("--format: a batch is written as table or json")
+    asked = [f"--{name.replace('compare', 'compare-conventions')}" for name, value
+             in given.items() if value]
+    if asked:
+        raise BatchUsageError(f"{asked[0]}: a batch takes no {', '.join(asked)}; run one "
+                              "sequence as its own config for that")
 
 
 def _check_comparison(svg: Path | None, explain: bool, round: int | None) -> None:
@@ -383,8 +406,11 @@ def formulas(
             exercise = build(doc, folder_of(str(config)), cell=cell.value,
                              convention=convention.value if convention else None)
             form, bias = exercise.formulation, exercise.bias
+        from rnncalc.aliases import formulas_lines
+
         title = f"{cell.value.upper()}, {form.summary()}"
-        _emit("\n".join([title, "", *equations(form, bias=bias)]) + "\n", output)
+        lines = [title, "", *equations(form, bias=bias), *formulas_lines(cell.value)]
+        _emit("\n".join(lines) + "\n", output)
 
 
 class Orientation(str, Enum):
@@ -773,7 +799,17 @@ def grad(
         from rnncalc.bptt import backprop
         from rnncalc.render.grad import render as render_grad
 
-        exercise = rnncalc.load(str(config), dtype=dtype.value if dtype else None)
+        exercise = rnncalc.load(str(config), dtype=dtype.value if dtype else None, batch=True)
+        if not isinstance(exercise, rnncalc.Exercise):  # a batch: each sequence, then totals
+            _batch_only(format, explain=explain or element)
+            from rnncalc import minibatch
+            from rnncalc.render.batch import render_grad as render_batch
+
+            batch = minibatch.run(exercise, round, _compute)
+            _emit(render_batch(batch, minibatch.backprop(batch, truncate, round_to=round),
+                               format.value, step_by_step=step_by_step, precision=precision),
+                  output)
+            return
         trace = _compute(exercise, round_to=round)
         # the chain rule of an element sums every step's contribution
         result = backprop(trace, truncate, round_to=round,

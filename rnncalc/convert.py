@@ -52,12 +52,13 @@ def convert(source: str | os.PathLike[str] | dict[str, Any], to: str, *, cell: s
 
     from rnncalc.config import build_filled, folder_of, read_document
     from rnncalc.config.layouts import to_canonical, write_weights
+    from rnncalc.config.shapes import normalize
 
     if to not in TARGETS:
         raise ConfigError(f"--to: expected one of {', '.join(TARGETS)}, got {to!r}")
     given = read_document(source)
     doc, exercise = build_filled(given, folder_of(source), weights=weights, cell=cell)
-    data: dict[str, Any] = dict(to_canonical(doc, cell).data)
+    data: dict[str, Any] = dict(to_canonical(normalize(doc), cell).data)  # columns, flat arrays
     written, notes = write_weights(exercise, to, orientation=orientation, concat=concat)
     out = {k: v for k, v in data.items() if k not in _LAYOUT_KEYS}
     out.setdefault("cell", exercise.cell)

@@ -84,8 +84,9 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
         positions = positions[::-1]
     h, c = h0, c0
     outs = []
+    form = ex.formulation_of(direction)
     for t in positions:
-        out = cell.step(p, xs[t], h, c, ex.formulation)
+        out = cell.step(p, xs[t], h, c, form)
         h, c = out.h, out.c
         outs.append(out)
     return DirectionTrace(

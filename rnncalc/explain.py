@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import torch
@@ -101,7 +101,9 @@ def explain(trace: Trace, selection: Selection | None = None) -> list[Line]:
     for layer in trace.layers:
         for tr in layer.directions.values():
             w = ex.weights[tr.layer][ex.directions.index(tr.direction)]
-            lines += _direction(ex, w, tr, trace.round_to, {})
+            # the direction's own equations (an ONNX node's backward activations)
+            own = replace(ex, formulation=ex.formulation_of(tr.direction))
+            lines += _direction(own, w, tr, trace.round_to, {})
     if trace.head is not None:
         lines += _head(ex, trace, trace.head)
     _check_selection(lines, sel)

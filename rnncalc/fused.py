@@ -43,6 +43,8 @@ MIN_STEPS = 16
 def applies(ex: Exercise) -> bool:
     """Whether torch's fused kernel computes ``ex``'s equations (PyTorch's formulation)."""
     form = ex.formulation
+    if ex.backward_formulation is not None:  # each direction its own activations
+        return False
     cell = spec(ex.cell)
     if cell.blocks is None or tuple(a.name for a in form.activations) not in cell.fused:
         return False

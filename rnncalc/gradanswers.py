@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 __all__ = ["META", "blank", "describe", "order", "own"]
 
 #: Keys of ``grad`` that are not answers.
-META = {"loss_type", "reduction", "at", "target", "upstream", "truncate", "explain"}
+META = {"loss_type", "reduction", "at", "target", "upstream", "truncate", "explain",
+        # given (upstream_c, dc_out), or shown beside the answers: a sheet's intermediates, each
+        # term of the loss, the totals again under the config's own names
+        "upstream_c", "dc_out", "slope", "tanh_c", "terms", "params_as_written"}
 _HEAD = ("z", "target", "dz", "dh")
 _STEP = ("dh_out", "dh_future", "dh", "dc_future", "dc", "dpre", "dW", "db", "dx")
 

@@ -2,7 +2,9 @@ r"""Losses on the head's output, and their gradient there, derived by hand.
 
 ``z`` is the head's output (regression ``y = z``), at the final state (``target``: one term) or at
 every position (``targets``: ``T`` terms); ``N`` the number of terms averaged by ``reduction: mean``
-(elements for mse and bce, positions for cross_entropy; 1 for ``sum``).
+(elements for mse and bce, positions for cross_entropy; 1 for ``sum``; over a whole batch, the
+batch's: ``Loss.denominator``). Each term's share of ``L`` (one per row of ``z``) is kept beside
+the total: a walkthrough's ``L_1``, ``L_2``.
 
 .. math::
     mse:       L = \frac{1}{N} \sum (z - y)^2                dL/dz = \frac{2}{N} (z - y)
@@ -32,22 +34,25 @@ class LossGrad(NamedTuple):
     value: float
     target: torch.Tensor  # [n, d_out] (class indices as [n, 1])
     dz: torch.Tensor  # [n, d_out] dL/dz, n = 1 (final state) or T (every position)
+    terms: torch.Tensor  # [n] each row's term of the loss (they add up to value)
 
 
 def loss_grad(loss: Loss, z: torch.Tensor) -> LossGrad:
     """The loss and dL/dz of the head outputs ``z`` ``[n, d_out]`` (one row per term)."""
     rows = loss.targets if loss.targets is not None else (loss.target,)
     y = torch.tensor(rows, dtype=z.dtype)
+    mean = loss.reduction == "mean"
     if loss.type == "cross_entropy":
         k = y[:, 0].long()
-        n = len(z) if loss.reduction == "mean" else 1
+        n = (loss.denominator or len(z)) if mean else 1
         p = torch.softmax(z, dim=-1)
-        value = (torch.logsumexp(z, dim=-1) - z.gather(1, k[:, None])[:, 0]).sum() / n
-        return LossGrad(float(value), y, (p - torch.eye(z.shape[-1], dtype=z.dtype)[k]) / n)
-    n = z.numel() if loss.reduction == "mean" else 1
+        each = torch.logsumexp(z, dim=-1) - z.gather(1, k[:, None])[:, 0]
+        return LossGrad(float(each.sum() / n), y,
+                        (p - torch.eye(z.shape[-1], dtype=z.dtype)[k]) / n, each / n)
+    n = (loss.denominator or z.numel()) if mean else 1
     if loss.type == "bce":
-        value = (torch.nn.functional.softplus(z) - y * z).sum() / n
-        return LossGrad(float(value), y, (torch.sigmoid(z) - y) / n)
+        each = torch.nn.functional.softplus(z) - y * z
+        return LossGrad(float(each.sum() / n), y, (torch.sigmoid(z) - y) / n, each.sum(-1) / n)
     scale = 0.5 if loss.type == "half_sse" else 1.0 / n
-    value = scale * ((z - y) ** 2).sum()
-    return LossGrad(float(value), y, 2 * scale * (z - y))
+    each = (z - y) ** 2
+    return LossGrad(float(scale * each.sum()), y, 2 * scale * (z - y), scale * each.sum(-1))

@@ -71,7 +71,9 @@ class Loss:
     ``type`` is ``mse | half_sse | cross_entropy | bce`` on the head, or ``upstream`` (dL/d output_t
     of the top layer given directly, one vector per position, in ``upstream``). ``target`` is one
     vector for the head on the final state; ``targets`` one per position (class indices are kept as
-    one-element vectors).
+    one-element vectors). ``denominator``: what ``reduction: mean`` divides by when this exercise
+    is one sequence of a batch (the batch's number of terms, as torch's losses average over a
+    batch); ``None``: this exercise's own.
     """
 
     type: str
@@ -79,6 +81,8 @@ class Loss:
     target: Vector | None = None
     targets: Matrix | None = None
     upstream: Matrix | None = None
+    upstream_c: Matrix | None = None  # lstm: dL/dc_t from above, per position (top layer, joined)
+    denominator: int | None = None  # mean over a batch: the whole batch's number of terms
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,12 @@ class Exercise:
     reverse: bool = False
     merge_mode: str = "concat"
     proj_size: int = 0
+    # how the config wrote its weights: (layout, orientation, concat order, the aliases it
+    # used as (ours, theirs)); grad names its gradients that way too
+    written: tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]] = (
+        "pytorch", "rows", (), ())
+    # a bidirectional net whose backward direction has activations of its own (ONNX)
+    backward_formulation: Formulation | None = None
 
     def __post_init__(self) -> None:
         if self.formulation is None:
@@ -120,6 +130,12 @@ class Exercise:
             if self.nonlinearity in own.nonlinearity:  # rnn, indrnn: PyTorch's nonlinearity
                 form = form.with_options(activations={own.roles[0]: activation(self.nonlinearity)})
             object.__setattr__(self, "formulation", form)
+
+    def formulation_of(self, direction: str) -> Formulation:
+        """The equations ``direction`` runs: the backward one's own, if it has them."""
+        if direction == "backward" and self.backward_formulation is not None:
+            return self.backward_formulation
+        return self.formulation
 
     @property
     def state_size(self) -> int:

@@ -170,10 +170,13 @@ def _other_keys(cell: str) -> list[str]:
         "# hidden_size: 2   # optional where the weights show it",
     ]
     other_layouts: list[str] = []
+    # keys that need more than one line to be valid (a batch instead of inputs, a weight file's
+    # module, a second direction, a backward exercise): named in prose
+    prose = ("batch", "sequence_lens", "upstream_c", "weights_prefix", "backward_activations")
     for key, rule in properties.items():
         words = " ".join(rule.get("description", "").split())
         owner = set(words.partition(":")[0].replace(",", " ").split()) if ":" in words else set()
-        if key in shown or (owner & set(CELLS) and cell not in owner):  # "lstm: ...", "onnx gru:"
+        if key in shown or key in prose or (owner & set(CELLS) and cell not in owner):
             continue
         if owner & layouts:  # "onnx: ...", "per-gate, concat: ...": only with that layout
             other_layouts.append(key)
@@ -182,6 +185,10 @@ def _other_keys(cell: str) -> list[str]:
         else:
             lines.append(f"# {key}: {_example(rule)}   # {words}".rstrip())
     lines.append("# With another layout (see docs/layouts.md), also: " + ", ".join(other_layouts))
+    lines.append("# A batch of sequences in one config: batch (instead of inputs) and "
+                 "sequence_lens (docs/batches.md); upstream_c: dL/dc_t from above (lstm); "
+                 "weights_prefix: the module of a whole model's weights_file; "
+                 "backward_activations: a bidirectional net's backward direction's own")
     return lines
 
 

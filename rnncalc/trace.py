@@ -187,6 +187,8 @@ class Trace:
             "direction": ex.direction,
             "merge_mode": ex.merge_mode,
             "formulation": ex.formulation.to_dict(),
+            **({} if ex.backward_formulation is None else {
+                "backward_formulation": ex.backward_formulation.to_dict()}),
             "layers": [
                 {"layer": lt.layer,
                  "directions": {d: tr if lazy else tr.to_list()

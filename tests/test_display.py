@@ -105,3 +105,20 @@ def test_narrow_terminal_headers_wrap_between_words():
     header = text.split("Layer 0 · forward\n\n")[1].split(" ──")[0].split("\n")
     assert [line.split() for line in header if line] == [["pre-"], ["t", "quantity", "activation",
                                                               "activation"]]
+
+
+def test_table_echoes_the_given_weights(cli):
+    """As markdown and LaTeX do: the seed LSTM's W_hf and the RNN's head, as written."""
+    assert "  W_hf = [[0, 1], [0, -1]]" in cli("lstm").stdout
+    out = cli("rnn", "-c", str(CONFIGS / "rnn_regression.yaml")).stdout
+    assert "Given\n" in out and "  b_ih = [1, 1]" in out and "  W = [[0, 1]]" in out
+
+
+def test_steps_take_a_python_stride(cli):
+    """README promised Python slices; ``::100`` was refused."""
+    from rnncalc.render.steps import shown
+
+    assert shown(list(range(300)), "::100") == [0, None, 100, None, 200, None]
+    out = cli("lstm", "--steps", "::2").stdout
+    assert "\n 0   [1, 2, 3]" in out and "\n 2   [7, 8, 9]" in out and "[4, 5, 6]" not in out
+    assert cli("lstm", "--steps", "::0").exit_code == 2

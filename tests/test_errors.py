@@ -145,11 +145,12 @@ CASES = [
      "  weight_ih_l0: [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1], [0, 0]]\n"
      "  weight_hh_l0: [[1], [0], [1], [0], [1], [0], [1], [0]]\n  weight_hr_l0: [[1, 2, 3]]\n",
      "7: weights.weight_hr_l0: expected shape [1, 2] (proj_size x hidden), got [1, 3]", []),
+    # without proj_size, weight_hr_l0 sets it (its rows), as a .pt file does; 0 says "none"
     ("state-dict-projection-without-proj-size", "lstm",
-     "cell: lstm\ninputs: [[1, 2]]\nweights:\n"
+     "cell: lstm\ninputs: [[1, 2]]\nproj_size: 0\nweights:\n"
      "  weight_ih_l0: [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1], [0, 0]]\n"
      "  weight_hh_l0: [[1], [0], [1], [0], [1], [0], [1], [0]]\n  weight_hr_l0: [[1, 2]]\n",
-     "6: weights.weight_hr_l0: a projection (torch.nn.LSTM's proj_size), but the config sets no "
+     "7: weights.weight_hr_l0: a projection (torch.nn.LSTM's proj_size), but the config sets no "
      "proj_size; add proj_size (1, its rows)", []),
     ("state-dict-projection-missing", "lstm",
      "cell: lstm\ninputs: [[1, 2]]\nproj_size: 1\nweights:\n"

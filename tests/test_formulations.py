@@ -375,8 +375,14 @@ def test_presets_state_what_each_system_assumes():
 def test_formulas_command_prints_the_equations(cli, cell, convention):
     result = cli("formulas", cell, "--convention", convention)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[2:] == equations(preset(cell, convention))
+    eq = equations(preset(cell, convention))
+    lines = result.stdout.splitlines()
+    assert lines[2:2 + len(eq)] == eq
     assert "where:" in result.stdout
+    # then the names other sources use, which a config may give (issue #14)
+    assert lines[2 + len(eq)] == "also accepted:"
+    assert ("W_xz, W_hz, b_z" in result.stdout) == (cell == "gru")
+    assert ("W_c, b_c" in result.stdout) == (cell == "lstm")
 
 
 def test_formulas_of_a_config(cli):

@@ -119,3 +119,29 @@ def test_gru_bias_rows_must_match_reset_after() -> None:
            "weights": {"kernel": [[0.1] * 3], "recurrent_kernel": [[0.2] * 3], "bias": [0.0] * 3}}
     with pytest.raises(rnncalc.ConfigError, match=r"weights.bias: expected shape \[2, 3\]"):
         rnncalc.load(cfg)
+
+
+@pytest.mark.parametrize("cell", sorted(LAYERS))
+def test_go_backwards_is_a_reverse_direction(cell: str) -> None:
+    """Keras's go_backwards=True: the layer reads x_{T-1} first and returns its outputs in the
+    order computed, so its k-th output is rnncalc's output at position T-1-k; the final state
+    is the same."""
+    rng = np.random.default_rng(14)
+    steps, units, width = 4, 2, 3
+    inputs = keras.Input((steps, width), dtype="float64")
+    layer = getattr(keras.layers, LAYERS[cell])(units, return_sequences=True,
+                                                go_backwards=True)
+    model = keras.Model(inputs, layer(inputs))
+    for w in model.weights:
+        w.assign(rng.normal(size=w.shape) * 0.6)
+    x = rng.normal(size=(1, steps, width))
+    want = model(x).detach().cpu().numpy()[0]
+    weights = {w.path.rsplit("/", 1)[-1]: w.value.detach().cpu().numpy().tolist()
+               for w in layer.weights}
+    cfg = {"cell": cell, "layout": "keras", "go_backwards": True, "inputs": x[0].tolist(),
+           "weights": weights}
+    got = rnncalc.run(rnncalc.load(cfg)).to_dict()
+    assert got["direction"] == "reverse"
+    np.testing.assert_allclose(got["output"][::-1], want, rtol=1e-5, atol=1e-6)
+    with pytest.raises(rnncalc.ConfigError, match="direction is set by Keras's go_backwards"):
+        rnncalc.load({**cfg, "direction": "forward"})

@@ -148,3 +148,85 @@ def test_against_reference_evaluator(node: dict[str, Any]) -> None:
     expected = run_onnx(node, "reference")
     for got, want in zip(run_rnncalc(node), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("cell", "forward", "backward"), [
+    ("rnn", ["Relu"], ["Tanh"]),
+    ("lstm", ["Sigmoid", "Tanh", "Tanh"], ["HardSigmoid", "Softsign", "Relu"]),
+    ("gru", ["Sigmoid", "Tanh"], ["Sigmoid", "Relu"]),
+])
+def test_each_direction_its_own_activations(cell: str, forward: list[str],
+                                            backward: list[str]) -> None:
+    """An ONNX node may give each direction its own group: a ReLU forward and a tanh backward."""
+    rng = np.random.default_rng(14)
+    G, H, I, T = GATES[cell], 2, 3, 4
+    node = {"cell": cell, "H": H, "attrs": {"direction": "bidirectional",
+                                          "activations": forward + backward},
+            "inputs": {"X": _f32(rng, T, 1, I), "W": _f32(rng, 2, G * H, I, scale=0.7),
+                       "R": _f32(rng, 2, G * H, H, scale=0.7),
+                       "B": _f32(rng, 2, 2 * G * H, scale=0.5)}}
+    want = run_onnx(node, "onnxruntime")
+    trace = rnncalc.run(rnncalc.load(config(node)))
+    dirs = list(trace.layers[0].directions.values())
+    Y = np.zeros((T, 2, 1, H))
+    for d, tr in enumerate(dirs):
+        for j, t in enumerate(tr.positions):
+            Y[t, d, 0] = tr.h[j].numpy()
+    np.testing.assert_allclose(Y, want[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.stack([tr.h[-1].numpy() for tr in dirs])[:, None], want[1],
+                               rtol=1e-5, atol=1e-5)
+    doc = trace.to_dict()
+    assert doc["backward_formulation"]["activations"] != doc["formulation"]["activations"]
+    # grad runs each direction with its own derivatives: held to finite differences of the loss
+    from rnncalc.bptt import backprop
+
+    up = {"upstream": [[1.0] * (2 * H)] * T}
+    ex = rnncalc.load({**config(node), **up})
+    grad = backprop(rnncalc.run(ex)).params["weight_hh_l0_reverse"]
+    cfg = config(node)
+    eps, R = 1e-6, np.array(cfg["weights"]["R"])
+    k = 0  # the first row of the backward direction's R (gate blocks in ONNX's order)
+    total = []
+    for sign in (1, -1):
+        bumped = R.copy()
+        bumped[1, k, 0] += sign * eps
+        out = rnncalc.run(rnncalc.load({**cfg, "weights": {**cfg["weights"],
+                                                           "R": bumped.tolist()}}))
+        total.append(float(out.output.sum()))
+    numeric = (total[0] - total[1]) / (2 * eps)
+    from rnncalc.formulation import PACKINGS
+
+    order = PACKINGS["onnx"].gate_order[cell]
+    ours = GATES_ORDER[cell].index(order[k // H]) * H + k % H
+    assert float(grad[ours, 0]) == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
+GATES_ORDER = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
+
+
+def test_a_padded_batch_with_sequence_lens_against_onnxruntime() -> None:
+    """ONNX's own batch: X [T, B, I] padded, sequence_lens; Y is zero past each sequence's end and
+    Y_h is each sequence's state at its own last step (configs/batch/gru_sequence_lens.yaml)."""
+    from rnncalc import minibatch
+    from tests.conftest import CONFIGS
+
+    batch = rnncalc.load(CONFIGS / "batch" / "gru_sequence_lens.yaml", batch=True)
+    import yaml
+
+    cfg = yaml.safe_load((CONFIGS / "batch" / "gru_sequence_lens.yaml").read_text())
+    X = np.array(cfg["batch"], dtype=np.float32).transpose(1, 0, 2)  # [T, B, I]
+    names = ["X", "W", "R", "B", "sequence_lens"]
+    op = helper.make_node("GRU", names, ["Y", "Y_h"], hidden_size=2)
+    elem = TensorProto.FLOAT
+    graph = helper.make_graph(
+        [op], "node", [helper.make_tensor_value_info(n, elem, None) for n in names[:4]]
+        + [helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, None)],
+        [helper.make_tensor_value_info(n, elem, None) for n in ("Y", "Y_h")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    feeds = {"X": X, **{k: np.array(cfg["weights"][k], dtype=np.float32) for k in "WRB"},
+             "sequence_lens": np.array(cfg["sequence_lens"], dtype=np.int32)}
+    Y, Y_h = session.run(None, feeds)
+    got = minibatch.run(batch).to_dict()
+    np.testing.assert_allclose(np.array(got["output"]), Y[:, 0].transpose(1, 0, 2), atol=1e-6)
+    np.testing.assert_allclose(got["h_n"], Y_h, atol=1e-6)

@@ -8,6 +8,7 @@ from the drawing code, and the gradient norms from torch autograd.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 import shutil
@@ -302,9 +303,19 @@ def test_draw_writes_a_file(cli, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "big"])
 def test_latex_pictures_compile(cli, tmp_path, cell):
-    body = [cli("draw", p, "--cell", cell, "-f", "latex").stdout for p in ("unrolled", "cell")]
+    if cell == "big":  # shapes, elided steps (a ⋯), strips of colours
+        config = tmp_path / "big.json"
+        config.write_text(json.dumps(big("gru", H=8, T=20, H_in=5, bidirectional=True)))
+        where = ["-c", str(config)]
+    else:
+        where = ["--cell", cell]
+    body = []
+    for picture in ("unrolled", "cell"):
+        result = cli("draw", picture, *where, "-f", "latex")
+        assert result.exit_code == 0, result.stderr
+        body.append(result.stdout)
     doc = tmp_path / "pictures.tex"
     doc.write_text("\\documentclass{article}\\usepackage[margin=2cm]{geometry}"
                    "\\usepackage{xcolor}\\begin{document}\\noindent " + "\n\n\\noindent ".join(body)

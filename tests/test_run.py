@@ -184,7 +184,8 @@ def test_parse_steps():
     assert parse_steps("all") is None
     assert parse_steps("0:3,-2:") == [slice(0, 3), slice(-2, None)]
     assert parse_steps("4, -1") == [slice(4, 5), slice(-1, None)]
-    for bad in ("", "x", "1:2:3", "0:3,,1"):
+    assert parse_steps("1:9:3") == [slice(1, 9, 3)]  # a stride, as Python slices take
+    for bad in ("", "x", "1:2:3:4", "::0", "0:3,,1"):
         with pytest.raises(ValueError):
             parse_steps(bad)
 

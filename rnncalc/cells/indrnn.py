@@ -72,8 +72,8 @@ def symbols(form: Any, bias: bool) -> tuple[list[str], list[str]]:
 SPEC = CellSpec(
     name="indrnn", title="IndRNN",
     sketch="h_t = relu(W_ih x_t + b_ih + w_hh * h_(t-1) + b_hh)",
-    help="IndRNN (Li et al. 2018): h_t = act(W_ih x_t + b_ih + w_hh * h_{t-1} + b_hh), w_hh a "
-         "vector (relu by default).",
+    help="IndRNN: h_t = act(W_ih x_t + b_ih + w_hh * h_{t-1} + b_hh), w_hh a vector (Li et al, "
+         "2018; relu by default).",
     examples="rnncalc indrnn --step-by-step  ·  rnncalc indrnn --explain t=1  ·  "
              "rnncalc indrnn -f json",
     gates=GATES, labels={"h": "h_t"}, roles=("hidden",), activations=("relu",),

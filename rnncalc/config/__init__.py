@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncalc.config.build import build_exercise
+from rnncalc.config.modules import split_modules
 from rnncalc.config.schema import check_structure
 from rnncalc.config.weightfile import find_weights_file, read_weights
 from rnncalc.config.yamlsafe import Located, load_yaml
@@ -72,8 +73,12 @@ def load(
     dtype: str | None = None,
     weights: str | os.PathLike[str] | None = None,
     convention: str | None = None,
+    batch: bool = False,
 ) -> Exercise:
     """Load an exercise from a YAML file, ``"-"`` (stdin), a dict, or (``None``) the seed default.
+
+    A config with ``batch:`` is refused unless ``batch=True``, which returns a
+    :class:`rnncalc.minibatch.Batch` for it (one exercise per sequence).
 
     ``weights`` names a PyTorch ``state_dict`` file (``.pt``) whose tensors replace the config's
     ``weights`` or ``weights_file`` (see :mod:`rnncalc.config.weightfile`); errors in them name
@@ -100,7 +105,7 @@ def load(
     else:
         doc = read_document(source)
     return build(doc, folder_of(source), weights=weights, cell=cell, task=task,
-                 bidirectional=bidirectional, dtype=dtype, convention=convention)
+                 bidirectional=bidirectional, dtype=dtype, convention=convention, batch=batch)
 
 
 def folder_of(source: str | os.PathLike[str] | dict[str, Any] | None) -> Path:
@@ -121,11 +126,20 @@ def build(doc: Located, folder: Path, *, weights: str | os.PathLike[str] | None 
 
 
 def build_filled(doc: Located, folder: Path, *, weights: str | os.PathLike[str] | None = None,
-                 **options: Any) -> tuple[Located, Exercise]:
+                 batch: bool = False, **options: Any) -> tuple[Located, Exercise]:
     """As :func:`build`, and the document the exercise was built from: ``doc`` with the file's
-    weights in place of its own (``rnncalc convert`` writes them out)."""
+    weights in place of its own (``rnncalc convert`` writes them out). A config with ``batch:``
+    is refused unless ``batch`` (the cell commands and ``grad`` run it)."""
     filled = _with_weight_file(doc, folder, weights)
+    if isinstance(filled.data, dict) and "batch" in filled.data and not batch:
+        raise doc.error(("batch",), "this config holds a batch of sequences; the cell commands "
+                        "and rnncalc grad run it (from Python: rnncalc.load(..., batch=True))")
     try:
+        if isinstance(filled.data, dict) and "batch" in filled.data:
+            from rnncalc.config.batch import Batch, read_batch
+
+            check_structure(filled)
+            return filled, Batch(read_batch(filled, build_exercise, **options))  # type: ignore[return-value]
         return filled, build_exercise(filled, **options)
     except ConfigError as exc:
         if filled is doc:
@@ -138,7 +152,13 @@ def check(doc: Located, folder: Path) -> None:
     ``weights_file`` only that it names a regular file within the size limit; its tensors are
     checked when the exercise is built."""
     if find_weights_file(doc, folder) is None:
-        build_exercise(doc)
+        if isinstance(doc.data, dict) and "batch" in doc.data:
+            from rnncalc.config.batch import read_batch
+
+            check_structure(doc)
+            read_batch(doc, build_exercise)
+        else:
+            build_exercise(doc)
     else:
         check_structure(doc)
 
@@ -200,10 +220,22 @@ def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
         raise doc.error(("layout",), f"--weights gives PyTorch state_dict weights, but this config "
                         f"is written in layout: {layout}; convert it first (rnncalc convert CONFIG "
                         "--to pytorch) or drop --weights")
+    prefix = doc.data.get("weights_prefix")
+    try:
+        split = split_modules(weights, prefix if isinstance(prefix, str) else None)
+    except ValueError as exc:
+        raise doc.error(("weights_prefix",) if "weights_prefix" in doc.data else ("weights",),
+                        str(exc)) from None
+    weights = split.recurrent
     names = [str(k) for k in weights]
     layers = [int(m[1]) for m in map(_LAYER.search, names) if m]
-    dropped = ("bias", "layout", "orientation", "concat", "weights_file")  # the sheet's writing
-    data = {k: v for k, v in doc.data.items() if k not in dropped}
+    dropped = ("bias", "layout", "orientation", "concat", "weights_file", "weights_prefix")
+    data = {k: v for k, v in doc.data.items() if k not in dropped}  # the sheet's writing
+    head = data.get("head")
+    if split.head is not None and (head is None or (isinstance(head, dict) and "W" not in head)):
+        # the model's Linear is the head; the config's head, if any, gives its task and labels
+        data["head"] = {"task": "regression", **(head or {}), "W": split.head["weight"],
+                        **({"b": split.head["bias"]} if "bias" in split.head else {})}
     data.setdefault("num_layers", max(layers, default=0) + 1)
     data.setdefault("bidirectional", any(n.endswith("_reverse") for n in names))
     projection = weights.get("weight_hr_l0")  # [proj_size, hidden]: torch.nn.LSTM(proj_size=P)

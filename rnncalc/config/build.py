@@ -11,11 +11,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from rnncalc.aliases import concat_aliases, per_gate_aliases
 from rnncalc.cells import CELLS
 from rnncalc.config.layout_keys import uses_layout
 from rnncalc.config.loss import read_loss
-from rnncalc.config.options import read_direction, read_formulation
+from rnncalc.config.names import read_d2l
+from rnncalc.config.options import read_backward, read_direction, read_formulation
 from rnncalc.config.schema import check_structure
+from rnncalc.config.shapes import normalize
 from rnncalc.config.suggest import did_you_mean
 from rnncalc.config.yamlsafe import Located, Path, shape_of
 from rnncalc.errors import ConfigError
@@ -43,6 +46,8 @@ def build_exercise(
     the head's task (``"hidden"`` drops the head); ``bidirectional=True`` on a one-direction config
     runs the backward direction with the forward weights, as the seed's exercise does.
     """
+    written = _written(doc.data)  # the layout the weights are written in, for grad's names
+    doc = read_d2l(normalize(doc), cell)  # shapes and names as sources write them
     if uses_layout(doc.data):  # layout: onnx, keras, ... -> PyTorch's names
         from rnncalc.config.layouts import to_canonical  # 750 lines, for such configs only
 
@@ -59,6 +64,16 @@ def build_exercise(
     if cell is None:
         raise doc.error(("cell",), "missing key 'cell' (rnn, lstm or gru); a cell command may "
                         "omit it")
+    if "weights_prefix" in data:  # read with the file (config/__init__.py), which drops it
+        raise doc.error(("weights_prefix",), "weights_prefix names a module of a weights file "
+                        "(weights_file or --weights); this config gives its weights itself")
+    hr = (data.get("weights") or {}).get("weight_hr_l0")
+    if "projection" in CELLS[cell].options and "proj_size" not in data and isinstance(hr, list) \
+            and hr:
+        data = {**data, "proj_size": len(hr)}  # torch.nn.LSTM(proj_size=P): W_hr is [P, H]
+        doc = Located(data, doc.lines, doc.source)
+    if "inputs" not in data:  # the schema lets a batch go without (config/batch.py)
+        raise doc.error(("inputs",), "missing required key 'inputs' (or 'batch')")
     dtype = dtype or data.get("dtype", "float64")
     reader = _Reader(doc, dtype)
     inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")
@@ -84,6 +99,10 @@ def build_exercise(
                              for w in row) for row in layers)
     if bidir and share:
         notes.append("both directions use the same weights (share_directions)")
+    backward = read_backward(doc, cell, form)
+    if backward is not None and not bidir:
+        raise doc.error(("backward_activations",), "backward_activations are the backward "
+                        "direction's; this net has one direction")
     h0 = reader.states("h", data, num_layers * len(dirs), weights.state)
     has_c = CELLS[cell].cell_state
     c0 = reader.states("c", data, num_layers * len(dirs), hidden) if has_c else None
@@ -92,7 +111,8 @@ def build_exercise(
                         f"is {cell}")
     head = reader.head(data.get("head"), weights.out_width, task)
     # a --task override changes the head the loss was written for: the forward commands skip it
-    loss = None if task else read_loss(doc, head, len(inputs), weights.out_width)
+    c_width = len(dirs) * hidden if CELLS[cell].cell_state else None
+    loss = None if task else read_loss(doc, head, len(inputs), weights.out_width, c_width)
     return Exercise(
         cell=cell, inputs=inputs, hidden_size=hidden, num_layers=num_layers, bidirectional=bidir,
         weights=layers, h0=h0, c0=c0, bias=bias,
@@ -101,7 +121,28 @@ def build_exercise(
         title=data.get("title", ""),
         source=doc.source, notes=tuple(notes), formulation=form, reverse=reverse,
         merge_mode=data.get("merge_mode", "concat"), proj_size=data.get("proj_size", 0),
+        written=written, backward_formulation=backward,
     )
+
+
+def _written(data: Any) -> tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """``(layout, orientation, concat order, aliases used)`` of the config's weights as the user
+    wrote them: ``layout`` is ``per-gate`` for per-gate names without a ``layout`` key (``d2l``
+    for d2l's); an alias used (``W_c`` for ``W_g``) is a pair ``(ours, theirs)``."""
+    if not isinstance(data, dict):
+        return ("pytorch", "rows", (), ())
+    layout = data.get("layout", "pytorch")
+    weights = data.get("weights")
+    keys = [str(k) for k in weights] + [str(k) for v in weights.values()
+                                        if isinstance(v, dict) for k in v] \
+        if isinstance(weights, dict) else []
+    if layout == "pytorch" and keys and not any(_STATE_DICT.match(k) for k in keys):
+        layout = "d2l" if any(k.startswith("W_x") for k in keys) else "per-gate"
+    aliases = concat_aliases("lstm") if layout == "concat" else per_gate_aliases("lstm")
+    used = tuple((ours, theirs) for theirs, ours in aliases.items() if theirs in keys)
+    order = data.get("concat")
+    return (str(layout), str(data.get("orientation", "rows")),
+            tuple(order) if isinstance(order, list) else (), used)
 
 
 def _check_size(doc: Located, cell: str, inputs: Matrix, layers: int, dirs: int,
@@ -135,6 +176,8 @@ class _Reader:
         return float(value)
 
     def vector(self, path: Path, value: Any, what: str = "a vector") -> Vector:
+        if _is_number(value):  # one unit
+            value = [value]
         if not isinstance(value, list) or not value:
             raise self.error(path, f"expected {what} (a non-empty list of numbers), "
                              f"got {_show(value)}")
@@ -157,6 +200,12 @@ class _Reader:
         return values
 
     def matrix(self, path: Path, value: Any, what: str = "a matrix") -> Matrix:
+        if _is_number(value):  # one unit, one input
+            value = [[value]]
+        if isinstance(value, list) and len(value) > 1 and all(_is_number(v) for v in value):
+            raise self.error(path, f"expected {what}: a list of rows of numbers, got a flat list "
+                             f"of {len(value)} numbers; write its rows, or give it with its shape "
+                             "as {shape: [rows, cols], values: [...]} (row-major)")
         if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
             raise self.error(path, f"expected {what}: a list of rows of numbers, "
                              f"got {_show(value)}")
@@ -202,6 +251,13 @@ class _Reader:
         value = data.get("initial", {}).get(key)
         if value is None:
             return ((0.0,) * hidden,) * count
+        if _is_number(value):  # one unit
+            value = [value]
+        if count == 1 and len(value) == hidden and all(_is_column(v) for v in value):
+            value = [v[0] for v in value]  # a column vector (n, 1)
+        elif count > 1 and all(isinstance(s, list) and s and all(_is_column(v) for v in s)
+                               for s in value) and hidden > 1:
+            value = [[v[0] for v in s] for s in value]  # one column vector per state
         if not isinstance(value[0], list):
             if count != 1:
                 raise self.error(
@@ -226,6 +282,12 @@ class _Reader:
             if task:
                 raise self.error((), f"--task {task} needs a head: add head: {{task, W, b}}")
             return None
+        for key in ("kernel", "bias"):
+            if key in value:
+                raise self.error(("head", key), f"head.{key} is a Keras Dense layer's: it needs "
+                                 "layout: keras (or give W [outputs, width] and b)")
+        if "W" not in value:
+            raise self.error(("head",), "missing required key 'W'")
         W = self.matrix(("head", "W"), value["W"])
         if len(W[0]) != width:
             raise self.error(
@@ -391,10 +453,16 @@ class _Weights:
         names = {f"{p}{g}": None for p in ("W_i", "W_h", "b_i", "b_h") for g in gates}
         if "peepholes" in CELLS[self.cell].options:
             names.update(dict.fromkeys(("p_i", "p_f", "p_o") + (("W_hr",) if self.proj else ())))
+        aliases = per_gate_aliases(self.cell)  # W_hc for W_hg: the name the user wrote is kept
         for key in group:
-            if key not in names:
+            if key in aliases and aliases[key] in group:
+                raise self.r.error((*path, key), f"{key} and {aliases[key]} are the same weight "
+                                   "(c is the candidate g); give one of them")
+            if key not in names and key not in aliases:
                 raise self.r.error((*path, key),
                                    _unknown(key, list(names), f"{self.cell} per-gate"))
+        group = {aliases.get(k, k): v for k, v in group.items()}
+        spelled = {aliases[k]: k for k in self._group_keys(path) if k in aliases}
         blocks: dict[str, list[Vector]] = {"W_i": [], "W_h": [], "b_i": [], "b_h": []}
         for g in gates:
             for prefix, cols, meaning in (("W_i", in_size, "hidden x input"),
@@ -411,10 +479,11 @@ class _Weights:
                 if name not in group:
                     raise self.r.error(path, f"missing weight {name} (expected shape "
                                        f"[{H}, {cols}])")
-                blocks[prefix].extend(
-                    self.r.shaped_matrix((*path, name), group[name], H, cols, meaning))
+                blocks[prefix].extend(self.r.shaped_matrix(
+                    (*path, spelled.get(name, name)), group[name], H, cols, meaning))
             for prefix in ("b_i", "b_h"):
-                blocks[prefix].append(self._bias(path, group, f"{prefix}{g}", H))
+                blocks[prefix].append(self._bias(path, group, f"{prefix}{g}", H,
+                                                 shown=spelled.get(f"{prefix}{g}")))
         del G
         peephole = None
         if any(p in group for p in ("p_i", "p_f", "p_o")):
@@ -471,18 +540,33 @@ class _Weights:
         )
 
     def _bias(self, path: Path, group: dict[str, Any], name: str, size: int,
-              suffix: str = "", meaning: str = "one per hidden unit") -> Vector:
+              suffix: str = "", meaning: str = "one per hidden unit",
+              shown: str | None = None) -> Vector:
         if name not in group:
             return (0.0,) * size
+        field = (*path, (shown or name) + suffix)
         if not self.bias_on:
-            raise self.r.error((*path, name + suffix), "a bias is given but bias is false")
-        return self.r.bias((*path, name + suffix), group[name], size, meaning)
+            raise self.r.error(field, "a bias is given but bias is false")
+        return self.r.bias(field, group[name], size, meaning)
+
+    def _group_keys(self, path: Path) -> list[str]:
+        """The keys of the group at ``path`` as the user wrote them."""
+        group = self.raw if path == ("weights",) else self.raw.get(str(path[-1]), {})
+        return [str(k) for k in group]
 
 
 def _show(value: Any, limit: int = 60) -> str:
     """A value as a message shows it: its repr, cut short so that the message stays one line."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + " ..."
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_column(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 1 and _is_number(value[0])
 
 
 def _is_bias(name: str) -> bool:

@@ -16,7 +16,7 @@ LAYOUTS = ("pytorch", "per-gate", "onnx", "keras", "concat")
 #: Top-level keys that only a ``layout: onnx`` config takes (the node's own attribute names).
 ONNX_ATTRIBUTES = ("activation_alpha", "activation_beta", "linear_before_reset")
 #: Top-level keys that only a ``layout: keras`` config takes (the layer's own argument names).
-KERAS_ARGUMENTS = ("activation", "recurrent_activation")
+KERAS_ARGUMENTS = ("activation", "recurrent_activation", "go_backwards")
 #: Top-level keys of the per-gate forms.
 PER_GATE_KEYS = ("orientation", "concat")
 
@@ -39,6 +39,9 @@ PROPERTIES: dict[str, Any] = {
     "activation": {"type": "string", "description": "keras: the layer's activation (tanh)."},
     "recurrent_activation": {"type": "string", "description": "keras: the gates' activation "
                              "(sigmoid)."},
+    "go_backwards": {"type": "boolean", "description": "keras: the layer reads the sequence from "
+                     "its last step (direction: reverse; Keras returns the outputs in the order "
+                     "computed, rnncalc by position)."},
 }
 
 

@@ -39,6 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from rnncalc.aliases import concat_aliases
 from rnncalc.cells import CELLS
 from rnncalc.config.layout_keys import (
     KERAS_ARGUMENTS,
@@ -305,10 +306,9 @@ def _onnx_attributes(r: _Reader, D: int) -> dict[str, Any]:
         if left:
             raise r.error((f"activation_{key}",), f"{len(left)} value(s) more than the "
                           f"activations that take {key} use")
-    if D == 2 and acts[:n] != acts[n:]:
-        raise r.error(("activations",), f"the two directions' activations differ ({acts[:n]} "
-                      f"vs {acts[n:]}); rnncalc runs both directions with one set")
     out["activations"] = dict(zip(ROLES[r.cell], acts[:n], strict=True))
+    if D == 2 and acts[:n] != acts[n:]:  # the backward direction's own group (ONNX allows it)
+        out["backward_activations"] = dict(zip(ROLES[r.cell], acts[n:], strict=True))
     return out
 
 
@@ -362,7 +362,13 @@ def _read_keras(r: _Reader) -> tuple[list[list[_Params]], dict[str, Any]]:
                     p.bias_ih, p.bias_hh = _reorder(bias, order, r.gates), [0.0] * (G * H)
             row.append(p)
         layers.append(row)
-    return layers, _keras_activations(r)
+    attributes = _keras_activations(r)
+    if r.data.get("go_backwards"):  # Keras's reverse-only layer
+        if D == 2:
+            raise r.error(("go_backwards",), "go_backwards is one Keras layer's; a "
+                          "Bidirectional layer's backward_layer reads backwards already")
+        attributes["direction"] = "reverse"
+    return layers, attributes
 
 
 def _keras_activations(r: _Reader) -> dict[str, Any]:
@@ -376,7 +382,7 @@ def _keras_activations(r: _Reader) -> dict[str, Any]:
             raise r.error((key,), f"expected one of {', '.join(_KERAS_ACTIVATIONS)} (Keras's "
                           f"names), got {r.data[key]!r}")
         acts.update(dict.fromkeys(roles, spec))
-    for key in set(KERAS_ARGUMENTS) - set(_keras_roles(r.cell)):
+    for key in {"activation", "recurrent_activation"} - set(_keras_roles(r.cell)):
         if key in r.data:
             raise r.error((key,), f"a Keras {r.cell} layer has no {key}")
     if acts and "activations" in r.data:
@@ -396,12 +402,19 @@ def _read_concat(r: _Reader, columns: bool) -> tuple[list[list[_Params]], dict[s
         raise r.error(("concat",), f"expected [h, x] or [x, h] (the order of the concatenation "
                       f"W_? multiplies; both occur, so it is never assumed), got {order!r}")
     D = _directions(r.data)
-    names = tuple(f"{p}_{g}" for g in r.gates for p in ("W", "b"))
+    aliases = concat_aliases(r.cell)  # Coursera's and colah's W_c, b_c for the candidate g
+    names = tuple(f"{p}_{g}" for g in r.gates for p in ("W", "b")) + tuple(aliases)
     layers = []
     for k, group in enumerate(_direction_groups(r, names)):
         row = []
         for g_path, part in group:
             r.known(g_path, part, names, f"concat {r.cell}")
+            for alias, name in aliases.items():
+                if alias in part and name in part:
+                    raise r.error((*g_path, alias), f"{alias} and {name} are the same weight (c "
+                                  "is the candidate g); give one of them")
+            spelled = {name: alias for alias, name in aliases.items() if alias in part}
+            part = {aliases.get(k, k): v for k, v in part.items()}
             first = part.get(f"W_{r.gates[0]}")
             if first is None:
                 raise r.error(g_path, f"missing W_{r.gates[0]}")
@@ -418,10 +431,12 @@ def _read_concat(r: _Reader, columns: bool) -> tuple[list[list[_Params]], dict[s
             for g in r.gates:
                 name = f"W_{g}"
                 if name not in part:
-                    raise r.error(g_path, f"missing {name}")
+                    raise r.error(g_path, f"missing {name}" + (" (or W_c)" if g == "g" and
+                                                               aliases else ""))
                 shape = (width, H) if columns else (H, width)
                 meaning = "(hidden + input) x hidden" if columns else "hidden x (hidden + input)"
-                W = r.array((*g_path, name), part[name], shape, f"{meaning} on {what}")
+                W = r.array((*g_path, spelled.get(name, name)), part[name], shape,
+                            f"{meaning} on {what}")
                 W = _t(W) if columns else W
                 h_cols = slice(0, H) if order[0] == "h" else slice(in_size, width)
                 x_cols = slice(H, width) if order[0] == "h" else slice(0, in_size)
@@ -429,7 +444,8 @@ def _read_concat(r: _Reader, columns: bool) -> tuple[list[list[_Params]], dict[s
                 ih += [row_[x_cols] for row_ in W]
                 b = part.get(f"b_{g}")
                 bias += [0.0] * H if b is None else r.array(
-                    (*g_path, f"b_{g}"), b if isinstance(b, list) else [b] * H, (H,),
+                    (*g_path, spelled.get(f"b_{g}", f"b_{g}")), b if isinstance(b, list)
+                    else [b] * H, (H,),
                     "one per hidden unit")
             has_bias = any(f"b_{g}" in part for g in r.gates)
             row.append(_Params(ih, hh, bias if has_bias else None,
@@ -562,6 +578,8 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
         drop.append("activations")
     new = {k: v for k, v in data.items() if k not in drop}
     lines = {p: line for p, line in doc.lines.items() if not p or p[0] != "weights"}
+    if isinstance(data.get("head"), dict):
+        new["head"] = _head(r, data["head"], layout, orientation == "columns")
     if layout == "per-gate":
         new["weights"] = _transpose_per_gate(r) if orientation == "columns" else data["weights"]
         lines.update(doc.lines)
@@ -574,7 +592,9 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     for key, value in attributes.items():
         if key in data and key not in (*ONNX_ATTRIBUTES, *KERAS_ARGUMENTS, "activations",
                                        "input_forget"):
-            raise doc.error((key,), f"{key} is set by the ONNX attribute; give one of them")
+            what = "Keras's go_backwards" if key == "direction" and layout == "keras" else \
+                "the ONNX attribute"
+            raise doc.error((key,), f"{key} is set by {what}; give one of them")
         new[key] = value
         line_of = doc.lines.get((key,), doc.lines.get(("activations",)))
         if line_of is not None:
@@ -589,6 +609,31 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
     if line is not None:
         lines.update({path: line for path in _paths(("weights",), weights)})
     return Located(new, lines, doc.source)
+
+
+def _head(r: _Reader, head: dict[str, Any], layout: str, columns: bool) -> dict[str, Any]:
+    """The head in rnncalc's form (``W`` ``[outputs, width]``, ``b``): a Keras ``Dense`` layer's
+    ``kernel`` ``[width, outputs]`` and ``bias`` under ``layout: keras``; ``W`` written ``[width,
+    outputs]`` for ``h W`` under ``orientation: columns`` (the TF book's ``w_output``)."""
+    out = dict(head)
+    if layout == "keras" and "kernel" in head:
+        if "W" in head or "b" in head:
+            raise r.error(("head", "kernel"), "give the Dense layer's kernel and bias, or W and "
+                          "b, not both")
+        W = head["kernel"]
+        if not (isinstance(W, list) and W and all(isinstance(row, list) for row in W)):
+            raise r.error(("head", "kernel"), f"expected the Dense kernel [width, outputs], a "
+                          f"list of rows, got {W!r}"[:200])
+        out["W"] = _t(r.array(("head", "kernel"), W, tuple(shape_of(W)), "[width, outputs]"))
+        del out["kernel"]
+        if "bias" in head:
+            out["b"] = out.pop("bias")
+    elif columns and isinstance(head.get("W"), list) and head["W"] and all(
+            isinstance(row, list) for row in head["W"]):
+        W = head["W"]
+        out["W"] = _t(r.array(("head", "W"), W, tuple(shape_of(W)),
+                              "[width, outputs], orientation: columns, h W"))
+    return out
 
 
 def _paths(path: Path, value: Any) -> list[Path]:

@@ -21,25 +21,23 @@ _TASKS = {  # loss type -> the head tasks it reads
 }
 
 
-def read_loss(doc: Located, head: Head | None, steps: int, width: int) -> Loss | None:
-    """The exercise's ``loss`` on ``head``, or ``upstream`` (``steps`` vectors of ``width``)."""
+def read_loss(doc: Located, head: Head | None, steps: int, width: int,
+              c_width: int | None = None) -> Loss | None:
+    """The exercise's ``loss`` on ``head``, or ``upstream`` (up to ``steps`` vectors of
+    ``width``, the last positions') and, for an LSTM (``c_width``: the top layer's cell states
+    joined), ``upstream_c``: dL/dc_t from above, as Coursera's ``dc_next``."""
     data: dict[str, Any] = doc.data
-    if "upstream" in data:
+    if "upstream" in data or "upstream_c" in data:
+        key = "upstream" if "upstream" in data else "upstream_c"
         if "loss" in data:
-            raise doc.error(("upstream",), "give either loss or upstream, not both")
-        rows = data["upstream"]
-        if len(rows) != steps:
-            raise doc.error(("upstream",), f"expected {steps} vectors (dL/d output_t, one per "
-                            f"position), got {len(rows)}")
-        for t, row in enumerate(rows):
-            if len(row) != width:
-                raise doc.error(("upstream", t), f"expected {width} numbers (the top layer's "
-                                f"output width), got {len(row)}")
-            for k, v in enumerate(row):
-                if not math.isfinite(v):
-                    raise doc.error(("upstream", t, k), f"expected a finite number, got {v!r}")
-        upstream = tuple(tuple(float(v) for v in row) for row in rows)
-        return Loss(type="upstream", reduction="sum", upstream=upstream)
+            raise doc.error((key,), "give either loss or upstream, not both")
+        if "upstream_c" in data and c_width is None:
+            raise doc.error(("upstream_c",), "upstream_c is dL/dc_t from above: only an lstm "
+                            "has a cell state c")
+        upstream = _upstream(doc, "upstream", steps, width, "dL/d output_t")
+        upstream_c = _upstream(doc, "upstream_c", steps, c_width or 0, "dL/dc_t") \
+            if "upstream_c" in data else None
+        return Loss(type="upstream", reduction="sum", upstream=upstream, upstream_c=upstream_c)
     spec = data.get("loss")
     if spec is None:
         return None
@@ -87,6 +85,27 @@ def read_loss(doc: Located, head: Head | None, steps: int, width: int) -> Loss |
         targets: Matrix = tuple(read.one(("loss", "targets", t), v) for t, v in enumerate(values))
         return Loss(type=kind, reduction=reduction, targets=targets)
     return Loss(type=kind, reduction=reduction, target=read.one(("loss", "target"), spec["target"]))
+
+
+def _upstream(doc: Located, key: str, steps: int, width: int, what: str) -> Matrix:
+    """``key``'s vectors, one per position, or fewer: the last positions', the rest zero (a
+    gradient given at the last step only, as Coursera's ``da_next``, ``dc_next``)."""
+    rows = doc.data.get(key, [])
+    if not isinstance(rows, list) or len(rows) > steps:
+        got = len(rows) if isinstance(rows, list) else repr(rows)
+        raise doc.error((key,), f"expected at most {steps} vectors ({what}, one per position; "
+                        f"K < {steps} vectors are the last K positions', the rest zero), got {got}")
+    for t, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != width:
+            got = len(row) if isinstance(row, list) else repr(row)
+            raise doc.error((key, t), f"expected {width} numbers (the top layer's "
+                            f"{'output width' if key == 'upstream' else 'cell states, joined'}), "
+                            f"got {got}")
+        for k, v in enumerate(row):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise doc.error((key, t, k), f"expected a finite number, got {v!r}")
+    zeros = ((0.0,) * width,) * (steps - len(rows))
+    return zeros + tuple(tuple(float(v) for v in row) for row in rows)
 
 
 class _Targets:

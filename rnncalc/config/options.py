@@ -22,7 +22,7 @@ from rnncalc.formulation import (
     preset,
 )
 
-__all__ = ["PROPERTIES", "read_direction", "read_formulation"]
+__all__ = ["PROPERTIES", "read_backward", "read_direction", "read_formulation"]
 
 _ALL_ROLES = sorted({r for roles in ROLES.values() for r in roles})
 _ACTIVATION = {
@@ -41,6 +41,12 @@ PROPERTIES: dict[str, Any] = {
         "type": "object", "additionalProperties": False,
         "description": "Activation per role: rnn hidden; lstm gate, cell_input, cell_output; gru "
         "gate, candidate. A name, or {name, alpha, beta}.",
+        "properties": {role: _ACTIVATION for role in _ALL_ROLES},
+    },
+    "backward_activations": {
+        "type": "object", "additionalProperties": False,
+        "description": "The backward direction's own activations by role, where they differ "
+        "from activations (an ONNX node's second group).",
         "properties": {role: _ACTIVATION for role in _ALL_ROLES},
     },
     "reset_after": {"type": "boolean", "description": "gru: reset gate applied after W_hn h "
@@ -95,8 +101,28 @@ def read_formulation(doc: Located, cell: str, convention: str | None = None) -> 
                             f"cell choose activations by role: {', '.join(ROLES[cell])}")
         if own.nonlinearity:
             acts[own.roles[0]] = activation(data["nonlinearity"])
-    for role, value in data.get("activations", {}).items():
-        path = ("activations", role)
+    acts.update(_activations(doc, cell, "activations", acts))
+    if acts:
+        options["activations"] = acts
+    return form.with_options(**options)
+
+
+def read_backward(doc: Located, cell: str, form: Formulation) -> Formulation | None:
+    """The backward direction's formulation when ``backward_activations`` gives it its own
+    activations (an ONNX node's second group), else ``None``: both directions run ``form``."""
+    if "backward_activations" not in doc.data:
+        return None
+    return form.with_options(activations=_activations(doc, cell, "backward_activations", {}))
+
+
+def _activations(doc: Located, cell: str, key: str, acts: dict[str, Activation]
+                 ) -> dict[str, Activation]:
+    """``key`` (``activations``, ``backward_activations``) by role; ``acts``: the roles that
+    ``nonlinearity`` set already."""
+    data: dict[str, Any] = doc.data
+    acts = dict(acts)
+    for role, value in data.get(key, {}).items():
+        path = (key, role)
         if role not in ROLES[cell]:
             raise doc.error(path, f"the {cell} cell has no activation role {role!r}; its roles: "
                             f"{', '.join(ROLES[cell])}")
@@ -115,9 +141,7 @@ def read_formulation(doc: Located, cell: str, convention: str | None = None) -> 
             raise doc.error(path, f"nonlinearity says {acts[role]}, activations.{role} says {act}; "
                             "keep one of them")
         acts[role] = act
-    if acts:
-        options["activations"] = acts
-    return form.with_options(**options)
+    return acts
 
 
 def read_direction(doc: Located, bidirectional: bool | None) -> tuple[bool, bool]:

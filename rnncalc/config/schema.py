@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rnncalc.cells import CELLS as ALL_CELLS
+from rnncalc.config.batch import PROPERTIES as _BATCH_PROPERTIES
 from rnncalc.config.layout_keys import PROPERTIES as _LAYOUT_PROPERTIES
 from rnncalc.config.options import PROPERTIES as _FORMULATION_PROPERTIES
 from rnncalc.config.suggest import did_you_mean
@@ -28,8 +29,7 @@ TASKS = ("regression", "classification", "labeling")
 _NUMBER = {"type": "number"}
 _VECTOR = {"type": "array", "items": _NUMBER, "minItems": 1}
 _MATRIX = {"type": "array", "items": _VECTOR, "minItems": 1}
-_VECTORS = {"type": "array", "minItems": 1}  # one vector, or one per layer and direction
-_WEIGHT = {"type": ["number", "array"]}  # a bias number, a vector or a matrix: shapes checked later
+_VECTORS = {"type": ["number", "array"], "minItems": 1}  # a vector, or one per layer and direction
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -41,10 +41,14 @@ SCHEMA: dict[str, Any] = {
         "title": {"type": "string", "description": "A name for the exercise, shown in the output."},
         **_FORMULATION_PROPERTIES,
         **_LAYOUT_PROPERTIES,
+        **_BATCH_PROPERTIES,
         "description": {"type": "string"},
         "cell": {"enum": list(CELLS), "description": "Which cell; may be omitted when the "
                  "command names it (rnncalc rnn, rnncalc lstm)."},
-        "inputs": {**_MATRIX, "description": "x_0, x_1, ...: one vector per time step."},
+        "inputs": {"type": ["array", "object"], "minItems": 1, "items": {
+                   "type": ["number", "array"], "minItems": 1, "items": _NUMBER},
+                   "description": "x_0, x_1, ...: one vector per time step (a number "
+                   "for one feature; a column [[a], [b]] per step; or {shape, values} flat)."},
         "hidden_size": {"type": "integer", "minimum": 1},
         "num_layers": {"type": "integer", "minimum": 1, "default": 1},
         "bidirectional": {"type": "boolean", "default": False},
@@ -69,14 +73,22 @@ SCHEMA: dict[str, Any] = {
                          "description": "Instead of weights: a PyTorch state_dict file "
                          "(torch.save(module.state_dict(), F)), relative to this config's folder; "
                          "loaded with weights_only=True. --weights on the command line wins."},
+        "weights_prefix": {"type": "string", "description": "The recurrent module's prefix in "
+                           "a whole model's state_dict file (rnn for rnn.weight_ih_l0); needed "
+                           "when the file holds several."},
         "head": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["task", "W"],
+            "required": ["task"],
+            "anyOf": [{"required": ["W"]}, {"required": ["kernel"]}],  # kernel: layout keras
             "properties": {
                 "task": {"enum": list(TASKS)},
-                "W": _MATRIX,
-                "b": _WEIGHT,
+                "W": {"type": ["number", "array", "object"], "description": "[outputs, width] "
+                      "([width, outputs] under orientation: columns)"},
+                "b": {"type": ["number", "array", "object"]},
+                "kernel": {"type": "array", "description": "layout: keras: the Dense kernel "
+                           "[width, outputs]"},
+                "bias": {"type": "array", "description": "layout: keras: the Dense bias"},
                 "labels": {"type": "array", "items": {"type": ["string", "number"]}},
             },
         },
@@ -97,10 +109,14 @@ SCHEMA: dict[str, Any] = {
                     "grader's, never a student's): points (a number, or {default: 1, h: 2, "
                     "'gate=f': 0.5, 't=2': 3}), carried and rounding (full, half or none), "
                     "tolerance, round. See docs/grading.md."},
+        "upstream_c": {**_MATRIX, "description": "lstm: with or without upstream, dL/dc_t of "
+                       "the top layer from above (Coursera's dc_next), one vector per position "
+                       "or fewer (the last positions'); directions joined."},
         "upstream": {**_MATRIX, "description": "Instead of a loss: dL/d output_t of the top "
-                     "layer, one vector per position (both directions joined)."},
+                     "layer, one vector per position (both directions joined), or fewer: the last "
+                     "positions', the rest zero."},
     },
-    "required": ["inputs"],
+    "anyOf": [{"required": ["inputs"]}, {"required": ["batch"]}],
     "oneOf": [{"required": ["weights"]}, {"required": ["weights_file"]}],
 }
 
@@ -208,7 +224,7 @@ def check_structure(doc: Located) -> None:
 _WHOLE = tuple(key for key, spec in SCHEMA["properties"].items() if spec.get("type") == "integer")
 
 
-_KEY_RULES = ("required", "additionalProperties", "oneOf")
+_KEY_RULES = ("required", "additionalProperties", "oneOf", "anyOf")
 
 
 def _data_path(data: Any, parts: list[str]) -> tuple[str | int, ...]:
@@ -247,6 +263,8 @@ def _missing(exc: Any) -> str | None:
         return next(k for k in exc.rule_definition if k not in exc.value)
     if exc.rule == "oneOf" and "weights" not in exc.value:  # the top level's: weights or file
         return "weights"
+    if exc.rule == "anyOf":  # inputs (or batch); the head's W (or a Keras Dense kernel)
+        return str(exc.rule_definition[0]["required"][0])
     return None
 
 
@@ -256,6 +274,9 @@ def _message(exc: Any, path: tuple[str | int, ...]) -> str:
         if "weights" in value:
             return "give weights or weights_file, not both"
         return "missing required key 'weights' (or weights_file: a PyTorch state_dict file)"
+    if rule == "anyOf":
+        first, other = (str(alt["required"][0]) for alt in definition)
+        return f"missing required key {first!r} (or {other!r})"
     if rule == "required":
         missing = [k for k in definition if k not in value]
         return f"missing required key {missing[0]!r}"

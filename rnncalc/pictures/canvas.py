@@ -193,12 +193,12 @@ def _on_baseline(text: str, size: float, down: bool) -> str:
     return f'<tspan dy="{-size * 0.3:g}"{dx}>{escape(text.lstrip(" "))}</tspan>'
 
 
-_TEX_SPECIAL = {"−": "-", "…": "\\dots ", "⊙": "\\odot ", "σ": "\\sigma ", "×": "\\times ",
-                "‖": "\\|", "·": "\\cdot "}
+_TEX_SPECIAL = {"−": "-", "…": "\\dots ", "⋯": "\\cdots ", "⊙": "\\odot ", "σ": "\\sigma ",
+                "×": "\\times ", "‖": "\\|", "·": "\\cdot "}
 
 
 _TEXT_SPECIAL = {"_": "\\_", "%": "\\%", "&": "\\&", "#": "\\#", "$": "\\$", "−": "-",
-                 "…": "\\dots{}", "·": "$\\cdot$", "×": "$\\times$", "‖": "$\\|$",
+                 "…": "\\dots{}", "⋯": "$\\cdots$", "·": "$\\cdot$", "×": "$\\times$", "‖": "$\\|$",
                  "σ": "$\\sigma$", "⊙": "$\\odot$", "{": "\\{", "}": "\\}"}
 
 

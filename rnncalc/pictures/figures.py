@@ -37,4 +37,4 @@ def _fit(canvas: Canvas) -> str:
     """Across the page; a picture much wider than the page turned to lie along it (larger)."""
     if canvas.width <= 2 * TEXT_WIDTH:
         return canvas.latex()
-    return "\\clearpage\\rotatebox{90}{" + canvas.latex(width=TEXT_HEIGHT) + "}"
+    return "\\rotatebox{90}{" + canvas.latex(width=TEXT_HEIGHT) + "}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rnncalc.cells import CELLS
+from rnncalc.cells import CELLS, spec
 from rnncalc.render import fmt, fmt_vector
 from rnncalc.render.report import Explanation, Math, Numbers, Section, SectionFn, Table, Text
 from rnncalc.render.steps import gap_size, shown
@@ -46,7 +46,8 @@ def _vec(t: Any) -> Numbers:
 
 
 def sections(grad: GradTrace, precision: int = 4, explain: Sequence[Any] | None = None,
-             element: str = "", steps: str | None = "all") -> SectionFn:
+             element: str = "", step_by_step: bool = False, steps: str | None = "all"
+             ) -> SectionFn:
     """The grad sections, as a :data:`~rnncalc.render.report.SectionFn` for ``report.build``."""
 
     def build(trace: Trace, blank: bool) -> list[Section]:
@@ -54,7 +55,7 @@ def sections(grad: GradTrace, precision: int = 4, explain: Sequence[Any] | None 
         if grad.value is not None:
             out.append(_head(grad, precision))
         for dirs in reversed(grad.layers):
-            out += [_direction(g, trace, precision) for g in dirs.values()]
+            out += [_direction(g, trace, precision, step_by_step) for g in dirs.values()]
         out.append(_totals(grad, precision, trace))
         if explain:
             out.append(Section(f"Chain rule for {element}", (Explanation(tuple(explain)),)))
@@ -73,11 +74,16 @@ def _selected(rows: Sequence[tuple[Any, ...]], steps: str | None) -> tuple[tuple
 
 def _loss(grad: GradTrace, precision: int, steps: str | None) -> Section:
     if grad.value is None:
+        given_c = grad.loss.upstream_c
         up: tuple[tuple[Any, ...], ...] = _selected(tuple(
-            (str(t), _vec(v)) for t, v in enumerate(grad.dh_head)), steps)
+            (str(t), _vec(v), *(() if given_c is None else (Numbers(given_c[t]),)))
+            for t, v in enumerate(grad.dh_head)), steps)
+        columns: tuple[Any, ...] = ("t", Math("dL/d output_t"))
+        if given_c is not None:
+            columns += (Math("dL/dc_t (from above)"),)
         return Section("Upstream gradients (given)", (
             Text("dL/d output_t of the top layer, given per position instead of a loss."),
-            Table(("t", Math("dL/d output_t")), up)))
+            Table(columns, up)))
     reduction = "" if grad.loss.type == "half_sse" else f", reduction {grad.loss.reduction}"
     plain, tex, source = (f.format(r=grad.loss.reduction) for f in _LOSS[grad.loss.type])
     value = fmt(grad.value, precision)
@@ -91,13 +97,17 @@ def _loss(grad: GradTrace, precision: int, steps: str | None) -> Section:
     def target(y: Any) -> Any:  # a class index reads as one
         return str(int(y[0])) if grad.loss.type == "cross_entropy" else _vec(y)
 
+    terms = grad.terms if grad.terms is not None else [grad.value]
     rows: tuple[tuple[Any, ...], ...] = _selected(tuple(
-        (label, _vec(z), target(y), _vec(dz), _vec(dh)) for label, z, y, dz, dh in zip(
-            labels, grad.z, grad.target, grad.dz, grad.dh_head, strict=True)), steps)
+        (label, _vec(z), target(y), fmt(float(term), precision), _vec(dz), _vec(dh))
+        for label, z, y, term, dz, dh in zip(labels, grad.z, grad.target, terms, grad.dz,
+                                             grad.dh_head, strict=True)), steps)
     head_in = "h_t" if grad.at == "steps" else "h_final"
     return Section("Loss", (Text(text, tex), Table(
-        ("t", Math("z (head output)"), Math("target"), Math("dL/dz"), Math(f"dL/d{head_in}")),
-        rows, caption="z = W h + b, the head's output before its softmax or sigmoid.")))
+        ("t", Math("z (head output)"), Math("target"), Math("L term"), Math("dL/dz"),
+         Math(f"dL/d{head_in}")), rows,
+        caption="z = W h + b, the head's output before its softmax or sigmoid; the terms add "
+        "up to L.")))
 
 
 def _head(grad: GradTrace, precision: int) -> Section:
@@ -106,8 +116,12 @@ def _head(grad: GradTrace, precision: int) -> Section:
     return Section("Head gradients", (Table(("parameter", "formula", "gradient"), rows),))
 
 
-def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
+def _direction(g: DirectionGrad, trace: Trace, precision: int,
+               step_by_step: bool = False) -> Section:
+    """One layer and direction's backward steps; ``step_by_step`` adds the intermediates a
+    sheet writes down: the cell output's ``tanh(c_t)`` and each gate's ``act'(a)``."""
     ex = trace.exercise
+    act = ex.formulation.act
     forward = g.direction == "forward"
     future = "t+1" if forward else "t-1"
     below = "input x_t" if g.layer == 0 else "layer below"
@@ -129,8 +143,16 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int) -> Section:
             ("", Math("dL/dh_t (sum)"), _vec(g.dh[k])),
         ]
         if g.dc is not None and g.dc_future is not None:
+            if g.dc_out is not None:
+                step.append(("", Math("dL/dc_t from above (given)"), _vec(g.dc_out[k])))
             step += [("", Math(f"dL/dc_t from step {future}"), _vec(g.dc_future[k])),
                      ("", Math("dL/dc_t"), _vec(g.dc[k]))]
+        if step_by_step and g.tanh_c is not None:
+            step.append(("", Math(f"{act['cell_output'].name}(c_t)"), _vec(g.tanh_c[k])))
+        if step_by_step and g.slopes is not None:
+            roles = spec(ex.cell).gate_roles
+            step += [("", Math(f"{act[roles[gate]].name if gate in roles else ''}'(a_{gate})"),
+                      _vec(v[k])) for gate, v in g.slopes.items()]
         step += [("", Math(f"dL/da_{gate} (pre-activation)"), _vec(v[k]))
                  for gate, v in g.dpre.items()]
         for kind in kinds:
@@ -169,8 +191,29 @@ def _totals(grad: GradTrace, precision: int, trace: Trace) -> Section:
     if any(len(row) == 2 and row[0] == row[1] for row in trace.exercise.weights):
         text += (". Both directions use the same weights here: tied, their gradient is the sum "
                  "of the _l? and _l?_reverse totals")
-    return Section("Gradient totals", (Text(text + "."),
-                                       Table(("parameter", "shape", "dL/dparameter"), tuple(rows))))
+    blocks: list[Any] = [Text(text + "."),
+                         Table(("parameter", "shape", "dL/dparameter"), tuple(rows))]
+    if grad.written is not None:
+        blocks += [Text(f"The same totals as the config writes its weights (layout "
+                        f"{grad.written['layout']}):"),
+                   Table(("gradient", "value"), tuple(_written_rows(grad.written["grads"],
+                                                                    precision)))]
+    return Section("Gradient totals", tuple(blocks))
+
+
+def _written_rows(group: dict[str, Any], precision: int, where: str = "") -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for name, value in group.items():
+        if isinstance(value, dict):
+            rows += _written_rows(value, precision, f"{where}{name}.")
+            continue
+        import torch
+
+        t = torch.tensor(value, dtype=torch.float64)
+        shown = _matrix(t, precision) if t.dim() == 2 else _vec(t) if t.dim() == 1 else \
+            "\n".join(_matrix(m, precision) for m in t)
+        rows.append((where + name, shown))
+    return rows
 
 
 def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
@@ -239,7 +282,7 @@ def render(trace: Trace, grad: GradTrace, fmt_name: str, *, precision: int = 4,
             doc["explain"] = {"element": element,
                               "lines": [line_text(ln, precision) for ln in explain]}
         return render_run(trace, "json", json={"grad": doc})
-    extra = sections(grad, precision, explain, element, steps)
+    extra = sections(grad, precision, explain, element, step_by_step, steps)
     table = to_rich(extra(trace, False), precision) if fmt_name == "table" else None
     return render_run(trace, fmt_name, precision=precision, step_by_step=step_by_step,
                       steps=steps, sections=[extra], table=table)

@@ -1,11 +1,14 @@
 """Which steps a table shows: ``--steps 0:3,-2:``, ``--steps all``, or by default all of a short
 run and the first and last few of a long one, the gap marked. JSON always holds every step.
 
-Ranges are Python slices of the positions ``0 .. T-1`` (negative counts from the end); a single
-number is one position. A selection that picks none of a run's steps is a usage error.
+Ranges are Python slices of the positions ``0 .. T-1`` (negative counts from the end; a third
+part is the stride, ``::100`` every hundredth); a single number is one position. A selection that
+picks none of a run's steps is a usage error.
 
 >>> shown([0, 1, 2, 3, 4, 5], "0:2,-1:")
 [0, 1, None, 5]
+>>> shown([0, 1, 2, 3, 4, 5], "::2")
+[0, None, 2, None, 4, None]
 >>> shown([5, 4, 3, 2, 1, 0], "0:2,-1:")  # a backward direction: positions in the order computed
 [0, None, 4, 5]
 """
@@ -30,7 +33,7 @@ class StepsError(RnncalcError):
     exit_code = ExitCode.USAGE
 
 
-_ITEM = re.compile(r"^\s*(-?\d+)?\s*(:)?\s*(-?\d+)?\s*$")
+_ITEM = re.compile(r"^\s*(-?\d+)?\s*(:)?\s*(-?\d+)?\s*(?::\s*(-?\d+)?\s*)?$")
 
 
 def parse_steps(spec: str) -> list[slice] | None:
@@ -43,10 +46,13 @@ def parse_steps(spec: str) -> list[slice] | None:
         if not item.strip() or not m:
             raise ValueError(f"expected 'all' or ranges like 0:3,-2: (Python slices of the "
                              f"positions); got {spec!r}")
-        start, colon, stop = m.groups()
+        start, colon, stop, stride = m.groups()
+        if stride is not None and (not colon or int(stride) == 0):
+            raise ValueError(f"expected a stride after two colons, not 0 (::100); got {spec!r}")
         if colon:
             out.append(slice(None if start is None else int(start),
-                             None if stop is None else int(stop)))
+                             None if stop is None else int(stop),
+                             None if stride is None else int(stride)))
         elif start is not None and stop is None:
             k = int(start)
             out.append(slice(k, k + 1 if k != -1 else None))

@@ -84,7 +84,7 @@ def render(trace: Trace, *, step_by_step: bool = False, precision: int = 4,
         by_position = shown(range(ex.steps), steps)
     except StepsError as exc:  # which run, when `rnncalc run` shows many
         raise StepsError(f"{ex.source}: {exc}") from None
-    parts: list[RenderableType] = [_header(trace), Text("")]
+    parts: list[RenderableType] = [_header(trace), Text(""), *_given(trace)]
     for layer in trace.layers:
         for tr in layer.directions.values():
             rows = shown(tr.positions, steps)
@@ -117,6 +117,30 @@ def _header(trace: Trace) -> Text:
     for note in ex.notes:
         text.append(f"\nnote: {note}", style="dim")
     return text
+
+
+def _given(trace: Trace) -> list[RenderableType]:
+    """The numbers the exercise gives besides its inputs (those are the tables' x_t): the
+    initial states when not zero, the weights as a sheet names them, the head; as markdown and
+    LaTeX show them (:func:`rnncalc.render.report.exercise_section`)."""
+    from rnncalc.render.report import Matrices, exercise_section
+    from rnncalc.render.report import Text as Words
+
+    lines = []
+    for block in exercise_section(trace)[0].blocks[2:]:
+        if isinstance(block, Words) and block.text not in ("Initial states are zero.",
+                                                           *trace.exercise.notes):
+            lines.append(block.text)
+        elif isinstance(block, Matrices) and not block.items[0][0].plain.startswith("x_"):
+            lines += [f"  {name.plain} = {_exact(value)}" for name, value in block.items]
+    return [Text("Given", style="bold"), Text("\n".join(lines)), Text("")]
+
+
+def _exact(value: tuple) -> str:  # type: ignore[type-arg]
+    """A given matrix or vector as written: ``[[1, 0], [0, -0.5]]``."""
+    if value and isinstance(value[0], tuple):
+        return "[" + ", ".join(fmt_input(list(row)) for row in value) + "]"
+    return fmt_input(list(value))
 
 
 def _title(tr: DirectionTrace) -> str:
