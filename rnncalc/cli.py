@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rnncalc.cells import CELLS
-from rnncalc.errors import ExitCode, RnncalcError, one_line
+from rnncalc.errors import ExitCode, RnncalcError, Terminated, one_line
 
 if TYPE_CHECKING:
     from rnncalc.explain import Line
@@ -79,7 +79,8 @@ def _errors(show_traceback: bool) -> Iterator[None]:
     """Turn every error into one line on stderr and its exit code (README, "Errors")."""
     show_traceback = show_traceback or bool(os.environ.get("RNNCALC_TRACEBACK"))
     try:
-        yield
+        with _terminable():
+            yield
     except typer.Exit:
         raise
     except RnncalcError as exc:
@@ -89,6 +90,9 @@ def _errors(show_traceback: bool) -> Iterator[None]:
         raise typer.Exit(int(exc.exit_code)) from None
     except BrokenPipeError:
         _quiet_broken_pipe()
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        raise typer.Exit(int(ExitCode.TERMINATED)) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
@@ -107,6 +111,27 @@ def _errors(show_traceback: bool) -> Iterator[None]:
 
 #: What a write to stdout meets on a full disk or a device that takes nothing (> /dev/full).
 _WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
+@contextlib.contextmanager
+def _terminable() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` while inside (as SIGINT raises KeyboardInterrupt), so
+    that a command ends as on Ctrl-C, with 143: ``run --jobs`` ends its workers rather than dying
+    and leaving them, ``--output`` leaves no temporary file."""
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread (a test's runner): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _quiet_broken_pipe() -> None:
@@ -168,6 +193,16 @@ StepsOpt = Annotated[str | None, typer.Option(
     "--steps", help="Steps shown in tables: 'all', or ranges like '0:3,-2:' (Python slices, "
     "negative from the end). Default: all of a short run, the first and last few of a long one.",
     show_default=False, callback=lambda value: _check_steps(value))]
+def _allow_outside(allowed: bool) -> bool:
+    if allowed:  # read where configs are resolved, in this process and in run's workers
+        os.environ["RNNCALC_ALLOW_OUTSIDE_PATHS"] = "1"
+    return allowed
+
+
+OutsideOpt = Annotated[bool, typer.Option(
+    "--allow-outside-paths", help="Let a config's weights_file name a file outside the config's "
+    "folder (an absolute path, ~, ../..); refused by default, as a student's config could name "
+    "any file you can read.", callback=_allow_outside)]
 TracebackOpt = Annotated[bool, typer.Option(
     "--traceback", help="Show the full traceback of an error (for bug reports).")]
 ExplainOpt = Annotated[bool, typer.Option(
@@ -216,6 +251,7 @@ def _cell_command(cell: str) -> Callable[..., None]:
         convention: ConventionOpt = None,
         compare_conventions: CompareOpt = False,
         steps: StepsOpt = None,
+        allow_outside_paths: OutsideOpt = False,
         traceback: TracebackOpt = False,
     ) -> None:
         precision = _digits(precision, round)
@@ -356,6 +392,7 @@ def formulas(
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Show the equations this config uses.", show_default=False)] = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Print the equations a cell computes under a convention (or a config), symbols defined."""
@@ -414,6 +451,7 @@ def convert(
     ] = ConcatOrder.hx,
     weights: WeightsOpt = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Write the exercise with its weights in another layout (YAML): the same trace."""
@@ -612,6 +650,7 @@ def check(
         "results.json).")] = CheckFormat.table,
     precision: PrecisionOpt = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Check students' answers: each with given, expected, mark and points; one file's first
@@ -672,6 +711,7 @@ def export(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="The file (gift, moodle-xml; default stdout) or the question "
         "folder (prairielearn; required).", show_default=False)] = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Questions for course platforms, every number precomputed: Moodle GIFT or XML numerical
@@ -715,6 +755,7 @@ def answers_template(
         "--grad", help="The gradients `rnncalc grad` shows instead (the config needs a loss): "
         "the loss, the head's, every step's dh, dc, dpre, dW, db, dx, the totals.")] = False,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Write a blank answers file for an exercise, for a student to fill in and `check`."""
@@ -757,6 +798,7 @@ def grad(
     precision: PrecisionOpt = None,
     dtype: DTypeOpt = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Backpropagation through time, step by step: the loss, the head's gradients, every step's
@@ -829,6 +871,7 @@ def draw(
     truncate: Annotated[int | None, typer.Option(
         min=1, help="grad: truncated BPTT over the last K steps.", show_default=False)] = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Draw a run as SVG: the unrolled net, the cell at one step, heatmaps over time, or the
@@ -879,6 +922,7 @@ def run(
         "--progress/--no-progress", help="A progress bar on stderr; default: when stderr is a "
         "terminal and the run takes more than a second.", show_default=False)] = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Run many configs in one call, each by its own cell; a bad config does not stop the rest.
@@ -918,7 +962,8 @@ def run(
 
 
 @app.command(epilog="Examples:  rnncalc validate class/*.yaml  ·  rnncalc validate configs/")
-def validate(configs: ConfigsArg, traceback: TracebackOpt = False) -> None:
+def validate(configs: ConfigsArg, allow_outside_paths: OutsideOpt = False,
+             traceback: TracebackOpt = False) -> None:
     """Check configs without computing: one line per invalid config on stderr.
 
     Exit code 0 when all are valid, 3 otherwise. Never imports torch."""
