@@ -76,7 +76,7 @@ class DType(str, Enum):
 
 @contextlib.contextmanager
 def _errors(show_traceback: bool) -> Iterator[None]:
-    """Turn every error into one line on stderr and its exit code (README, "Errors")."""
+    """Turn every error into one line on stderr and its exit code (docs/errors.md)."""
     show_traceback = show_traceback or bool(os.environ.get("RNNCALC_TRACEBACK"))
     try:
         with _terminable():
@@ -257,6 +257,9 @@ def _cell_command(cell: str) -> Callable[..., None]:
         precision = _digits(precision, round)
         if compare_conventions:
             _check_comparison(svg, explain or selection is not None, round)
+        if svg is not None and svg.is_dir():  # before the table is printed, not after
+            raise typer.BadParameter(f"{svg}: is a directory; --svg needs a file path",
+                                     param_hint="--svg")
         with _errors(traceback):
             import rnncalc
 
@@ -966,19 +969,20 @@ def validate(configs: ConfigsArg, allow_outside_paths: OutsideOpt = False,
              traceback: TracebackOpt = False) -> None:
     """Check configs without computing: one line per invalid config on stderr.
 
-    Exit code 0 when all are valid, 3 otherwise. Never imports torch."""
+    Exit code 0 when all are valid, else the highest of theirs (3; 4 on a bug). Never imports
+    torch."""
     with _errors(traceback):
         from rnncalc.sources import expand, read_stdin
         from rnncalc.sources import validate as check
 
         sources = expand(configs)
-        errors = 0
+        worst = 0
         for exc in check(sources, read_stdin(sources)):
             if exc is not None:
-                errors += 1
+                worst = max(worst, int(exc.exit_code))
                 print(str(exc), file=sys.stderr)
-        if errors:
-            raise typer.Exit(int(ExitCode.INVALID_INPUT))
+        if worst:
+            raise typer.Exit(worst)
 
 
 def _check_tolerance(value: float | None) -> float | None:

@@ -527,3 +527,44 @@ def test_a_signal_to_run_jobs_ends_every_worker(tmp_path, sig, code):
     for pid in alive:  # (clean up before failing)
         os.kill(pid, signal.SIGKILL)
     assert not alive, alive
+
+
+def test_validate_goes_on_after_a_config_that_fails_inside(cli, tmp_path, monkeypatch):
+    """validate A B C, B meeting a bug: one line per bad file, C still checked, the highest code."""
+    import rnncalc.config
+
+    real = rnncalc.config.check
+    bad = write(tmp_path, Path(RNN).read_text(), "b.yaml")
+    invalid = write(tmp_path, "cell: rnn\n", "c.yaml")
+
+    def check(doc, folder):
+        if doc.source == bad:
+            raise OverflowError("a bug")
+        return real(doc, folder)
+
+    monkeypatch.setattr(rnncalc.config, "check", check)
+    result = cli("validate", RNN, bad, invalid)
+    assert result.exit_code == ExitCode.INTERNAL
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and "Traceback" not in result.stderr
+    assert lines[0].startswith(f"{bad}: internal error: OverflowError: a bug")
+    assert lines[1].startswith(f"{invalid}:")
+
+
+def test_svg_onto_a_directory_is_refused_before_the_table(cli, tmp_path):
+    result = cli("rnn", "--svg", str(tmp_path))
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert f"{tmp_path}: is a directory; --svg needs a file path" in result.stderr
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    ("hidden_size: 0\n", ":3: hidden_size: expected at least 1, got 0"),
+    ("hidden_size: -2\n", ":3: hidden_size: expected at least 1, got -2"),
+    ("num_layers: 0\n", ":3: num_layers: expected at least 1, got 0"),
+    ("dtype: float16\n", ":3: dtype: expected one of float64, float32; got 'float16'"),
+    ("", ":1: weights: missing required key 'weights'"),  # nothing else wrong: the missing key
+])
+def test_a_wrong_key_is_told_before_a_missing_one(cli, tmp_path, extra, words):
+    path = write(tmp_path, f"cell: rnn\ninputs: [[1, 2]]\n{extra}", "ex.yaml")
+    for command in (("validate", path), ("rnn", "-c", path)):
+        assert words in one_error(cli(*command)), command
