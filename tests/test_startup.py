@@ -56,6 +56,9 @@ def _runs() -> list[list[str]]:
         "schema": [["schema"]],
         "formulas": [["formulas", "lstm"], ["formulas", "gru", "--convention", "onnx"],
                      ["formulas", "rnn", "-c", str(CONFIGS / "lstm_stacked_relu.yaml")]],
+        # a blank gradient form: the exercise's shape, no arithmetic
+        "answers-template": [["answers-template", str(CONFIGS / c), "--grad"] for c in (
+            "rnn_grad.yaml", "lstm_grad_gomez.yaml", "rnn_labeling_grad.yaml")],
     }
     for command, lines in optional.items():
         if command in commands:
