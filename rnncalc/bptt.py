@@ -46,23 +46,13 @@ from rnncalc.formulation import Formulation
 from rnncalc.gradnames import in_layout
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
-from rnncalc.model import Exercise, Loss, param_name
+from rnncalc.model import EXTRA_PARAMS, PARAMS, Exercise, Loss, gate_weight_names, param_name
 from rnncalc.render.steps import shown
 from rnncalc.rounding import rounding
 from rnncalc.trace import DirectionTrace, Trace
 
 __all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_names", "slope",
            "unclipped"]
-
-PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-#: The LSTM's own parameters, when its options have them: their per-step blocks' names.
-EXTRA_PARAMS = {"weight_hr": ("W_hr",), "peephole": ("p_i", "p_f", "p_o")}
-
-
-def gate_weight_names(gate: str) -> tuple[str, str, str, str]:
-    """The per-gate names of the forward weights: ``"f"`` -> ``W_if, W_hf, b_if, b_hf``; rnn's
-    one gate ``"h"`` -> ``W_ih, W_hh, b_ih, b_hh``."""
-    return f"W_i{gate}", f"W_h{gate}", f"b_i{gate}", f"b_h{gate}"
 
 
 def _list(t: torch.Tensor | None) -> Any:

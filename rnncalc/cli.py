@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from rnncalc.cells import CELLS
-from rnncalc.errors import ExitCode, RnncalcError, one_line
+from rnncalc.errors import ExitCode, RnncalcError, Terminated, one_line
 
 if TYPE_CHECKING:
     from rnncalc.explain import Line
@@ -76,10 +76,11 @@ class DType(str, Enum):
 
 @contextlib.contextmanager
 def _errors(show_traceback: bool) -> Iterator[None]:
-    """Turn every error into one line on stderr and its exit code (README, "Errors")."""
+    """Turn every error into one line on stderr and its exit code (docs/errors.md)."""
     show_traceback = show_traceback or bool(os.environ.get("RNNCALC_TRACEBACK"))
     try:
-        yield
+        with _terminable():
+            yield
     except typer.Exit:
         raise
     except RnncalcError as exc:
@@ -89,6 +90,9 @@ def _errors(show_traceback: bool) -> Iterator[None]:
         raise typer.Exit(int(exc.exit_code)) from None
     except BrokenPipeError:
         _quiet_broken_pipe()
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        raise typer.Exit(int(ExitCode.TERMINATED)) from None
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
@@ -129,6 +133,27 @@ def _out_of_memory() -> str:
             f"{ex.steps * per_step:,} numbers to record and write; show fewer steps (a table with "
             f"--steps 0:5,-5:, the default, rather than the JSON, which holds every step) or "
             f"give fewer inputs (a smaller T)")
+
+
+@contextlib.contextmanager
+def _terminable() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` while inside (as SIGINT raises KeyboardInterrupt), so
+    that a command ends as on Ctrl-C, with 143: ``run --jobs`` ends its workers rather than dying
+    and leaving them, ``--output`` leaves no temporary file."""
+    import signal
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread (a test's runner): nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _quiet_broken_pipe() -> None:
@@ -190,6 +215,16 @@ StepsOpt = Annotated[str | None, typer.Option(
     "--steps", help="Steps shown in tables: 'all', or ranges like '0:3,-2:' (Python slices, "
     "negative from the end). Default: all of a short run, the first and last few of a long one.",
     show_default=False, callback=lambda value: _check_steps(value))]
+def _allow_outside(allowed: bool) -> bool:
+    if allowed:  # read where configs are resolved, in this process and in run's workers
+        os.environ["RNNCALC_ALLOW_OUTSIDE_PATHS"] = "1"
+    return allowed
+
+
+OutsideOpt = Annotated[bool, typer.Option(
+    "--allow-outside-paths", help="Let a config's weights_file name a file outside the config's "
+    "folder (an absolute path, ~, ../..); refused by default, as a student's config could name "
+    "any file you can read.", callback=_allow_outside)]
 TracebackOpt = Annotated[bool, typer.Option(
     "--traceback", help="Show the full traceback of an error (for bug reports).")]
 ExplainOpt = Annotated[bool, typer.Option(
@@ -238,11 +273,15 @@ def _cell_command(cell: str) -> Callable[..., None]:
         convention: ConventionOpt = None,
         compare_conventions: CompareOpt = False,
         steps: StepsOpt = None,
+        allow_outside_paths: OutsideOpt = False,
         traceback: TracebackOpt = False,
     ) -> None:
         precision = _digits(precision, round)
         if compare_conventions:
             _check_comparison(svg, explain or selection is not None, round)
+        if svg is not None and svg.is_dir():  # before the table is printed, not after
+            raise typer.BadParameter(f"{svg}: is a directory; --svg needs a file path",
+                                     param_hint="--svg")
         with _errors(traceback):
             import rnncalc
 
@@ -386,6 +425,7 @@ def formulas(
     config: Annotated[Path | None, typer.Option(
         "--config", "-c", help="Show the equations this config uses.", show_default=False)] = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Print the equations a cell computes under a convention (or a config), symbols defined."""
@@ -444,6 +484,7 @@ def convert(
     ] = ConcatOrder.hx,
     weights: WeightsOpt = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Write the exercise with its weights in another layout (YAML): the same trace."""
@@ -642,6 +683,7 @@ def check(
         "results.json).")] = CheckFormat.table,
     precision: PrecisionOpt = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Check students' answers: each with given, expected, mark and points; one file's first
@@ -702,6 +744,7 @@ def export(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="The file (gift, moodle-xml; default stdout) or the question "
         "folder (prairielearn; required).", show_default=False)] = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Questions for course platforms, every number precomputed: Moodle GIFT or XML numerical
@@ -745,6 +788,7 @@ def answers_template(
         "--grad", help="The gradients `rnncalc grad` shows instead (the config needs a loss): "
         "the loss, the head's, every step's dh, dc, dpre, dW, db, dx, the totals.")] = False,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Write a blank answers file for an exercise, for a student to fill in and `check`."""
@@ -753,14 +797,12 @@ def answers_template(
         from rnncalc.answers import shape_of, template
 
         exercise = rnncalc.load(str(config))
-        if not grad:  # the form's shape is the exercise's: nothing to compute, no torch
-            _emit(template(shape_of(exercise), exercise.title), output)
-            return
-        trace = _compute(exercise)
-        from rnncalc.bptt import backprop
+        if grad:  # the form's shape is the exercise's: nothing to compute, no torch
+            from rnncalc.gradanswers import shape_of as grad_shape
 
-        expected = {**trace.to_dict(), "grad": backprop(trace).to_dict()}
-        _emit(template(expected, exercise.title, grad=True), output)
+            _emit(template({"grad": grad_shape(exercise)}, exercise.title, grad=True), output)
+            return
+        _emit(template(shape_of(exercise), exercise.title), output)
 
 
 @app.command(epilog="Examples:  rnncalc grad -c configs/rnn_grad.yaml  ·  rnncalc grad -c "
@@ -789,6 +831,7 @@ def grad(
     dtype: DTypeOpt = None,
     steps: StepsOpt = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Backpropagation through time, step by step: the loss, the head's gradients, every step's
@@ -864,6 +907,7 @@ def draw(
     truncate: Annotated[int | None, typer.Option(
         min=1, help="grad: truncated BPTT over the last K steps.", show_default=False)] = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Draw a run as SVG: the unrolled net, the cell at one step, heatmaps over time, or the
@@ -915,6 +959,7 @@ def run(
         "--progress/--no-progress", help="A progress bar on stderr; default: when stderr is a "
         "terminal and the run takes more than a second.", show_default=False)] = None,
     output: OutputOpt = None,
+    allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Run many configs in one call, each by its own cell; a bad config does not stop the rest.
@@ -957,22 +1002,24 @@ def run(
 
 
 @app.command(epilog="Examples:  rnncalc validate class/*.yaml  ·  rnncalc validate configs/")
-def validate(configs: ConfigsArg, traceback: TracebackOpt = False) -> None:
+def validate(configs: ConfigsArg, allow_outside_paths: OutsideOpt = False,
+             traceback: TracebackOpt = False) -> None:
     """Check configs without computing: one line per invalid config on stderr.
 
-    Exit code 0 when all are valid, 3 otherwise. Never imports torch."""
+    Exit code 0 when all are valid, else the highest of theirs (3; 4 on a bug). Never imports
+    torch."""
     with _errors(traceback):
         from rnncalc.sources import expand, read_stdin
         from rnncalc.sources import validate as check
 
         sources = expand(configs)
-        errors = 0
+        worst = 0
         for exc in check(sources, read_stdin(sources)):
             if exc is not None:
-                errors += 1
+                worst = max(worst, int(exc.exit_code))
                 print(str(exc), file=sys.stderr)
-        if errors:
-            raise typer.Exit(int(ExitCode.INVALID_INPUT))
+        if worst:
+            raise typer.Exit(worst)
 
 
 def _check_tolerance(value: float | None) -> float | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from enum import IntEnum
 
-__all__ = ["MAX_MESSAGE", "ConfigError", "ExitCode", "RnncalcError", "listed", "one_line", "shown"]
+__all__ = [
+    "MAX_MESSAGE", "ConfigError", "ExitCode", "RnncalcError", "Terminated", "listed", "one_line",
+    "shown",
+]
 
 #: The longest message printed, in characters: a line of a terminal or two, never a screenful.
 MAX_MESSAGE = 300
@@ -27,6 +30,11 @@ class RnncalcError(Exception):
     """Base of every error rnncalc reports to a user as one line."""
 
     exit_code = ExitCode.INVALID_INPUT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it ends as Ctrl-C does (workers ended, files
+    whole) but with its own exit code, 143."""
 
 
 class ConfigError(RnncalcError):

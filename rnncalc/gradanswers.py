@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from rnncalc.model import Exercise
     from rnncalc.trace import Trace
 
-__all__ = ["META", "blank", "describe", "order", "own"]
+__all__ = ["META", "blank", "describe", "order", "own", "shape_of"]
 
 #: Keys of ``grad`` that are not answers.
 META = {"loss_type", "reduction", "at", "target", "upstream", "truncate", "explain",
@@ -107,6 +107,85 @@ def blank(grad_doc: dict[str, Any]) -> dict[str, Any]:
             return [walk(v) for v in node]
         return None
     return {"grad": walk(grad_doc)}
+
+
+def shape_of(ex: Exercise) -> dict[str, Any]:
+    """The parts of ``GradTrace.to_dict()`` that :func:`blank` keeps, every number 0, from the
+    exercise alone (its sizes and its weights' shapes): a blank gradient form needs no arithmetic
+    (and no torch). Tests hold it to the computed gradients' shape."""
+    from dataclasses import fields
+
+    from rnncalc.errors import RnncalcError
+    from rnncalc.model import EXTRA_PARAMS, PARAMS, LayerWeights, gate_weight_names, param_name
+
+    loss = ex.loss
+    if loss is None:  # bptt's own words
+        raise RnncalcError(f"{ex.source}: rnncalc grad needs a loss (loss: {{type, target}} on a "
+                           "head) or upstream gradients (upstream: one dL/d output_t per position)")
+    T, H, P = ex.steps, ex.hidden_size, ex.state_size
+    out: dict[str, Any] = {}
+    if loss.type != "upstream":
+        assert ex.head is not None
+        n = T if loss.targets is not None else 1  # the head at every step, or on the final state
+        d_out, width = _dims(ex.head.W)
+        out["loss"] = 0
+        out["head"] = {"z": _zeros([n, d_out]), "dz": _zeros([n, d_out]), "dh": _zeros([n, width])}
+
+    def blocks(kind: str, dims: list[int]) -> dict[str, Any]:
+        """A parameter's per-step blocks, named as the forward weights."""
+        if kind in EXTRA_PARAMS:  # weight_hr: one [P, H] block; peephole [3, H]: a row per gate
+            names = EXTRA_PARAMS[kind]
+            return {n: _zeros(dims if len(names) == 1 else dims[1:]) for n in names}
+        return {gate_weight_names(g)[PARAMS.index(kind)]: _zeros([H, *dims[1:]])
+                for g in ex.gates}
+
+    cell_state = CELLS[ex.cell].cell_state
+    kinds = [f.name for f in fields(LayerWeights) if ex.bias or not f.name.startswith("bias_")]
+    recursion = {"forward": range(T - 1, -1, -1), "backward": range(T)}  # last computed first
+    steps, params = [], {}
+    for k, layer in enumerate(ex.weights):
+        directions = {}
+        for direction, w in zip(ex.directions, layer, strict=True):
+            dims = {kind: _dims(getattr(w, kind)) for kind in kinds if getattr(w, kind) is not None}
+            rows = []
+            for t in recursion[direction]:
+                row: dict[str, Any] = {"t": t, "dh_out": _zeros([P]), "dh_future": _zeros([P]),
+                                       "dh": _zeros([P])}
+                if cell_state:
+                    row["dc_future"], row["dc"] = _zeros([H]), _zeros([H])
+                row["dpre"] = {g: _zeros([H]) for g in ex.gates}
+                row["dW"] = {n: b for kind, d in dims.items() if not kind.startswith("bias_")
+                             for n, b in blocks(kind, d).items()}
+                if ex.bias:
+                    row["db"] = {n: b for kind, d in dims.items() if kind.startswith("bias_")
+                                 for n, b in blocks(kind, d).items()}
+                row["dx"] = _zeros(dims["weight_ih"][1:])
+                rows.append(row)
+            directions[direction] = rows
+            named = direction if ex.bidirectional else "forward"  # a reversed net: forward names
+            params.update({param_name(kind, k, named): _zeros(d) for kind, d in dims.items()})
+        steps.append({"layer": k, "directions": directions})
+    out["steps"] = steps
+    out["initial"] = {"h": [_zeros([P]) for _ in range(ex.num_layers * ex.num_directions)]}
+    if cell_state:
+        out["initial"]["c"] = [_zeros([H]) for _ in range(ex.num_layers * ex.num_directions)]
+    if loss.type != "upstream":
+        params.update({"head.W": _zeros([d_out, width]), "head.b": _zeros([d_out])})
+    out["params"] = params
+    return out
+
+
+def _dims(value: Any) -> list[int]:
+    """The shape of nested tuples or lists, read along the first elements."""
+    shape = []
+    while isinstance(value, tuple | list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return shape
+
+
+def _zeros(shape: list[int]) -> Any:
+    return [_zeros(shape[1:]) for _ in range(shape[0])] if shape else 0
 
 
 # ----------------------------------------------------------------------------- carried

@@ -152,5 +152,30 @@ def outcomes(job: Callable[[str], Outcome], sources: Sequence[str], jobs: int = 
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["torch", "rnncalc.engine", "rnncalc.jobs"])
     chunk = max(1, min(64, len(sources) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init)
+    try:
         yield from pool.map(job, sources, chunksize=chunk)
+    except BaseException:  # SIGTERM, Ctrl-C, a reader gone: no worker may outlive rnncalc
+        _stop(pool)
+        raise
+    pool.shutdown()
+
+
+def _stop(pool: Any) -> None:
+    """End ``pool``'s workers and the forkserver now (SIGTERM reaches rnncalc alone, not its
+    workers, which would otherwise live on, holding ``... | tee log`` open)."""
+    import contextlib
+    import os
+    import signal
+    from multiprocessing import forkserver
+
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            process.kill()
+    server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if server:  # killed, not asked: while it still imports torch it would not hear the request
+        with contextlib.suppress(OSError):
+            os.kill(server, signal.SIGKILL)
+    pool.shutdown(wait=False, cancel_futures=True)
+    with contextlib.suppress(Exception):
+        forkserver._forkserver._stop()  # type: ignore[attr-defined]  # reaps it, forgets it

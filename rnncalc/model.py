@@ -24,6 +24,7 @@ __all__ = [
     "Loss",
     "Matrix",
     "Vector",
+    "gate_weight_names",
     "param_name",
 ]
 
@@ -31,6 +32,16 @@ Vector = tuple[float, ...]
 Matrix = tuple[Vector, ...]
 
 DIRECTIONS = ("forward", "backward")
+#: The parameters every cell has, per layer and direction (PyTorch's names).
+PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+#: The LSTM's own parameters, when its options have them: their per-step blocks' names.
+EXTRA_PARAMS = {"weight_hr": ("W_hr",), "peephole": ("p_i", "p_f", "p_o")}
+
+
+def gate_weight_names(gate: str) -> tuple[str, str, str, str]:
+    """The per-gate names of the forward weights: ``"f"`` -> ``W_if, W_hf, b_if, b_hf``; rnn's
+    one gate ``"h"`` -> ``W_ih, W_hh, b_ih, b_hh``."""
+    return f"W_i{gate}", f"W_h{gate}", f"b_i{gate}", f"b_h{gate}"
 
 
 def param_name(kind: str, layer: int, direction: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rnncalc.errors import RnncalcError
+from rnncalc.errors import ExitCode, RnncalcError, one_line
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -79,8 +79,18 @@ def validate(sources: Sequence[str], stdin: Stdin = None) -> Iterator[RnncalcErr
             check(_document(source, stdin), folder_of(source))
         except RnncalcError as exc:
             yield exc
+        except Exception as exc:  # a bug: reported for this config (exit 4), the others go on
+            yield Internal(one_line(f"{source}: internal error: {type(exc).__name__}: {exc} (a "
+                                    "bug in rnncalc: rerun this config alone with --traceback "
+                                    "and report it)"))
         else:
             yield None
+
+
+class Internal(RnncalcError):
+    """A bug met while checking one config of many: told for that config, exit 4."""
+
+    exit_code = ExitCode.INTERNAL
 
 
 def _document(source: str, stdin: Stdin) -> Located:

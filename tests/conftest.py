@@ -48,3 +48,10 @@ def layer_cell(module, layer: int, direction: str, cell_class, **kwargs):
     cell.load_state_dict({"weight_ih": w_ih, "weight_hh": w_hh}
                          | ({"bias_ih": b_ih, "bias_hh": b_hh} if b_ih is not None else {}))
     return cell, (w_ih, w_hh, b_ih, b_hh)
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_paths(monkeypatch):
+    """``--allow-outside-paths`` sets RNNCALC_ALLOW_OUTSIDE_PATHS in the process (for run's
+    workers): in-process CLI tests must not pass it on to the next test."""
+    monkeypatch.delenv("RNNCALC_ALLOW_OUTSIDE_PATHS", raising=False)

@@ -6,7 +6,7 @@ and aliases, stray bytes, truncates), and runs the real Typer app in-process: th
 with their options, and grad, convert, formulas, validate, run, answers-template. The only outcomes
 allowed are exit 0 with output, or exit 3 with one line on stderr: no traceback, no exit 4, no
 other exception, and no tag ever runs code. A few hundred examples in the default run; the opt-in
-``HYPOTHESIS_PROFILE=thorough`` runs 3000 (see README, "Errors").
+``HYPOTHESIS_PROFILE=thorough`` runs 3000 (see docs/errors.md).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 
 from rnncalc.cli import app
 from rnncalc.config.schema import SCHEMA
+from rnncalc.errors import MAX_MESSAGE
 from tests.conftest import CONFIGS
 
 TEXTS = {p.name: p.read_text() for p in sorted(CONFIGS.glob("*.yaml"))}
@@ -46,6 +47,13 @@ TAGS = ["!!python/object/apply:os.system ['touch " + str(MARKER) + "']",
         "!!python/object/apply:builtins.open ['" + str(MARKER) + "', 'w']",
         "!!python/name:os.system", "!!binary aGk=", "!!set {a}", "!!timestamp 2001-01-01",
         "!!omap [a: 1]", "!local", "!!str", "!!float", "!!int", "!!map", "!!seq", "!!null"]
+
+
+#: Scalars written raw into a config or an answers file (issue 12): YAML 1.1's surprises, numbers
+#: past any float, long words, and lists of them.
+HOSTILE = ["010", "1:30", "1:30.5", "on", "yes", "1_000", "0x" + "f" * 300, "9" * 400,
+           "-" + "9" * 400, "1" + "0" * 5000, "k" * 5000, ".inf", ".nan", "-.inf", "1e999",
+           "[" + "9" * 400 + ", 1]", "[1:30, on]", "!!float 1:30", "!!int 010", "[[010, 1e-3]]"]
 
 
 def _odd_copy(value: Any) -> Any:
@@ -117,7 +125,7 @@ def _mutate_data(draw: Any, data: Any) -> Any:
 
 def _mutate_text(draw: Any, text: str) -> str | bytes:
     kind = draw(st.sampled_from(["truncate", "duplicate", "delete", "tag", "anchor", "alias",
-                                 "bomb", "bytes", "indent"]))
+                                 "bomb", "bytes", "indent", "hostile"]))
     lines = text.splitlines(keepends=True) or ["\n"]
     i = draw(st.integers(0, len(lines) - 1))
     line = lines[i]
@@ -137,6 +145,11 @@ def _mutate_text(draw: Any, text: str) -> str | bytes:
     elif kind == "bytes":
         cut = draw(st.integers(0, len(text)))
         return text.encode()[:cut] + draw(st.binary(min_size=1, max_size=4)) + text.encode()[cut:]
+    elif kind == "hostile" and ": " in line:  # issue 12: what YAML 1.1 misreads, what is huge
+        head, _, _ = line.partition(": ")
+        lines[i] = f"{head}: {draw(st.sampled_from(HOSTILE))}\n"
+    elif kind == "hostile":
+        lines.insert(i, f"{draw(st.sampled_from(HOSTILE))}: 1\n")
     elif kind == "indent":
         lines[i] = draw(st.sampled_from(["\t", " ", "   "])) + line
     return "".join(lines)
@@ -185,6 +198,7 @@ def test_broken_configs_succeed_or_fail_in_one_line(case):
         assert result.stderr == "" and json.loads(result.stdout)["error"], result.stdout
     elif result.exit_code == 3:
         assert result.stderr.count("\n") == 1 and result.stderr.strip(), result.stderr
+        assert len(result.stderr) <= MAX_MESSAGE + 1, result.stderr
         assert result.stdout == ""
     else:
         assert result.stdout or args[0] == "validate"
@@ -192,3 +206,51 @@ def test_broken_configs_succeed_or_fail_in_one_line(case):
             json.loads(result.stdout)
         for line in result.stdout.splitlines() if "jsonl" in args else []:
             json.loads(line)
+
+
+# ----------------------------------------------------------------------------- answers (issue 12)
+
+ANSWERS_CONFIG = str(CONFIGS / "rnn_labeling.yaml")
+#: every h of the labeling seed given 0.5 away from its value: wrong at any precision
+_TRUE = json.loads(CliRunner().invoke(app, ["rnn", "-c", ANSWERS_CONFIG, "-f", "json"]).stdout)
+_WRONG_H = [[round(v + 0.5, 4) for v in step["h"]]
+            for step in _TRUE["layers"][0]["directions"]["forward"]]
+
+
+@st.composite
+def hostile_answers(draw: Any) -> tuple[str | bytes, bool]:
+    """An answers file whose h answers are all wrong, with a tolerance of any text and hostile
+    values in its other places; and whether it still holds a wrong answer."""
+    steps = [f"{{t: {t}, h: [{', '.join(map(str, h))}]}}" for t, h in enumerate(_WRONG_H)]
+    tolerance = draw(st.sampled_from(["1e300", "10", ".inf", ".nan", "-1", "1e999", "0",
+                                      "on", "'1'", "~", *HOSTILE]))
+    label = draw(st.sampled_from(["0", "1", "1.5", "0.0", *HOSTILE]))
+    lines = [f"tolerance: {tolerance}",
+             f"layers: [{{layer: 0, directions: {{forward: [{', '.join(steps)}]}}}}]",
+             f"head: {{steps: [{{t: 0, label: {label}}}]}}"]
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, 3)), f"{draw(st.sampled_from(HOSTILE))}: 1")
+    text: str | bytes = "\n".join(lines) + "\n"
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-16", "utf-16-le", "latin-1"]))
+    if encoding != "utf-8":
+        text = text.encode(encoding)  # type: ignore[union-attr]
+    return text, True
+
+
+@settings(max_examples=max(60, settings.default.max_examples // 5), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_answers())
+def test_hostile_answers_never_mark_wrong_answers_right(case):
+    """A fixed budget (60 examples; thorough: 600): exit 1 (wrong, the file's tolerance not used)
+    or 3 (one short line); never 0, never a traceback or exit 4."""
+    text, _ = case
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "answers.yaml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        with mock.patch("typer.testing._get_command", return_value=COMMAND):
+            result = CliRunner().invoke(app, ["check", ANSWERS_CONFIG, str(path)],
+                                        env={"NO_COLOR": "1"})
+    assert result.exit_code in (1, 3), (result.exit_code, result.stderr, result.exception)
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 3:
+        assert result.stderr.count("\n") == 1 and len(result.stderr) <= MAX_MESSAGE + 1

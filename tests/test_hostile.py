@@ -433,3 +433,138 @@ def test_output_through_a_symlink_named_by_the_user_still_replaces_its_target(cl
     (tmp_path / "link.json").symlink_to(target)
     assert cli("rnn", "-f", "json", "-o", str(tmp_path / "link.json")).exit_code == 0
     assert (tmp_path / "link.json").is_symlink() and target.read_text().startswith("{")
+
+
+@pytest.mark.parametrize("name", ["../m.pt", "../../m.pt", "/tmp/m.pt", "~/m.pt", "sub/../../m.pt",
+                                  "link.pt", "linked/m.pt"])
+def test_a_weights_file_outside_the_configs_folder_is_refused(cli, tmp_path, name):
+    import torch
+
+    folder = tmp_path / "class" / "ex1"
+    (folder / "sub").mkdir(parents=True)
+    torch.save(torch.nn.RNN(3, 2).state_dict(), tmp_path / "class" / "m.pt")
+    (folder / "link.pt").symlink_to(tmp_path / "class" / "m.pt")  # a link that leads out
+    (folder / "linked").symlink_to(tmp_path / "class")
+    path = write(folder, f"cell: rnn\ninputs: [[1, 2, 3]]\nweights_file: {name}\n", "ex.yaml")
+    expected = (f"{path}:3: weights_file: {name!r} is outside this config's folder, where a "
+                "config may name files; give it with --weights, or allow it with "
+                "--allow-outside-paths")
+    for command in (("rnn", "-c", path), ("validate", path), ("run", path), ("grad", "-c", path),
+                    ("convert", path, "--to", "per-gate")):
+        assert one_error(cli(*command)) == expected, command
+
+
+def test_a_weights_file_within_the_folder_and_the_command_lines_weights_are_read(cli, tmp_path):
+    import torch
+
+    folder = tmp_path / "ex1"
+    (folder / "models").mkdir(parents=True)
+    torch.save(torch.nn.RNN(3, 2).state_dict(), folder / "models" / "m.pt")
+    for name in ("models/m.pt", "./models/m.pt", "models/../models/m.pt"):
+        path = write(folder, f"cell: rnn\ninputs: [[1, 2, 3]]\nweights_file: {name}\n", "ex.yaml")
+        assert cli("rnn", "-c", path).exit_code == 0
+    torch.save(torch.nn.RNN(3, 2).state_dict(), tmp_path / "outside.pt")
+    path = write(folder, "cell: rnn\ninputs: [[1, 2, 3]]\nweights_file: ../outside.pt\n",
+                 "ex.yaml")
+    assert cli("rnn", "-c", path, "-w", str(tmp_path / "outside.pt")).exit_code == 0  # typed
+    assert cli("rnn", "-c", path, "--allow-outside-paths").exit_code == 0
+
+
+# ----------------------------------------------------------------------------- signals
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` (read from /proc: workers, the forkserver, its children)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.add(child)
+            todo.append(child)
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_to_run_jobs_ends_every_worker(tmp_path, sig, code):
+    """The signal reaches rnncalc alone (kill PID, not the terminal's Ctrl-C to the group): it
+    ends its forkserver and workers itself and exits 128 + the signal's number."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for i in range(2000):  # far more than are done before the signal
+        (tmp_path / f"c{i:04}.yaml").write_text(Path(LSTM).read_text())
+    proc = subprocess.Popen([sys.executable, "-m", "rnncalc", "run", str(tmp_path), "--jobs", "2",
+                             "-f", "jsonl"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    seen: set[int] = set()
+    for _ in range(1200):  # until the workers are there (a forkserver and its two children)
+        seen |= _descendants(proc.pid)
+        if len(seen) >= 4 or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None and len(seen) >= 4, seen
+    proc.send_signal(getattr(signal, sig))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == code, stderr
+    assert stderr.strip() in ("terminated", "interrupted"), stderr
+    for _ in range(200):  # the killed need a moment to be reaped by their parents
+        alive = {pid for pid in seen if Path(f"/proc/{pid}").exists()
+                 and "Z" not in (Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2][:3])}
+        if not alive:
+            break
+        time.sleep(0.05)
+    for pid in alive:  # (clean up before failing)
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, alive
+
+
+def test_validate_goes_on_after_a_config_that_fails_inside(cli, tmp_path, monkeypatch):
+    """validate A B C, B meeting a bug: one line per bad file, C still checked, the highest code."""
+    import rnncalc.config
+
+    real = rnncalc.config.check
+    bad = write(tmp_path, Path(RNN).read_text(), "b.yaml")
+    invalid = write(tmp_path, "cell: rnn\n", "c.yaml")
+
+    def check(doc, folder):
+        if doc.source == bad:
+            raise OverflowError("a bug")
+        return real(doc, folder)
+
+    monkeypatch.setattr(rnncalc.config, "check", check)
+    result = cli("validate", RNN, bad, invalid)
+    assert result.exit_code == ExitCode.INTERNAL
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and "Traceback" not in result.stderr
+    assert lines[0].startswith(f"{bad}: internal error: OverflowError: a bug")
+    assert lines[1].startswith(f"{invalid}:")
+
+
+def test_svg_onto_a_directory_is_refused_before_the_table(cli, tmp_path):
+    result = cli("rnn", "--svg", str(tmp_path))
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert f"{tmp_path}: is a directory; --svg needs a file path" in result.stderr
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    ("hidden_size: 0\n", ":3: hidden_size: expected at least 1, got 0"),
+    ("hidden_size: -2\n", ":3: hidden_size: expected at least 1, got -2"),
+    ("num_layers: 0\n", ":3: num_layers: expected at least 1, got 0"),
+    ("dtype: float16\n", ":3: dtype: expected one of float64, float32; got 'float16'"),
+    ("", ":1: weights: missing required key 'weights'"),  # nothing else wrong: the missing key
+])
+def test_a_wrong_key_is_told_before_a_missing_one(cli, tmp_path, extra, words):
+    path = write(tmp_path, f"cell: rnn\ninputs: [[1, 2]]\n{extra}", "ex.yaml")
+    for command in (("validate", path), ("rnn", "-c", path)):
+        assert words in one_error(cli(*command)), command

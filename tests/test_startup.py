@@ -56,10 +56,12 @@ def _runs() -> list[list[str]]:
         "schema": [["schema"]],
         "formulas": [["formulas", "lstm"], ["formulas", "gru", "--convention", "onnx"],
                      ["formulas", "rnn", "-c", str(CONFIGS / "lstm_stacked_relu.yaml")]],
-        # a blank form and a change of layout: the exercise's shape and weights, no arithmetic
+        # blank forms and a change of layout: the exercise's shape and weights, no arithmetic
         "answers-template": [["answers-template", str(CONFIGS / "lstm.yaml")],
                              ["answers-template", str(CONFIGS / "rnn_bidirectional.yaml")],
-                             ["answers-template", str(CONFIGS / "rnn_labeling.yaml")]],
+                             ["answers-template", str(CONFIGS / "rnn_labeling.yaml")]] + [
+            ["answers-template", str(CONFIGS / c), "--grad"] for c in (
+                "rnn_grad.yaml", "lstm_grad_gomez.yaml", "rnn_labeling_grad.yaml")],
         "convert": [["convert", str(CONFIGS / "lstm.yaml"), "--to", "onnx"],
                     ["convert", str(CONFIGS / "lstm_onnx.yaml"), "--to", "per-gate"]],
     }

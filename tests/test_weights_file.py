@@ -86,16 +86,25 @@ def test_weights_file_runs_as_the_module_does(cli, tmp_path, elsewhere, cell):
 
 
 def test_a_subfolder_a_parent_and_the_home_folder(cli, tmp_path, elsewhere, monkeypatch):
+    """Within the config's folder, always; a parent or the home folder only when the user allows
+    it (issue 12: a student's config must not read any file the grader can)."""
+    monkeypatch.setenv("RNNCALC_ALLOW_OUTSIDE_PATHS", "0")  # restored after the flag sets it
     net = module("gru", seed=2)
     path = exercise(tmp_path / "class" / "ex1", "gru", net=net)
-    (tmp_path / "class" / "models").mkdir()
-    os.replace(path.parent / "model.pt", tmp_path / "class" / "models" / "trained.pt")
+    (path.parent / "models").mkdir()
+    os.replace(path.parent / "model.pt", path.parent / "models" / "trained.pt")
     text = path.read_text()
-    path.write_text(text.replace("model.pt", "../models/trained.pt"))
+    path.write_text(text.replace("model.pt", "models/trained.pt"))
     assert_runs_as(run_json(cli, "gru", "-c", str(path)), net)
+    os.replace(path.parent / "models", tmp_path / "class" / "models")
     monkeypatch.setenv("HOME", str(tmp_path / "class"))
-    path.write_text(text.replace("model.pt", "~/models/trained.pt"))
-    assert_runs_as(run_json(cli, "gru", "-c", str(path)), net)
+    for name in ("../models/trained.pt", "~/models/trained.pt"):
+        monkeypatch.setenv("RNNCALC_ALLOW_OUTSIDE_PATHS", "0")
+        path.write_text(text.replace("model.pt", name))
+        assert one_line(cli("gru", "-c", str(path))) == (
+            f"{path}:3: weights_file: {name!r} is outside this config's folder, where a config "
+            "may name files; give it with --weights, or allow it with --allow-outside-paths")
+        assert_runs_as(run_json(cli, "gru", "-c", str(path), "--allow-outside-paths"), net)
 
 
 def test_stdin_and_a_dict_look_in_the_working_directory(cli, elsewhere):
@@ -166,7 +175,8 @@ def deadline(seconds: int):
 
 
 @pytest.mark.parametrize("target", ["fifo", "/dev/zero", "folder"])
-def test_not_a_regular_file_is_refused_unread(cli, tmp_path, target):
+def test_not_a_regular_file_is_refused_unread(cli, tmp_path, target, monkeypatch):
+    monkeypatch.setenv("RNNCALC_ALLOW_OUTSIDE_PATHS", "0")  # restored after the flag sets it
     if target == "fifo":
         os.mkfifo(tmp_path / "fifo")
     elif target == "folder":
@@ -175,9 +185,10 @@ def test_not_a_regular_file_is_refused_unread(cli, tmp_path, target):
     what = "is a directory" if target == "folder" else "is not a regular file"
     message = (f"{path}:3: weights_file: {target}: {what}; expected a PyTorch state_dict file "
                "(.pt)")
+    allow = ("--allow-outside-paths",) if target.startswith("/") else ()
     with deadline(60):
-        assert one_line(cli("lstm", "-c", str(path))) == message
-        assert one_line(cli("validate", str(path))) == message
+        assert one_line(cli("lstm", "-c", str(path), *allow)) == message
+        assert one_line(cli("validate", str(path), *allow)) == message
 
 
 def test_over_the_size_limit_is_refused_unread(cli, tmp_path, monkeypatch):

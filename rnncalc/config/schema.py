@@ -212,12 +212,33 @@ def check_structure(doc: Located) -> None:
         if unknown:
             raise doc.error((*path, unknown[0]), _unknown_message(unknown, path)) from None
         missing = _missing(exc)
+        if missing and not path:  # a key written wrong is more telling than one not written
+            _check_present(doc, missing)
         raise doc.error((*path, missing) if missing else path, _message(exc, path)) from None
     for key in _WHOLE:  # JSON Schema counts 2.0 as an integer; sizes are counted in whole numbers
         value = doc.data.get(key)
         if isinstance(value, float):
             raise doc.error((key,), f"expected a whole number, got {value!r}; write it "
                             f"{int(value)}")
+
+
+def _check_present(doc: Located, missing: str) -> None:
+    """Raise the error of a key ``doc`` has, if any, rather than that ``missing`` is missing:
+    ``hidden_size: 0`` with no weights is first of all a hidden size of 0. (fastjsonschema
+    checks required keys first; the keys present are checked with a stand-in for the missing.)"""
+    from rnncalc.config._schema_runtime import JsonSchemaValueException
+
+    stand_in: dict[str, Any] | None = {"weights": {}}.get(missing)
+    if stand_in is None:
+        return
+    try:
+        _validator()({**doc.data, missing: stand_in})
+    except JsonSchemaValueException as exc:
+        path = _data_path(doc.data, (exc.path or ["data"])[1:])
+        if path and path[0] != missing and exc.rule not in _KEY_RULES:
+            raise doc.error(path, _message(exc, path)) from None
+    except Exception:  # the stand-in is not what is wrong: say what is missing
+        return
 
 
 #: The keys whose schema type is ``integer``.

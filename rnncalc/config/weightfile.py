@@ -24,7 +24,7 @@ from rnncalc.limits import max_config_bytes, max_values
 if TYPE_CHECKING:
     from rnncalc.config.yamlsafe import Located
 
-__all__ = ["file_problem", "find_weights_file", "read_weights"]
+__all__ = ["file_problem", "find_weights_file", "outside_paths_allowed", "read_weights"]
 
 
 def file_problem(file: Path) -> str | None:
@@ -57,20 +57,40 @@ def find_weights_file(doc: Located, folder: Path) -> Path | None:
                         f"weights_file{_line(doc, 'weights_file')}, not both")
     value = data["weights_file"]
     if not isinstance(value, str) or not value.strip():
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + " ..."
-        raise doc.error(key, f"expected the name of a PyTorch state_dict file, got {shown}")
+        raise doc.error(key, f"expected the name of a PyTorch state_dict file, got "
+                        f"{shown(value, 60)}")
     layout = data.get("layout")
     if layout in ("onnx", "keras"):  # their other keys go with that layout's weights
         raise doc.error(key, f"a state_dict is in PyTorch's layout, but this config is written in "
                         f"layout: {layout}{_line(doc, 'layout')}; give weights in that layout "
                         "instead, or write the config in PyTorch's layout")
     file = folder / os.path.expanduser(value)
+    if not outside_paths_allowed() and _leaves(folder, value, file):
+        raise doc.error(key, f"{shown(value)} is outside this config's folder, where a "
+                        "config may name files; give it with --weights, or allow it with "
+                        "--allow-outside-paths")
     if not os.path.exists(file):
         raise doc.error(key, f"no such file {value!r} (looked in {os.path.abspath(file.parent)})")
     problem = file_problem(file)
     if problem:
         raise doc.error(key, f"{value}: {problem}")
     return file
+
+
+def outside_paths_allowed() -> bool:
+    """May a config name a file outside its own folder (``--allow-outside-paths``, which sets
+    ``RNNCALC_ALLOW_OUTSIDE_PATHS=1``)? Not by default: a student's config could name any file
+    the grader can read."""
+    return os.environ.get("RNNCALC_ALLOW_OUTSIDE_PATHS", "") not in ("", "0")
+
+
+def _leaves(folder: Path, value: str, file: Path) -> bool:
+    """Does ``value`` (as written in a config in ``folder``) name a file outside ``folder``: an
+    absolute path, ``~``, ``..`` past the folder, or a symbolic link that leads out?"""
+    if os.path.isabs(value) or value.startswith("~"):
+        return True
+    base = os.path.realpath(folder)
+    return os.path.commonpath([base, os.path.realpath(file)]) != base
 
 
 def _line(doc: Located, key: str) -> str:
