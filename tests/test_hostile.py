@@ -314,6 +314,16 @@ def test_huge_integers_anywhere_a_number_goes(cli, tmp_path, old, new, words):
         assert words in message, (command, message)
 
 
+def test_a_huge_integer_in_a_layout_config(cli, tmp_path):
+    """A layout config is copied (deepcopy) before it is checked, and a config is pickled to run's
+    workers: the huge number survives both and is still named, not a crash (exit 4)."""
+    text = Path(CONFIGS / "gru_keras_bidirectional.yaml").read_text()
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("title:"))
+    path = write(tmp_path, f"title: 0x{'f' * 300}\n" + text, "ex.yaml")
+    message = one_error(cli("gru", "-c", path, "-f", "json"))
+    assert message == f"{path}:1: title: expected a string, got a 300-digit number"
+
+
 def test_a_huge_integer_as_an_answers_label(cli, tmp_path):
     labeling = str(CONFIGS / "rnn_labeling.yaml")
     for label in (DIGITS, "-" + DIGITS, "1" + "0" * 5000):

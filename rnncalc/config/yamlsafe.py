@@ -193,6 +193,9 @@ class Huge(float):
         self.digits = len(text.lstrip("+-"))
         return self
 
+    def __getnewargs__(self) -> tuple[str]:  # copy.deepcopy and pickle (run's workers) rebuild it
+        return (("-" if self < 0 else "") + "9" * self.digits,)
+
     def __repr__(self) -> str:
         return f"{'a negative' if self < 0 else 'a'} {self.digits:,}-digit number"
 
