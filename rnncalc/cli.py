@@ -723,16 +723,18 @@ class ExportFormat(str, Enum):
     gift = "gift"
     moodle_xml = "moodle-xml"
     prairielearn = "prairielearn"
+    qti = "qti"
 
 
 @app.command(epilog="Examples:  rnncalc export configs/lstm.yaml --to gift -o lstm.gift  ·  "
              "rnncalc export configs/rnn_grad.yaml --to moodle-xml --grad -o quiz.xml  ·  "
-             "rnncalc export configs/gru.yaml --to prairielearn -o questions/gru1")
+             "rnncalc export configs/gru.yaml --to prairielearn -o questions/gru1  ·  "
+             "rnncalc export configs/lstm.yaml --to qti -o lstm_qti.zip")
 def export(
     config: Annotated[Path, typer.Argument(help="The exercise (YAML).")],
     to: Annotated[ExportFormat, typer.Option(
         "--to", help="gift or moodle-xml (Moodle numerical questions), prairielearn (a question "
-        "folder: info.json, question.html, server.py).")],
+        "folder: info.json, question.html, server.py), qti (a Canvas QTI 1.2 zip).")],
     grad: Annotated[bool, typer.Option(
         "--grad", help="Ask for the gradients too (the config needs a loss).")] = False,
     decimals: Annotated[int, typer.Option(
@@ -742,15 +744,18 @@ def export(
         help="Right within this distance.", show_default=False,
         callback=lambda value: _check_tolerance(value))] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="The file (gift, moodle-xml; default stdout) or the question "
-        "folder (prairielearn; required).", show_default=False)] = None,
+        "--output", "-o", help="The file (gift, moodle-xml; default stdout; qti: the zip, "
+        "required) or the question folder (prairielearn; required).", show_default=False)] = None,
     allow_outside_paths: OutsideOpt = False,
     traceback: TracebackOpt = False,
 ) -> None:
     """Questions for course platforms, every number precomputed: Moodle GIFT or XML numerical
-    questions with tolerances, or a PrairieLearn question folder."""
+    questions with tolerances, a PrairieLearn question folder, or a Canvas QTI package."""
     if to is ExportFormat.prairielearn and output is None:
         raise typer.BadParameter("a PrairieLearn question is a folder: give -o DIR",
+                                 param_hint="--output")
+    if to is ExportFormat.qti and output is None:
+        raise typer.BadParameter("a QTI package is a zip file: give -o FILE.zip",
                                  param_hint="--output")
     with _errors(traceback):
         from rnncalc import export as ex_
@@ -775,6 +780,12 @@ def export(
             files = ex_.prairielearn(title, config.read_text(encoding="utf-8"), qs, tol, decimals)
             for path in ex_.write_folder(files, output):
                 print(f"wrote {path}", file=sys.stderr)
+            return
+        if to is ExportFormat.qti:
+            from rnncalc.output import write_result
+
+            write_result(ex_.qti(title, config.read_text(encoding="utf-8"), qs, tol, decimals),
+                         output)
             return
         render = ex_.gift if to is ExportFormat.gift else ex_.moodle_xml
         _emit(render(title, qs, tol, decimals), output)

@@ -17,8 +17,9 @@ from rnncalc.errors import RnncalcError
 __all__ = ["stdout_failed", "write_chunks", "write_result"]
 
 
-def write_result(text: str, output: Path | None = None, *, follow_links: bool = True) -> None:
-    """Write ``text`` to ``output`` or to stdout.
+def write_result(text: str | bytes, output: Path | None = None, *,
+                 follow_links: bool = True) -> None:
+    """Write ``text`` (or bytes: a zip) to ``output`` or to stdout.
 
     ``follow_links=False`` (files rnncalc names itself in a folder, ``exercise --out-dir``): a
     symbolic link, or anything else that is not a regular file, at ``output`` is replaced, never
@@ -50,9 +51,9 @@ def write_result(text: str, output: Path | None = None, *, follow_links: bool = 
     except OSError as exc:
         raise RnncalcError(f"{output}: cannot write: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "wb") as f:
             os.chmod(tmp, _mode(info))  # mkstemp's file is private (0600); open() would not be
-            f.write(text)
+            f.write(_bytes(text))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
@@ -85,11 +86,19 @@ def write_chunks(chunks: Iterable[bytes], output: Path | None = None) -> None:
         raise stdout_failed(exc) from None
 
 
-def _to_stdout(text: str) -> None:
+def _bytes(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
+def _to_stdout(text: str | bytes) -> None:
     """Write to stdout; a full disk or a device that refuses (``> /dev/full``) is a one-line
     error naming stdout (a reader that went away stays a quiet end: BrokenPipeError)."""
     try:
-        sys.stdout.write(text)
+        if isinstance(text, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+        else:
+            sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
         raise
@@ -112,11 +121,11 @@ def _drop_stdout() -> None:
         os.close(devnull)
 
 
-def _write_through(text: str, output: Path) -> None:
+def _write_through(text: str | bytes, output: Path) -> None:
     """A FIFO or a device: written as a shell redirect writes it (its reader sees the text)."""
     try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(output, "wb") as f:
+            f.write(_bytes(text))
     except OSError as exc:
         raise RnncalcError(f"{output}: cannot write: {exc.strerror or exc}") from None
 

@@ -221,3 +221,58 @@ def test_prairielearn_folder(cli, tmp_path):
 
 def test_prairielearn_needs_a_folder(cli):
     assert cli("export", str(RNN), "--to", "prairielearn").exit_code == 2
+
+
+# ----------------------------------------------------------------------------- Canvas QTI
+
+QTI = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
+CP = "{http://www.imsglobal.org/xsd/imsccv1p1/imscp_v1p1}"
+
+
+def qti_fields(node) -> dict[str, str]:
+    return {f.findtext(f"{QTI}fieldlabel"): f.findtext(f"{QTI}fieldentry")
+            for f in node.iter(f"{QTI}qtimetadatafield")}
+
+
+def test_qti_package_parses_and_every_number_is_the_traces(cli, tmp_path):
+    import zipfile
+
+    out = tmp_path / "quiz.zip"
+    result = cli("export", str(GRAD), "--to", "qti", "--grad", "--decimals", "3",
+                 "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    with zipfile.ZipFile(out) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    manifest = ET.fromstring(files.pop("imsmanifest.xml"))
+    assert manifest.tag == f"{CP}manifest"
+    (resource,) = manifest.iter(f"{CP}resource")
+    assert resource.get("type") == "imsqti_xmlv1p2"
+    href = resource.find(f"{CP}file").get("href")
+    assert list(files) == [href]  # the manifest names the one assessment, and nothing else
+    root = ET.fromstring(files[href])
+    assert root.tag == f"{QTI}questestinterop"
+    items = list(root.iter(f"{QTI}item"))
+    assert len(items) == len({i.get("ident") for i in items}) > 50
+    doc = truth(GRAD, grad=True)
+    for item in items:
+        fields = qti_fields(item.find(f"{QTI}itemmetadata"))
+        assert fields["question_type"] == "numerical_question"
+        assert fields["points_possible"] == "1"
+        assert "(to 3 decimals)" in item.findtext(f".//{QTI}mattext")
+        value = lookup(doc, path_key(fields["rnncalc_path"]))
+        condition = item.find(f".//{QTI}respcondition/{QTI}conditionvar/{QTI}or")
+        assert float(condition.findtext(f"{QTI}varequal")) == value, fields
+        low = float(condition.findtext(f"{QTI}and/{QTI}vargte"))
+        high = float(condition.findtext(f"{QTI}and/{QTI}varlte"))
+        assert low == pytest.approx(value - 0.0005, abs=1e-15)
+        assert high == pytest.approx(value + 0.0005, abs=1e-15)
+    names = [i.get("title") for i in items]
+    assert "loss" in names and "weight_hh_l0[1,2]" in names
+    # the same exercise, the same package, byte for byte
+    again = tmp_path / "again.zip"
+    cli("export", str(GRAD), "--to", "qti", "--grad", "--decimals", "3", "-o", str(again))
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_qti_needs_a_file(cli):
+    assert cli("export", str(RNN), "--to", "qti").exit_code == 2
