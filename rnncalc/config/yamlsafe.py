@@ -193,7 +193,7 @@ class Huge(float):
         self.digits = len(text.lstrip("+-"))
         return self
 
-    def __getnewargs__(self) -> tuple[str]:  # copy.deepcopy and pickle (run's workers) rebuild it
+    def __getnewargs__(self) -> tuple[str]:  # type: ignore[override]  # deepcopy, pickle
         return (("-" if self < 0 else "") + "9" * self.digits,)
 
     def __repr__(self) -> str:
