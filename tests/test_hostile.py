@@ -519,7 +519,10 @@ def test_a_signal_to_run_jobs_ends_every_worker(tmp_path, sig, code):
         (tmp_path / f"c{i:04}.yaml").write_text(text)
     proc = subprocess.Popen([sys.executable, "-m", "rnncalc", "run", str(tmp_path), "--jobs", "2",
                              "-f", "jsonl"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            # a shell's background job (CI's, maybe) inherits SIGINT ignored, and
+                            # Python then keeps it ignored: Ctrl-C's action, as a terminal gives it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen: set[int] = set()
     for _ in range(1200):  # until the workers are there (a forkserver and its two children)
         seen |= _descendants(proc.pid)
