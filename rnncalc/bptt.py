@@ -47,8 +47,8 @@ from rnncalc.gradnames import in_layout
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import EXTRA_PARAMS, PARAMS, Exercise, Loss, gate_weight_names, param_name
-from rnncalc.render.steps import shown
 from rnncalc.rounding import rounding
+from rnncalc.steps import shown
 from rnncalc.trace import DirectionTrace, Trace
 
 __all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_names", "slope",
@@ -205,7 +205,7 @@ def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = N
     (:mod:`rnncalc.rounding`), as the forward trace of ``rnncalc.run(ex, round_to=N)`` does.
 
     ``steps`` selects the steps whose rows (every ``dL/d`` and each parameter's contribution) are
-    worked out, as ``--steps`` does for a table (:mod:`rnncalc.render.steps`; ``None``: the
+    worked out, as ``--steps`` does for a table (:mod:`rnncalc.steps`; ``None``: the
     tables' default, the first and last few of a long run); the totals are over every step."""
     ex = trace.exercise
     _check_supported(ex)
@@ -318,7 +318,7 @@ def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch
 
     The totals and the gradients passed between steps come from one fused pass
     (:mod:`rnncalc.bptt_fused`); the cell's backward step runs only at the rows ``steps`` selects
-    (:mod:`rnncalc.render.steps`). ``exact``: a rounded run (``--round``) differentiates step by
+    (:mod:`rnncalc.steps`). ``exact``: a rounded run (``--round``) differentiates step by
     step, as on paper, each intermediate rounded; its totals are the sums of the contributions.
     """
     backward = spec(ex.cell).backward

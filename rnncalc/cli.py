@@ -1054,7 +1054,7 @@ def _check_jobs(jobs: str) -> str:
 def _check_steps(steps: str | None) -> str | None:
     """``--steps``: a bad selection is a usage error (exit 2), found before anything runs."""
     if steps is not None:
-        from rnncalc.render.steps import parse_steps
+        from rnncalc.steps import parse_steps
 
         try:
             parse_steps(steps)

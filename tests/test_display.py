@@ -116,7 +116,7 @@ def test_table_echoes_the_given_weights(cli):
 
 def test_steps_take_a_python_stride(cli):
     """README promised Python slices; ``::100`` was refused."""
-    from rnncalc.render.steps import shown
+    from rnncalc.steps import shown
 
     assert shown(list(range(300)), "::100") == [0, None, 100, None, 200, None]
     out = cli("lstm", "--steps", "::2").stdout

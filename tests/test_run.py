@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnncalc.render.steps import parse_steps, shown
+from rnncalc.steps import parse_steps, shown
 from tests.conftest import CONFIGS
 
 SEED_RNN_H = [[0.9866, 0.9051], [0.0946, 0.9702], [-0.8996, 0.9983]]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rnncalc.cells import CELLS, spec
 from rnncalc.render import fmt, fmt_vector
 from rnncalc.render.report import Explanation, Math, Numbers, Section, SectionFn, Table, Text
-from rnncalc.render.steps import gap_size, shown
+from rnncalc.steps import gap_size, shown
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

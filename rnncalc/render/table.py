@@ -17,7 +17,7 @@ from rich.text import Text
 
 from rnncalc.cells import CELLS
 from rnncalc.render import fmt_input, fmt_vector
-from rnncalc.render.steps import StepsError, gap_size, shown
+from rnncalc.steps import StepsError, gap_size, shown
 from rnncalc.trace import DirectionTrace, HeadTrace, Trace
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def render(trace: Trace, *, step_by_step: bool = False, precision: int = 4,
            steps: str | None = None) -> RenderableType:
     """Everything a user reads about a run, as one rich renderable.
 
-    ``steps`` selects the steps shown (:mod:`rnncalc.render.steps`; default: all of a short run,
+    ``steps`` selects the steps shown (:mod:`rnncalc.steps`; default: all of a short run,
     the first and last few of a long one)."""
     ex = trace.exercise
     try:
