@@ -11,7 +11,7 @@ For an element ``P[r, c]`` of a layer's parameter (row ``r`` in gate block ``r /
 then ``dL/dP[r, c] = sum of the terms``. The lines are :class:`rnncalc.explain.Line` data, so the
 terminal, markdown and LaTeX renderers format them as they format the forward pass's arithmetic.
 Every number is read from the trace and the :class:`~rnncalc.bptt.GradTrace`; the activation
-slopes are those of :func:`rnncalc.bptt.slope`. ``[u]`` counts units from 1, as sheets do.
+slopes are those of :func:`rnncalc.bptt.slope`. ``[u]`` counts units from 0, as ``P[r, c]`` does.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def explain_element(trace: Trace, grad: GradTrace, element: str) -> list[Line]:
 
 def _head(grad: GradTrace, name: str, r: int, c: int | None, total: float) -> list[Line]:
     assert grad.dz is not None and grad.h_head is not None
-    where = Where("head", None, r + 1)
+    where = Where("head", None, r)
     terms: list[Expr] = []
     lines = []
     for n in range(len(grad.dz)):
@@ -97,7 +97,7 @@ def _head(grad: GradTrace, name: str, r: int, c: int | None, total: float) -> li
             continue
         h = float(grad.h_head[n, c])
         term = Prod((Num(dz), Num(h)))
-        lines.append(Line(Sym("term", t), (Prod((Sym("dL/dz", t, r + 1), Sym("h", t, c + 1))),
+        lines.append(Line(Sym("term", t), (Prod((Sym("dL/dz", t, r), Sym("h", t, c))),
                                            term, Num(dz * h)), where))
         terms.append(Num(dz * h))
     index = f"[{r},{c}]" if c is not None else f"[{r}]"
@@ -113,24 +113,23 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
     H = tr.h.shape[-1]
     gate = g.gates[r // H]
     u = r % H
-    U = u + 1
     hidden_side = kind.endswith("_hh")
     lines: list[Line] = []
     terms: list[Expr] = []
     for k, t in enumerate(g.positions):
-        where = Where(gate, t, U, g.layer, g.direction)
+        where = Where(gate, t, u, g.layer, g.direction)
         s = tr.step(tr.positions.index(t))
         v = lambda x: float(x[u])  # noqa: E731
-        lines.append(Line(Sym("dL/dh", t, U), (
-            Sum(((Sym("dL/dh(out)", t, U), Sym("dL/dh(fut)", t, U)),)),
+        lines.append(Line(Sym("dL/dh", t, u), (
+            Sum(((Sym("dL/dh(out)", t, u), Sym("dL/dh(fut)", t, u)),)),
             Sum(((Num(v(g.dh_out[k])), Num(v(g.dh_future[k]))),)), Num(v(g.dh[k]))), where))
         if g.dc is not None:
             h_act = form.activations[2]
             sl = v(slope(h_act, s.c, apply(h_act, s.c)))
-            lines.append(Line(Sym("dL/dc", t, U), (
-                Sum(((Prod((Sym("dL/dh", t, U), Sym("o", t, U), Call(f"{h_act.name}'",
-                                                                      Sym("c", t, U)))),
-                      Sym("dL/dc(fut)", t, U)),)),
+            lines.append(Line(Sym("dL/dc", t, u), (
+                Sum(((Prod((Sym("dL/dh", t, u), Sym("o", t, u), Call(f"{h_act.name}'",
+                                                                      Sym("c", t, u)))),
+                      Sym("dL/dc(fut)", t, u)),)),
                 Sum(((Prod((Num(v(g.dh[k])), Num(v(s.act["o"])), Num(sl))),
                       Num(v(g.dc_future[k]))),)), Num(v(g.dc[k]))), where))
         lines.append(_gate_line(ex, form, s, g, k, gate, u, t, where, p))
@@ -139,36 +138,35 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
             factor: Expr = Num(1.0)
             reads: Expr = Num(1.0)
         elif c is None:  # a recurrent weight per unit (indrnn): unit u reads its own h_{t-1}[u]
-            reads, factor = Sym("h_prev", t, U), Num(float(s.h_prev[u]))
+            reads, factor = Sym("h_prev", t, u), Num(float(s.h_prev[u]))
         else:
             assert c is not None
             if not hidden_side:
-                reads, factor = Sym("x", t, c + 1), Num(float(s.x[c]))
+                reads, factor = Sym("x", t, c), Num(float(s.x[c]))
             else:  # what the gate's recurrent product reads (a GRU's n before reset: r*h_prev)
                 reads, factor = cell.grad_reads(form, gate, s, c, t) or (
-                    Sym("h_prev", t, c + 1), Num(float(s.h_prev[c])))
+                    Sym("h_prev", t, c), Num(float(s.h_prev[c])))
         value = float(g.contrib[kind][k][r] if c is None else g.contrib[kind][k][r, c])
         side = "dL/da" + ("(hidden)" if gate in cell.split_hidden and hidden_side else "")
         lines.append(Line(Sym("contribution", t), (
-            Prod((Sym(f"{side}_{gate}", t, U), reads)),
+            Prod((Sym(f"{side}_{gate}", t, u), reads)),
             Prod((Num(float(da_side)), factor)), Num(value)), where))
         terms.append(Num(value))
     index = f"[{r},{c}]" if c is not None else f"[{r}]"
     lines.append(Line(Sym(f"dL/d{name}{index}"), (Sum((tuple(terms),)), Num(total)),
-                      Where("total", g.positions[-1], U, g.layer, g.direction)))
+                      Where("total", g.positions[-1], u, g.layer, g.direction)))
     return lines
 
 
 def _gate_line(ex, form, s, g, k: int, gate: str, u: int, t: int, where: Where,  # type: ignore[no-untyped-def]
                p) -> Line:
     """``dL/da_gate[u]`` as the product of its factors and the activation's slope."""
-    U = u + 1
     v = lambda x: float(x[u])  # noqa: E731
     value = v(g.dpre[gate][k])
     act = form.act[spec(ex.cell).gate_roles[gate]]
     sl = v(slope(act, s.pre[gate], s.act[gate]))
-    fn = Call(f"{act.name}'", Sym(f"a_{gate}", t, U))
+    fn = Call(f"{act.name}'", Sym(f"a_{gate}", t, u))
     factors = spec(ex.cell).grad_factors(form, s, g, k, gate, u, t, p)
     symbolic = Prod((*(f[0] for f in factors), fn))
     numeric = Prod((*(f[1] for f in factors), Num(sl)))
-    return Line(Sym(f"dL/da_{gate}", t, U), (symbolic, numeric, Num(value)), where)
+    return Line(Sym(f"dL/da_{gate}", t, u), (symbolic, numeric, Num(value)), where)

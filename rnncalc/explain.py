@@ -2,8 +2,8 @@ r"""The arithmetic of a run written out: every element of every gate at every st
 
 Each :class:`Line` is one element worked by hand, a symbol and a chain of equal expressions::
 
-    f_0[1] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = sigmoid(2.5) = 0.9241
-    c_0[1] = f_0[1]*c_{-1}[1] + i_0[1]*g_0[1] = (0.9241)(0) + (0.6225)(-0.4621) = -0.2877
+    f_0[0] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = sigmoid(2.5) = 0.9241
+    c_0[0] = f_0[0]*c_{-1}[0] + i_0[0]*g_0[0] = (0.9241)(0) + (0.6225)(-0.4621) = -0.2877
 
 The expressions are data (:class:`Num`, :class:`Sym`, :class:`Prod`, :class:`Sum`, :class:`Call`,
 :class:`Diff`, :class:`Vec`, :class:`Frac`), so every renderer (terminal, markdown, LaTeX)
@@ -12,9 +12,9 @@ or the exercise; the only values worked here are those a sheet writes and the tr
 the output activation of ``c_t`` inside LSTM's ``h_t`` and the exponentials of a softmax (rounded
 as the run was, with ``--round``).
 
-Notation: ``t`` counts positions from 0 as the seed does (``x_0``, ``h_{-1}`` the initial state;
-a backward direction's previous state is ``h_{t+1}``), ``[j]`` counts units from 1 as a sheet
-writes vector components, class labels count from 0 as in the JSON.
+Notation (docs/notation.md): every index counts from 0, as in PyTorch: ``t`` positions (``x_0``,
+``h_{-1}`` the initial state; a backward direction's previous state is ``h_{t+1}``), ``[j]`` units
+(``f_0[0]`` the first), class labels; so does ``--explain``'s ``unit=``.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ def _check_selection(lines: list[Line], sel: Selection) -> None:
             known = sorted(have[key], key=lambda v: (len(v), v))
             raise SelectionError(
                 f"--explain: {key}={', '.join(sorted(wanted - have[key]))} is not in this "
-                f"exercise; its {key} values are {', '.join(known) or 'none'}")
+                f"exercise; its {key} values are {', '.join(known) or 'none'}"
+                + (" (units count from 0)" if key == "unit" else ""))
 
 
 def _activation(act: Activation, value: float, round_to: int | None) -> float:
@@ -190,7 +191,7 @@ class Sheet:
 
     def where(self, quantity: str, j: int) -> Where:
         """Unit ``j`` (from 0) of ``quantity`` at this step."""
-        return Where(quantity, self.s.t, j + 1, self.tr.layer, self.tr.direction)
+        return Where(quantity, self.s.t, j, self.tr.layer, self.tr.direction)
 
     def dot(self, row: Iterable[float], values: Iterable[float]) -> tuple[Expr, ...]:
         return _dot(row, values)
@@ -220,7 +221,7 @@ class Sheet:
         if self.ex.formulation.clip is not None:
             arg = Call("clip", arg)
         chain = (Call(act.name, arg), Call(act.name, Num(s.pre[name][j])), Num(s.act[name][j]))
-        return Line(Sym(name, s.t, j + 1), chain, self.where(name, j))
+        return Line(Sym(name, s.t, j), chain, self.where(name, j))
 
     def activation(self, act: Activation, value: float) -> float:
         """``act(value)``, rounded as the run was: a value a sheet writes and the trace does not
@@ -244,13 +245,13 @@ def _head(ex: Exercise, trace: Trace, head: HeadTrace) -> Iterator[Line]:
     name = "y" if head.task == "regression" else "z"
     for t, inp, z, p, label in rows:
         for k, row in enumerate(W):
-            yield Line(Sym(name, t, k + 1), (Sum((_dot(row, inp), (Num(b[k]),))), Num(z[k])),
-                       Where(name, t, k + 1))
+            yield Line(Sym(name, t, k), (Sum((_dot(row, inp), (Num(b[k]),))), Num(z[k])),
+                       Where(name, t, k))
         if p is None:
             continue
         if len(z) == 1:
-            yield Line(Sym("p", t, 1), (Call("sigmoid", Sym("z", t, 1)), Call("sigmoid", Num(z[0])),
-                                        Num(p[0])), Where("p", t, 1))
+            yield Line(Sym("p", t, 0), (Call("sigmoid", Sym("z", t, 0)), Call("sigmoid", Num(z[0])),
+                                        Num(p[0])), Where("p", t, 0))
         else:
             # exp(z) of a logit past 709 is no float: then the shifted form, exp(z - max z),
             # whose quotient is the same, so that every number shown stays finite
@@ -261,12 +262,12 @@ def _head(ex: Exercise, trace: Trace, head: HeadTrace) -> Iterator[Line]:
                 exps = [round_half_away(e, trace.round_to) for e in exps]
             args = [Diff(Num(v), Num(shift)) if shift else Num(v) for v in z]
             for k in range(len(z)):
-                yield Line(Sym("p", t, k + 1), (
-                    Frac(Call("exp", Sym("z", t, k + 1)),
-                         Sum((tuple(Call("exp", Sym("z", t, m + 1)) for m in range(len(z))),))),
+                yield Line(Sym("p", t, k), (
+                    Frac(Call("exp", Sym("z", t, k)),
+                         Sum((tuple(Call("exp", Sym("z", t, m)) for m in range(len(z))),))),
                     Frac(Call("exp", args[k]), Sum((tuple(Call("exp", a) for a in args),))),
                     Frac(Num(exps[k]), Sum((tuple(Num(e) for e in exps),))),
-                    Num(p[k])), Where("p", t, k + 1))
+                    Num(p[k])), Where("p", t, k))
         if label is not None:
             rule = (Call("argmax", Vec(tuple(Num(v) for v in p))) if len(p) > 1
                     else Call("[p >= 0.5]", Num(p[0])))

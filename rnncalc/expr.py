@@ -1,5 +1,5 @@
 """The arithmetic of a hand-worked sheet as data: expressions, and the line that computes one
-element (``f_0[1] = sigmoid(...) = 0.9241``).
+element (``f_0[0] = sigmoid(...) = 0.9241``).
 
 Built by each cell's ``explain`` (:mod:`rnncalc.cells`) and by :mod:`rnncalc.explain`; formatted
 by every renderer its own way. Pure data, importing nothing of rnncalc.
@@ -24,7 +24,7 @@ class Sym:
 
     name: str
     t: int | None = None
-    unit: int | None = None  # 1-based
+    unit: int | None = None  # from 0, as every index
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Where:
 
     quantity: str  # a gate (i f g o, r z n, h), c, m, h; head: y, z, p, label
     t: int | None
-    unit: int | None  # 1-based
+    unit: int | None  # from 0, as every index
     layer: int | None = None  # None: the head
     direction: str | None = None
 

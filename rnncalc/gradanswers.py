@@ -72,15 +72,15 @@ def order(key: Key, ex: Exercise, grad: GradTrace | None) -> tuple[Any, ...]:
 
 
 def describe(key: Key, ex: Exercise) -> str:
-    """A gradient's name: ``loss``, ``dz_0[1]``, ``dh_1[2]``, ``dpre i_0[1]``, ``dW_hf_1[1,2]``,
-    ``weight_hh_l0[1,2]`` (units and rows from 1, as the forward names)."""
+    """A gradient's name: ``loss``, ``dz_0[0]``, ``dh_1[1]``, ``dpre i_0[0]``, ``dW_hf_1[0,1]``,
+    ``weight_hh_l0[0,1]`` (every index from 0, as ``grad --element`` and the forward names)."""
     k = list(key)
-    idx = [p + 1 for p in k if isinstance(p, int)]
+    idx = [p for p in k if isinstance(p, int)]
     where = "[" + ",".join(map(str, idx)) + "]" if idx else ""
     if len(k) < 3:
         return "loss" if k[-1] == "loss" else ".".join(map(str, k[1:]))
     if k[1] == "head":
-        n = f"_{idx[0] - 1}" if len(idx) > 1 else ""
+        n = f"_{idx[0]}" if len(idx) > 1 else ""
         return f"head d{str(k[2])[1:]}{n}[{','.join(map(str, idx[1:]))}]" if \
             str(k[2]).startswith("d") else f"head {k[2]}{n}[{','.join(map(str, idx[1:]))}]"
     if k[1] == "steps" and len(k) > 6:

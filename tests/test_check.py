@@ -195,7 +195,7 @@ def test_precision_at_a_tie(cli, tmp_path, given, right):
                                               ("0.98655", False), ("0.98661", True),
                                               ("0.99", True), ("1", True), ("0.98", False)])
 def test_precision_away_from_a_tie(cli, tmp_path, given, right):
-    # h_0[1] = tanh(2.5) = 0.986614...: right is whatever it rounds to at the digits written
+    # h_0[0] = tanh(2.5) = 0.986614...: right is whatever it rounds to at the digits written
     assert round(math.tanh(2.5), 5) == 0.98661
     text = f"layers: [{{layer: 0, directions: {{forward: [{{t: 0, h: [{given}]}}]}}}}]\n"
     report = check(cli, RNN, write(tmp_path, text))
@@ -217,20 +217,20 @@ def test_precision_beyond_28_digits_is_a_mark_not_an_internal_error(cli, tmp_pat
 
 
 def test_trailing_zeros_count(cli, tmp_path):
-    # 2.5 is exact; "2.50" and "2.5000" say more digits and are still right; h_0[2] = 0.9051...
+    # 2.5 is exact; "2.50" and "2.5000" say more digits and are still right; h_0[1] = 0.9051...
     text = ("layers: [{layer: 0, directions: {forward: [{t: 0, pre: {h: [2.5000, 1.50]}, "
             "h: [0.98660, 0.90]}]}}]\n")
     report = check(cli, RNN, write(tmp_path, text))
-    assert marks(report) == {"pre h_0[1]": "right", "pre h_0[2]": "right", "h_0[1]": "wrong",
-                             "h_0[2]": "wrong"}  # 0.98660 claims 5 digits: 0.98661; 0.90: 0.91
+    assert marks(report) == {"pre h_0[0]": "right", "pre h_0[1]": "right", "h_0[0]": "wrong",
+                             "h_0[1]": "wrong"}  # 0.98660 claims 5 digits: 0.98661; 0.90: 0.91
 
 
 def test_tolerance(cli, tmp_path):
     text = "layers: [{layer: 0, directions: {forward: [{t: 0, h: [0.9860]}]}}]\n"
     assert marks(check(cli, RNN, write(tmp_path, text), "--tolerance", "0.001")) == \
-        {"h_0[1]": "right"}  # |0.98661 - 0.986| <= 0.001
+        {"h_0[0]": "right"}  # |0.98661 - 0.986| <= 0.001
     assert marks(check(cli, RNN, write(tmp_path, text), "--tolerance", "0.0001")) == \
-        {"h_0[1]": "wrong"}
+        {"h_0[0]": "wrong"}
 
 
 def test_answers_file_cannot_set_the_tolerance(cli, tmp_path):
@@ -239,20 +239,20 @@ def test_answers_file_cannot_set_the_tolerance(cli, tmp_path):
     body = "layers: [{layer: 0, directions: {forward: [{t: 0, h: [0.9860]}]}}]\n"
     for tolerance in ("0.001", "1e300", "10"):
         path = write(tmp_path, f"tolerance: {tolerance}\n" + body)
-        assert marks(check(cli, RNN, path)) == {"h_0[1]": "wrong"}
+        assert marks(check(cli, RNN, path)) == {"h_0[0]": "wrong"}
         result = cli("check", RNN, path)
         assert result.exit_code == 1 and "tolerance" in result.stdout and "not used" in \
             result.stdout
     # the grader's --tolerance still applies, whatever the file says
     path = write(tmp_path, "tolerance: 0\n" + body)
-    assert marks(check(cli, RNN, path, "--tolerance", "0.001")) == {"h_0[1]": "right"}
+    assert marks(check(cli, RNN, path, "--tolerance", "0.001")) == {"h_0[0]": "right"}
 
 
 # ----------------------------------------------------------------------------- --round
 
 
 def test_rounding_difference_is_told_apart(cli, tmp_path):
-    """c_0[1] by a sheet rounding to 4 places: (0.6225)(-0.4621) = -0.28766 -> -0.2877; exact
+    """c_0[0] by a sheet rounding to 4 places: (0.6225)(-0.4621) = -0.28766 -> -0.2877; exact
     sigmoid(0.5) tanh(-0.5) = -0.287650 -> -0.2876."""
     assert round(1 / (1 + math.exp(-0.5)) * math.tanh(-0.5), 4) == -0.2876
     answers = write(tmp_path, steps({"t": 0, "c": [-0.2877]}))
@@ -268,28 +268,28 @@ def test_rounding_difference_is_told_apart(cli, tmp_path):
 
 
 def test_a_mistake_carried_from_an_earlier_answer(cli, tmp_path):
-    """The student's h_0[2] is wrong (0.9 for 0.9051). By hand, from it:
-    pre h_1[1] = (-1)(4) + (0.5)(6) + (-1)(0.9) + 1 + 1 = 0.1, h_1[1] = tanh(0.1) = 0.0997;
-    h_1[2] they got wrong on their own (0.5); y = h_2[2] from their h_2[2] = 0.99 is 0.99."""
+    """The student's h_0[1] is wrong (0.9 for 0.9051). By hand, from it:
+    pre h_1[0] = (-1)(4) + (0.5)(6) + (-1)(0.9) + 1 + 1 = 0.1, h_1[0] = tanh(0.1) = 0.0997;
+    h_1[1] they got wrong on their own (0.5); y = h_2[1] from their h_2[1] = 0.99 is 0.99."""
     answers = steps({"t": 0, "h": ["0.9866", "0.9000"]},
                     {"t": 1, "pre": {"h": ["0.1000", None]}, "h": [round(math.tanh(0.1), 4), 0.5]},
                     {"t": 2, "h": [None, 0.99]})
     answers["head"] = {"y": [0.99]}
     report = check(cli, RNN, write(tmp_path, answers))
     assert marks(report) == {
-        "h_0[1]": "right", "h_0[2]": "wrong", "pre h_1[1]": "carried", "h_1[1]": "carried",
-        "h_1[2]": "wrong", "h_2[2]": "wrong", "y[1]": "carried"}
-    assert report["first_wrong"]["name"] == "h_0[2]"
+        "h_0[0]": "right", "h_0[1]": "wrong", "pre h_1[0]": "carried", "h_1[0]": "carried",
+        "h_1[1]": "wrong", "h_2[1]": "wrong", "y[0]": "carried"}
+    assert report["first_wrong"]["name"] == "h_0[1]"
     assert report["first_wrong"]["explain"] == [
-        "h_0[2] = tanh( (1)(1) + (0)(2) + (-0.5)(3)  +  (0)(0) + (-1)(0)  +  1 + 1 ) = tanh(1.5) = "
+        "h_0[1] = tanh( (1)(1) + (0)(2) + (-0.5)(3)  +  (0)(0) + (-1)(0)  +  1 + 1 ) = tanh(1.5) = "
         "0.9051"]
 
 
 def test_activation_carried_from_a_wrong_pre_activation(cli, tmp_path):
-    # pre f_0[1] wrong (2.0 for 2.5); their f_0[1] = sigmoid(2.0) = 0.8808 follows from it
+    # pre f_0[0] wrong (2.0 for 2.5); their f_0[0] = sigmoid(2.0) = 0.8808 follows from it
     answers = steps({"t": 0, "pre": {"f": [2.0]}, "act": {"f": [0.8808]}})
     assert marks(check(cli, LSTM, write(tmp_path, answers))) == \
-        {"pre f_0[1]": "wrong", "f_0[1]": "carried"}
+        {"pre f_0[0]": "wrong", "f_0[0]": "carried"}
 
 
 def test_head_carried_from_wrong_logits(cli, tmp_path):
@@ -298,7 +298,7 @@ def test_head_carried_from_wrong_logits(cli, tmp_path):
     answers = {"head": {"steps": [{"t": 0, "logits": [0.9051, 0.5], "probs": [round(p, 4)],
                                    "label": 0}]}}
     assert marks(check(cli, LABELING, write(tmp_path, answers))) == {
-        "z_0[1]": "right", "z_0[2]": "wrong", "p_0[1]": "carried", "label_0": "carried"}
+        "z_0[0]": "right", "z_0[1]": "wrong", "p_0[0]": "carried", "label_0": "carried"}
 
 
 # ----------------------------------------------------------------------------- slips
@@ -312,16 +312,16 @@ def note_of(cli, tmp_path, config, answers, name):
 
 
 def test_slip_gates_swapped(cli, tmp_path):
-    # their f_0[1] is the input gate's: sigmoid((-1)(1) + (0.5)(3)) = sigmoid(0.5) = 0.6225
+    # their f_0[0] is the input gate's: sigmoid((-1)(1) + (0.5)(3)) = sigmoid(0.5) = 0.6225
     answers = steps({"t": 0, "act": {"f": [round(1 / (1 + math.exp(-0.5)), 4)]}})
-    note = note_of(cli, tmp_path, LSTM, answers, "f_0[1]")
-    assert "i_0[1]" in note and "input gate" in note and "swapped" in note
+    note = note_of(cli, tmp_path, LSTM, answers, "f_0[0]")
+    assert "i_0[0]" in note and "input gate" in note and "swapped" in note
 
 
 def test_slip_h_and_c_swapped(cli, tmp_path):
-    c = 1 / (1 + math.exp(-0.5)) * math.tanh(-0.5)  # c_0[1] by hand
-    note = note_of(cli, tmp_path, LSTM, steps({"t": 0, "h": [round(c, 4)]}), "h_0[1]")
-    assert "c_0[1]" in note and "h and c swapped" in note
+    c = 1 / (1 + math.exp(-0.5)) * math.tanh(-0.5)  # c_0[0] by hand
+    note = note_of(cli, tmp_path, LSTM, steps({"t": 0, "h": [round(c, 4)]}), "h_0[0]")
+    assert "c_0[0]" in note and "h and c swapped" in note
 
 
 def _torch_rnn(W_hh):
@@ -337,22 +337,22 @@ def _torch_rnn(W_hh):
 def test_slip_transposed_matrix(cli, tmp_path):
     # torch.nn.RNN run with W_hh transposed ([[0, 0], [-1, -1]] for [[0, -1], [0, -1]])
     wrong = _torch_rnn([[0.0, 0.0], [-1.0, -1.0]])
-    assert round(float(wrong[1, 0]), 4) != 0.0946  # the slip changes h_1[1]
+    assert round(float(wrong[1, 0]), 4) != 0.0946  # the slip changes h_1[0]
     answers = steps({"t": 1, "h": [round(float(wrong[1, 0]), 4)]})
-    assert note_of(cli, tmp_path, RNN, answers, "h_1[1]") == \
+    assert note_of(cli, tmp_path, RNN, answers, "h_1[0]") == \
         "matches what you get with W_hh transposed"
 
 
 def test_slip_biases_left_out(cli, tmp_path):
-    # h_0[1] without the biases: tanh((-1)(1) + (0.5)(3)) = tanh(0.5) = 0.4621
+    # h_0[0] without the biases: tanh((-1)(1) + (0.5)(3)) = tanh(0.5) = 0.4621
     answers = steps({"t": 0, "h": [round(math.tanh(0.5), 4)]})
-    assert "biases left out" in note_of(cli, tmp_path, RNN, answers, "h_0[1]")
+    assert "biases left out" in note_of(cli, tmp_path, RNN, answers, "h_0[0]")
 
 
 def test_slip_truncated(cli, tmp_path):
-    # h_1[1] = 0.094568...: rounded 0.0946, truncated 0.0945
+    # h_1[0] = 0.094568...: rounded 0.0946, truncated 0.0945
     assert round(float(_torch_rnn([[0.0, -1.0], [0.0, -1.0]])[1, 0]), 6) == 0.094568
-    note = note_of(cli, tmp_path, RNN, steps({"t": 1, "h": [0.0945]}), "h_1[1]")
+    note = note_of(cli, tmp_path, RNN, steps({"t": 1, "h": [0.0945]}), "h_1[0]")
     assert note.startswith("truncated, not rounded")
 
 
@@ -390,18 +390,18 @@ def test_gru_by_hand_is_the_engine(cli):
 def test_slip_gru_reset_on_the_wrong_side(cli, tmp_path):
     wrong = _gru_by_hand(reset_after=False, z_previous=True)[1][0]
     assert round(wrong, 4) != round(_gru_by_hand(True, True)[1][0], 4)
-    note = note_of(cli, tmp_path, GRU, steps({"t": 1, "h": [round(wrong, 4)]}), "h_1[1]")
+    note = note_of(cli, tmp_path, GRU, steps({"t": 1, "h": [round(wrong, 4)]}), "h_1[0]")
     assert "reset gate applied before" in note
 
 
 def test_slip_gru_z_swapped(cli, tmp_path):
     wrong = _gru_by_hand(reset_after=True, z_previous=False)[0][0]
-    note = note_of(cli, tmp_path, GRU, steps({"t": 0, "h": [round(wrong, 4)]}), "h_0[1]")
+    note = note_of(cli, tmp_path, GRU, steps({"t": 0, "h": [round(wrong, 4)]}), "h_0[0]")
     assert "z and 1 - z swapped" in note
 
 
 def test_new_mistake_has_no_slip_note(cli, tmp_path):
-    assert note_of(cli, tmp_path, RNN, steps({"t": 0, "h": [0.1234]}), "h_0[1]") == ""
+    assert note_of(cli, tmp_path, RNN, steps({"t": 0, "h": [0.1234]}), "h_0[0]") == ""
 
 
 # ----------------------------------------------------------------------------- output, exit codes
@@ -412,9 +412,9 @@ def test_table_output(cli, tmp_path):
     result = cli("check", LSTM, answers)
     assert result.exit_code == 1
     out = result.stdout
-    assert "pre f_0[1]" in out and "0.6225" in out and "0.9241" in out
-    assert "First mistake: f_0[1] (line" in out
-    assert ("f_0[1] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = "
+    assert "pre f_0[0]" in out and "0.6225" in out and "0.9241" in out
+    assert "First mistake: f_0[0] (line" in out
+    assert ("f_0[0] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = "
             "sigmoid(2.5) = 0.9241") in out
     # 3 steps x (4 gates before and after + c + h) x 2 units = 60 numbers asked, 1 point each
     assert out.rstrip().endswith("2 answers: 1 right, 1 wrong\nscore: 1 of 60 (58 not answered)")
@@ -500,14 +500,14 @@ def _sig(a: float) -> float:
 
 
 @pytest.mark.parametrize(("config", "answers", "name", "words"), [
-    # an activation left out: f_0[1] written as its pre-activation 2.5; an rnn's h_0[1] as 2.5
-    (LSTM, steps({"t": 0, "act": {"f": ["2.5000"]}}), "f_0[1]", "activation left out"),
-    (RNN, steps({"t": 0, "h": ["2.5000"]}), "h_0[1]", "activation left out"),
-    # c_0[1] with f and i exchanged: i*c_{-1} + f*g = sigmoid(2.5) tanh(-0.5)
-    (LSTM, steps({"t": 0, "c": [round(_sig(2.5) * math.tanh(-0.5), 4)]}), "c_0[1]",
+    # an activation left out: f_0[0] written as its pre-activation 2.5; an rnn's h_0[0] as 2.5
+    (LSTM, steps({"t": 0, "act": {"f": ["2.5000"]}}), "f_0[0]", "activation left out"),
+    (RNN, steps({"t": 0, "h": ["2.5000"]}), "h_0[0]", "activation left out"),
+    # c_0[0] with f and i exchanged: i*c_{-1} + f*g = sigmoid(2.5) tanh(-0.5)
+    (LSTM, steps({"t": 0, "c": [round(_sig(2.5) * math.tanh(-0.5), 4)]}), "c_0[0]",
      "forget and input gates exchanged"),
-    # h_0[1] without the tanh of c: o*c = sigmoid(4.5) sigmoid(0.5) tanh(-0.5)
-    (LSTM, steps({"t": 0, "h": [round(_sig(4.5) * _sig(0.5) * math.tanh(-0.5), 4)]}), "h_0[1]",
+    # h_0[0] without the tanh of c: o*c = sigmoid(4.5) sigmoid(0.5) tanh(-0.5)
+    (LSTM, steps({"t": 0, "h": [round(_sig(4.5) * _sig(0.5) * math.tanh(-0.5), 4)]}), "h_0[0]",
      "tanh of c_t left out"),
 ])
 def test_more_slips(cli, tmp_path, config, answers, name, words):
@@ -515,7 +515,7 @@ def test_more_slips(cli, tmp_path, config, answers, name, words):
 
 
 def test_carried_from_the_layer_below(cli, tmp_path):
-    """configs/rnn_stacked.yaml, layer 1: h_0[1] = tanh((1)(x[1]) + (-1)(x[2])), x = layer 0's h_0
+    """configs/rnn_stacked.yaml, layer 1: h_0[0] = tanh((1)(x[0]) + (-1)(x[1])), x = layer 0's h_0
     (no bias on that unit, h_{-1} = 0). With their layer-0 h_0 = [0.9866, 0.8000] (0.9051 is
     right): tanh(0.9866 - 0.8) = tanh(0.1866) = 0.1845."""
     answers = {"layers": [

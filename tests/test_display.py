@@ -87,7 +87,7 @@ def test_grad_latex_of_a_two_step_lstm_fits_the_page(cli, tmp_path):
 
 
 @pytest.mark.parametrize(("selection", "names"), [
-    ("unit=3", "unit values are 1, 2"),  # a 2-unit net
+    ("unit=2", "unit values are 0, 1 (units count from 0)"),  # a 2-unit net
     ("gate=r", "gate values are c, f, g, h, i, o"),  # an LSTM: not the GRU's r, z, n
     ("t=3", "t values are 0, 1, 2"),
 ])

@@ -60,31 +60,31 @@ SEED_LINES = {
     "lstm": [
         # the seed prints the pre-activations at t=0: i [0.5, -2.5], f [2.5, -0.5],
         # g [-0.5, -0.5], o [4.5, -2.5]; and h_0 = [-0.2769, -0.0027]
-        "i_0[1] = sigmoid( (-1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = "
+        "i_0[0] = sigmoid( (-1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = "
         "sigmoid(0.5) =",
-        "i_0[2] = sigmoid( (-1)(1) + (0)(2) + (-0.5)(3)  +  (0)(0) + (-1)(0)  +  0 ) = "
+        "i_0[1] = sigmoid( (-1)(1) + (0)(2) + (-0.5)(3)  +  (0)(0) + (-1)(0)  +  0 ) = "
         "sigmoid(-2.5) =",
         # the issue's own example line, W_if row 1 = [1, 0, 0.5] on x_0 = [1, 2, 3]
-        "f_0[1] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = sigmoid(2.5) "
+        "f_0[0] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = sigmoid(2.5) "
         "= 0.9241",
         "= sigmoid(-0.5) = 0.3775",
-        "g_0[1] = tanh( (1)(1) + (0)(2) + (-0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = tanh(-0.5) = "
+        "g_0[0] = tanh( (1)(1) + (0)(2) + (-0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = tanh(-0.5) = "
         "-0.4621",
         "= sigmoid(4.5) = 0.989",
-        "o_0[2] = sigmoid( (1)(1) + (-1)(2) + (-0.5)(3)  +  (0)(0) + (-1)(0)  +  0 ) = "
+        "o_0[1] = sigmoid( (1)(1) + (-1)(2) + (-0.5)(3)  +  (0)(0) + (-1)(0)  +  0 ) = "
         "sigmoid(-2.5)",
-        "c_0[1] = f_0[1]*c_{-1}[1] + i_0[1]*g_0[1] = (0.9241)(0) + (0.6225)(-0.4621) = ",
-        "h_0[1] = o_0[1]*tanh(c_0[1]) = ",
+        "c_0[0] = f_0[0]*c_{-1}[0] + i_0[0]*g_0[0] = (0.9241)(0) + (0.6225)(-0.4621) = ",
+        "h_0[0] = o_0[0]*tanh(c_0[0]) = ",
         "= -0.2769",
         "= -0.0027",
     ],
     "rnn_labeling": [
         # h_0 = tanh(W_ih x_0 + 1 + W_hh h_{-1} + 1): (-1)(1) + (0.5)(3) + 2 = 2.5
-        "h_0[1] = tanh( (-1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (-1)(0)  +  1 + 1 ) = tanh(2.5) "
+        "h_0[0] = tanh( (-1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (-1)(0)  +  1 + 1 ) = tanh(2.5) "
         "= 0.9866",
         "= tanh(1.5) = 0.9051",
         "= 0.0946", "= 0.9702", "= -0.8996", "= 0.9983",
-        "p_0[1] = exp(z_0[1]) / (exp(z_0[1]) + exp(z_0[2])) = exp(0.9051) / (exp(0.9051) + "
+        "p_0[0] = exp(z_0[0]) / (exp(z_0[0]) + exp(z_0[1])) = exp(0.9051) / (exp(0.9051) + "
         "exp(0.9866)) =",
         "= 0.4796", "= 0.5204", "= 0.7059", "= 0.2941", "= 0.8697", "= 0.1303",
         "label_0 = argmax(0.4796, 0.5204) = 1",
@@ -93,8 +93,8 @@ SEED_LINES = {
     ],
     "rnn_bidirectional": [
         "= -0.4621", "= 0.9998", "= 0.9114", "= 0.4899",
-        "y_0[1] = ", "= 4.2931", "= 3.029", "= 1.6363",
-        "y[1] = (1)(-0.8996) + (1)(0.9983) + (1)(0.9114) + (1)(0.4899)  +  1 = 2.5",
+        "y_0[0] = ", "= 4.2931", "= 3.029", "= 1.6363",
+        "y[0] = (1)(-0.8996) + (1)(0.9983) + (1)(0.9114) + (1)(0.4899)  +  1 = 2.5",
     ],
 }
 
@@ -138,7 +138,7 @@ def test_every_line_adds_up(case):
         stages = line.strip().split(" = ")
         value = float(stages[-1])
         for stage in stages[1:-1]:
-            if re.search(r"[a-z](_|\[)", stage):  # a symbolic stage: f_0[1]*c_{-1}[1] + ...
+            if re.search(r"[a-z](_|\[)", stage):  # a symbolic stage: f_0[0]*c_{-1}[0] + ...
                 continue
             assert _evaluate(stage) == pytest.approx(value, abs=2e-3), line
             checked += 1
@@ -151,9 +151,9 @@ def test_every_line_adds_up(case):
 def test_selection_picks_step_gate_unit():
     trace = _trace("lstm")
     lines = explain(trace, parse_selection("t=1,gate=f"))
-    assert [line_text(ln).split(" = ")[0] for ln in lines] == ["f_1[1]", "f_1[2]"]
-    lines = explain(trace, parse_selection("t=0,t=2,gate=c,unit=2"))
-    assert [line_text(ln).split(" = ")[0] for ln in lines] == ["c_0[2]", "c_2[2]"]
+    assert [line_text(ln).split(" = ")[0] for ln in lines] == ["f_1[0]", "f_1[1]"]
+    lines = explain(trace, parse_selection("t=0,t=2,gate=c,unit=1"))
+    assert [line_text(ln).split(" = ")[0] for ln in lines] == ["c_0[1]", "c_2[1]"]
 
 
 def test_selection_head_and_direction():
@@ -161,24 +161,24 @@ def test_selection_head_and_direction():
     backward = explain(trace, parse_selection("direction=backward,t=2"))
     # the backward direction starts at position 2 from h = 0: tanh(W_ih x_2 + 2)
     assert line_text(backward[0]).startswith(
-        "h_2[1] = tanh( (-1)(7) + (0)(8) + (0.5)(9)  +  (0)(0) + (-1)(0)  +  1 + 1 ) = tanh(-0.5)")
+        "h_2[0] = tanh( (-1)(7) + (0)(8) + (0.5)(9)  +  (0)(0) + (-1)(0)  +  1 + 1 ) = tanh(-0.5)")
     head = explain(trace, parse_selection("gate=head"))
     assert {ln.where.layer for ln in head} == {None}
 
 
 def test_cli_explain(cli):
-    result = cli("lstm", "--explain", "t=0,gate=f,unit=1")
+    result = cli("lstm", "--explain", "t=0,gate=f,unit=0")
     assert result.exit_code == 0, result.stderr
-    assert ("  f_0[1] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = "
+    assert ("  f_0[0] = sigmoid( (1)(1) + (0)(2) + (0.5)(3)  +  (0)(0) + (1)(0)  +  0 ) = "
             "sigmoid(2.5) = 0.9241\n") in result.stdout
-    assert "i_0[1]" not in result.stdout
+    assert "i_0[0]" not in result.stdout
 
 
 def test_cli_explain_json(cli):
     result = cli("rnn", "--explain", "t=0", "--format", "json")
     assert result.exit_code == 0, result.stderr
     lines = json.loads(result.stdout)["explain"]
-    assert [(ln["quantity"], ln["t"], ln["unit"]) for ln in lines][:2] == [("h", 0, 1), ("h", 0, 2)]
+    assert [(ln["quantity"], ln["t"], ln["unit"]) for ln in lines][:2] == [("h", 0, 0), ("h", 0, 1)]
     assert lines[0]["text"].endswith("= tanh(2.5) = 0.9866")
 
 
@@ -235,15 +235,15 @@ def test_round_2_differs_from_exact_where_a_sheet_does():
 
 
 def test_round_4_gives_the_issue_c0():
-    """The issue writes c_0[1] = (0.9241)(0) + (0.6225)(-0.4621) = -0.2877: a sheet rounding to 4
+    """The issue writes the first unit's c_0 = (0.9241)(0) + (0.6225)(-0.4621) = -0.2877: a sheet rounding to 4
     places. Exact, sigmoid(0.5) * tanh(-0.5) = -0.28765 - 2e-6 rounds to -0.2876."""
     exact = 1 / (1 + math.exp(-0.5)) * math.tanh(-0.5)
     assert round(exact, 4) == -0.2876
     assert round_half_away(0.6225 * -0.4621, 4) == -0.2877
-    text = render(explain(_trace("lstm", round_to=4), parse_selection("t=0,gate=c,unit=1")))
-    assert "c_0[1] = f_0[1]*c_{-1}[1] + i_0[1]*g_0[1] = (0.9241)(0) + (0.6225)(-0.4621) = -0.2877" \
+    text = render(explain(_trace("lstm", round_to=4), parse_selection("t=0,gate=c,unit=0")))
+    assert "c_0[0] = f_0[0]*c_{-1}[0] + i_0[0]*g_0[0] = (0.9241)(0) + (0.6225)(-0.4621) = -0.2877" \
         in text
-    exact_text = render(explain(_trace("lstm"), parse_selection("t=0,gate=c,unit=1")))
+    exact_text = render(explain(_trace("lstm"), parse_selection("t=0,gate=c,unit=0")))
     assert exact_text.rstrip().endswith("= -0.2876")
 
 

@@ -112,7 +112,7 @@ def test_gift_parses_and_every_number_is_the_traces(cli):
     h = {q["title"]: q["value"] for q in qs if q["title"].startswith("h_")}
     for t, row in enumerate(seed_h()):
         for j, v in enumerate(row):
-            assert h[f"h_{t}[{j + 1}]"] == pytest.approx(v, abs=1e-12)
+            assert h[f"h_{t}[{j}]"] == pytest.approx(v, abs=1e-12)
 
 
 # ----------------------------------------------------------------------------- Moodle XML
@@ -137,7 +137,7 @@ def test_moodle_xml_parses_and_every_number_is_the_traces(cli, tmp_path):
         assert float(answer.findtext("tolerance")) == 0.0005
         assert float(answer.findtext("text")) == lookup(doc, path_key(q.findtext("idnumber")))
     names = [q.findtext("name/text") for q in numerical]
-    assert "loss" in names and "weight_hh_l0[1,2]" in names
+    assert "loss" in names and "weight_hh_l0[0,1]" in names
 
 
 def test_the_configs_points_and_tolerance_are_the_questions(cli, tmp_path):
@@ -147,7 +147,7 @@ def test_the_configs_points_and_tolerance_are_the_questions(cli, tmp_path):
     numerical = root.findall("question[@type='numerical']")
     assert not any(q.findtext("name/text").startswith("pre ") for q in numerical)
     grades = {q.findtext("name/text"): q.findtext("defaultgrade") for q in numerical}
-    assert grades["h_0[1]"] == "2" and grades["y[1]"] == "1"
+    assert grades["h_0[0]"] == "2" and grades["y[0]"] == "1"
     assert {q.findtext("answer/tolerance") for q in numerical} == {"0.001"}
 
 
@@ -267,7 +267,7 @@ def test_qti_package_parses_and_every_number_is_the_traces(cli, tmp_path):
         assert low == pytest.approx(value - 0.0005, abs=1e-15)
         assert high == pytest.approx(value + 0.0005, abs=1e-15)
     names = [i.get("title") for i in items]
-    assert "loss" in names and "weight_hh_l0[1,2]" in names
+    assert "loss" in names and "weight_hh_l0[0,1]" in names
     # the same exercise, the same package, byte for byte
     again = tmp_path / "again.zip"
     cli("export", str(GRAD), "--to", "qti", "--grad", "--decimals", "3", "-o", str(again))

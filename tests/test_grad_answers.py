@@ -76,16 +76,16 @@ def test_right_gradients_are_right(cli, tmp_path, truth):
     assert code == 0 and rec["wrong"] == 0 and rec["right"] == 1 + 2 + 4 + 2
     names = [i["name"] for i in rec["items"]]
     # in the order computed: the loss, the last step back, then the totals
-    assert names[:3] == ["loss", "dpre h_2[1]", "dpre h_2[2]"]
-    assert names[3:] == ["weight_hh_l0[1,1]", "weight_hh_l0[1,2]", "weight_hh_l0[2,1]",
-                         "weight_hh_l0[2,2]", "bias_ih_l0[1]", "bias_ih_l0[2]"] or \
-        sorted(names[3:]) == sorted(["weight_hh_l0[1,1]", "weight_hh_l0[1,2]", "weight_hh_l0[2,1]",
-                                     "weight_hh_l0[2,2]", "bias_ih_l0[1]", "bias_ih_l0[2]"])
+    assert names[:3] == ["loss", "dpre h_2[0]", "dpre h_2[1]"]
+    assert names[3:] == ["weight_hh_l0[0,0]", "weight_hh_l0[0,1]", "weight_hh_l0[1,0]",
+                         "weight_hh_l0[1,1]", "bias_ih_l0[0]", "bias_ih_l0[1]"] or \
+        sorted(names[3:]) == sorted(["weight_hh_l0[0,0]", "weight_hh_l0[0,1]", "weight_hh_l0[1,0]",
+                                     "weight_hh_l0[1,1]", "bias_ih_l0[0]", "bias_ih_l0[1]"])
 
 
 def test_a_wrong_gate_delta_carries_into_the_steps_dW_and_db(cli, tmp_path, truth):
     dpre2, x2 = truth["dpre"][2], truth["x"][2]
-    mine = [dpre2[0], dpre2[1] * 2]  # a slip in dL/dpre_2[2] (dpre_2[1] is 0: head W = [0, 1])
+    mine = [dpre2[0], dpre2[1] * 2]  # a slip in dL/dpre_2[1] (dpre_2[0] is 0: head W = [0, 1])
     assert four(mine[1]) != four(dpre2[1])
     # from the numbers written, as a student works: 4 decimals of dpre, times x
     dW = [[four(float(four(mine[r])) * x2[c]) for c in range(3)] for r in range(2)]
@@ -95,12 +95,12 @@ def test_a_wrong_gate_delta_carries_into_the_steps_dW_and_db(cli, tmp_path, trut
     code, rec = marked(cli, answers(tmp_path, grad))
     marks = {i["name"]: i["mark"] for i in rec["items"]}
     assert code == 1
-    assert marks["dpre h_2[2]"] == "wrong" and marks["dpre h_2[1]"] == "right"
-    assert marks["dW_ih_2[2,1]"] == marks["dW_ih_2[2,3]"] == "carried"
-    assert marks["dW_ih_2[1,1]"] == "right" and marks["db_ih_2[2]"] == "carried"
+    assert marks["dpre h_2[1]"] == "wrong" and marks["dpre h_2[0]"] == "right"
+    assert marks["dW_ih_2[1,0]"] == marks["dW_ih_2[1,2]"] == "carried"
+    assert marks["dW_ih_2[0,0]"] == "right" and marks["db_ih_2[1]"] == "carried"
     _, rec = marked(cli, answers(tmp_path, grad), "--carried", "none", "--points", "grad:1",
                     "--points", "pre:0")
-    # right: dpre_2[2], dW_ih_2[2, 1..3], db_ih_2[2]; carried earns nothing
+    # right: dpre_2[1], dW_ih_2[1, 0..2], db_ih_2[1]; carried earns nothing
     assert rec["score"] == 5
 
 
@@ -119,8 +119,8 @@ def test_a_total_summed_from_the_students_own_steps_is_carried(cli, tmp_path, tr
             "params": {"weight_ih_l0": [[four(v) for v in row] for row in total]}}
     _, rec = marked(cli, answers(tmp_path, grad), "--tolerance", "0.0002")
     marks = {i["name"]: i["mark"] for i in rec["items"]}
-    assert marks["weight_ih_l0[2,1]"] == "carried"
-    assert marks["dW_ih_1[2,1]"] == "wrong" and marks["dW_ih_2[2,1]"] == "right"
+    assert marks["weight_ih_l0[1,0]"] == "carried"
+    assert marks["dW_ih_1[1,0]"] == "wrong" and marks["dW_ih_2[1,0]"] == "right"
 
 
 def test_a_new_mistake_in_a_total_is_wrong(cli, tmp_path, truth):
@@ -172,5 +172,5 @@ def test_a_wrong_dh_carries_through_the_cells_backward_step(cli, tmp_path, truth
         step(1, dh_future=[four(v) for v in dh_future_1])]}}]}
     _, rec = marked(cli, answers(tmp_path, grad))
     marks = {i["name"]: i["mark"] for i in rec["items"]}
-    assert marks["dh_out_2[2]"] == "wrong" and marks["dh_out_2[1]"] == "right"
-    assert marks["dh_2[2]"] == marks["dpre h_2[2]"] == marks["dh_future_1[2]"] == "carried"
+    assert marks["dh_out_2[1]"] == "wrong" and marks["dh_out_2[0]"] == "right"
+    assert marks["dh_2[1]"] == marks["dpre h_2[1]"] == marks["dh_future_1[1]"] == "carried"

@@ -36,7 +36,7 @@ RIGHT = steps_text("{t: 0, h: [0.9866, 0.9051]}", "{t: 1, h: [0.0946, 0.9702]}",
 
 
 def carried_text() -> str:
-    """h_0[2] wrong (0.8000), and h_1 what the student's own h_0 gives: a carried error."""
+    """h_0[1] wrong (0.8000), and h_1 what the student's own h_0 gives: a carried error."""
     h1 = rnn_step(X[1], [0.9866, 0.8])
     assert round(h1[1], 4) != 0.9702  # it does differ from the right answer
     return steps_text("{t: 0, h: [0.9866, 0.8000]}", f"{{t: 1, h: [{h1[0]:.4f}, {h1[1]:.4f}]}}",
@@ -71,7 +71,7 @@ def test_jsonl_one_record_per_file_in_order_and_the_highest_exit_code(cli, klass
         (6, 16, 6, 0, 10)
     assert ann["student"] == "ann" and ann["exit_code"] == 0
     assert {i["name"]: i["mark"] for i in bob["items"]} == {
-        "h_0[1]": "right", "h_0[2]": "wrong", "h_1[1]": "carried", "h_1[2]": "carried"}
+        "h_0[0]": "right", "h_0[1]": "wrong", "h_1[0]": "carried", "h_1[1]": "carried"}
     # carried gets full credit by default: 3 of the 4 answered
     assert (bob["score"], bob["carried"], bob["wrong"], bob["exit_code"]) == (3, 2, 1, 1)
     assert [i["score"] for i in bob["items"]] == [1, 0, 1, 1]
@@ -157,11 +157,11 @@ def test_gradescope_results_json(cli, klass):
     doc = json.loads(result.stdout)
     assert doc["score"] == 3
     tests = {t["name"]: t for t in doc["tests"]}
-    assert set(tests) == {f"h_{t}[{j}]" for t in range(3) for j in (1, 2)}  # pre, y: 0 points
+    assert set(tests) == {f"h_{t}[{j}]" for t in range(3) for j in (0, 1)}  # pre, y: 0 points
     assert all(set(t) == {"name", "score", "max_score", "output", "visibility"}
                for t in doc["tests"])
-    assert tests["h_0[2]"]["score"] == 0 and "expected 0.9051" in tests["h_0[2]"]["output"]
-    assert tests["h_2[1]"]["output"] == "not answered"
+    assert tests["h_0[1]"]["score"] == 0 and "expected 0.9051" in tests["h_0[1]"]["output"]
+    assert tests["h_2[0]"]["output"] == "not answered"
     assert sum(t["max_score"] for t in doc["tests"]) == 6
 
 
@@ -175,10 +175,10 @@ def test_class_summary_table(cli, klass):
     assert result.exit_code == 3
     out = result.stdout
     assert "2 marked, 1 not" in out and "min 3, median 4.5, mean 4.5, max 6" in out
-    # the quantities the class got wrong, most first: bob's h_0[2] new, h_1 carried
+    # the quantities the class got wrong, most first: bob's h_0[1] new, h_1 carried
     tail = out.split("Where the class went wrong")[1].splitlines()[2:]
     assert [line.split()[:3] for line in tail] == [
-        ["h_0[2]", "1", "0"], ["h_1[1]", "0", "1"], ["h_1[2]", "0", "1"]]
+        ["h_0[1]", "1", "0"], ["h_1[0]", "0", "1"], ["h_1[1]", "0", "1"]]
     assert "no t 7" in result.stderr
 
 

@@ -76,11 +76,11 @@ def test_latex_golden(cli, snapshot, name):
 
 
 def test_explain_in_markdown_and_latex(cli, snapshot):
-    """The issue's own example line: f_0[1] = sigmoid((1)(1) + (0)(2) + (0.5)(3) ...) = 0.9241."""
+    """The issue's own example line: f_0[0] = sigmoid((1)(1) + (0)(2) + (0.5)(3) ...) = 0.9241."""
     md = run_ok(cli, "lstm", "t=0,gate=f", "--explain", "--format", "markdown")
     assert "= sigmoid(2.5) = 0.9241" in md and "## Arithmetic" in md
     tex = run_ok(cli, "lstm", "t=0,gate=f", "--explain", "--format", "latex")
-    assert "f_{0}[1] &= \\sigma\\left((1)(1) + (0)(2) + (0.5)(3)" in tex
+    assert "f_{0}[0] &= \\sigma\\left((1)(1) + (0)(2) + (0.5)(3)" in tex
     assert "&= \\sigma\\left(2.5\\right) \\\\\n  &= 0.9241" in tex
     assert tex == snapshot.use_extension(Latex)
 

@@ -151,8 +151,7 @@ def explain(sheet: Any) -> Iterator[Line]:
                            enumerate(zip(w.weight_hh[row], s.h_prev, strict=True))), b_hn)
         yield sheet.gate_line("n", j, cand, (inputs, recurrent))
     for j in range(H):
-        u = j + 1
-        z, n, hp = Sym("z", s.t, u), Sym("n", s.t, u), Sym("h", s.prev_t, u)
+        z, n, hp = Sym("z", s.t, j), Sym("n", s.t, j), Sym("h", s.prev_t, j)
         zv, nv, hv = Num(s.act["z"][j]), Num(s.act["n"][j]), Num(s.h_prev[j])
         if form.z_weights == "previous":
             sym = Sum(((Prod((Diff(Num(1.0), z), n)), Prod((z, hp))),))
@@ -160,7 +159,7 @@ def explain(sheet: Any) -> Iterator[Line]:
         else:
             sym = Sum(((Prod((z, n)), Prod((Diff(Num(1.0), z), hp))),))
             num = Sum(((Prod((zv, nv)), Prod((Diff(Num(1.0), zv), hv))),))
-        yield Line(Sym("h", s.t, u), (sym, num, Num(s.h[j])), where("h", j))
+        yield Line(Sym("h", s.t, j), (sym, num, Num(s.h[j])), where("h", j))
 
 
 def equations(form: Any, names: dict[str, str], clip: Any, b: Any) -> list[str]:
@@ -201,7 +200,6 @@ def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p
                  ) -> tuple[tuple[Any, Any], ...]:
     """n: ``dL/dh_t * (1 - z_t)``; z: ``dL/dh_t * (h_{t-1} - n_t)``; r: through n's recurrent
     part (reset after) or ``W_hn^T dL/da_n * h_{t-1}`` (reset before)."""
-    U = u + 1
 
     def v(x: Any) -> float:
         return float(x[u])
@@ -210,31 +208,31 @@ def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p
     z, n = v(s.act["z"]), v(s.act["n"])
     previous = form.z_weights == "previous"
     if gate == "n":
-        return ((Sym("dL/dh", t, U), Num(dh)),
-                (Diff(Num(1.0), Sym("z", t, U)) if previous else Sym("z", t, U),
+        return ((Sym("dL/dh", t, u), Num(dh)),
+                (Diff(Num(1.0), Sym("z", t, u)) if previous else Sym("z", t, u),
                  Num(1 - z if previous else z)))
     if gate == "z":
         diff = v(s.h_prev) - n if previous else n - v(s.h_prev)
-        h_prev, n_sym = Sym("h_prev", t, U), Sym("n", t, U)
-        return ((Sym("dL/dh", t, U), Num(dh)),
+        h_prev, n_sym = Sym("h_prev", t, u), Sym("n", t, u)
+        return ((Sym("dL/dh", t, u), Num(dh)),
                 (Diff(h_prev, n_sym) if previous else Diff(n_sym, h_prev), Num(diff)))
     H = s.h.shape[-1]
     W_hn = p.weight_hh[2 * H:]
     da_n = g.dpre["n"][k]
     if form.reset_after:
         hn = W_hn @ s.h_prev + p.bias_hh[2 * H:]
-        return ((Sym("dL/da_n", t, U), Num(v(da_n))),
-                (Sum(((Sym("W_hn h_prev", t, U), Sym("b_hn", None, U)),)), Num(v(hn))))
+        return ((Sym("dL/da_n", t, u), Num(v(da_n))),
+                (Sum(((Sym("W_hn h_prev", t, u), Sym("b_hn", None, u)),)), Num(v(hn))))
     back = W_hn.T @ da_n
-    return ((Sym("W_hn^T dL/da_n", t, U), Num(v(back))),
-            (Sym("h_prev", t, U), Num(v(s.h_prev))))
+    return ((Sym("W_hn^T dL/da_n", t, u), Num(v(back))),
+            (Sym("h_prev", t, u), Num(v(s.h_prev))))
 
 
 def grad_reads(form: Any, gate: str, s: Any, c: int, t: int) -> tuple[Any, Any] | None:
     """Reset before: n's recurrent product reads ``r_t * h_{t-1}``."""
     if gate != "n" or form.reset_after:
         return None
-    return (Prod((Sym("r", t, c + 1), Sym("h_prev", t, c + 1))),
+    return (Prod((Sym("r", t, c), Sym("h_prev", t, c))),
             Num(float(s.act["r"][c] * s.h_prev[c])))
 
 

@@ -171,8 +171,8 @@ def explain(sheet: Any) -> Iterator[Line]:
     for gi, gate in enumerate(("i", "f", "g")):
         for j in range(H):
             if gate == "f" and form.input_forget:
-                i_sym = Sym("i", s.t, j + 1)
-                yield Line(Sym("f", s.t, j + 1), (Diff(Num(1.0), i_sym),
+                i_sym = Sym("i", s.t, j)
+                yield Line(Sym("f", s.t, j), (Diff(Num(1.0), i_sym),
                            Diff(Num(1.0), Num(s.act["i"][j])), Num(s.act["f"][j])), where("f", j))
                 continue
             groups = sheet.linear(gi, j)
@@ -183,10 +183,9 @@ def explain(sheet: Any) -> Iterator[Line]:
             fn = g_act if gate == "g" else sigma
             yield sheet.gate_line(gate, j, fn, groups)
     for j in range(H):
-        u = j + 1
-        yield Line(Sym("c", s.t, u), (
-            Sum(((Prod((Sym("f", s.t, u), Sym("c", s.prev_t, u))),
-                  Prod((Sym("i", s.t, u), Sym("g", s.t, u)))),)),
+        yield Line(Sym("c", s.t, j), (
+            Sum(((Prod((Sym("f", s.t, j), Sym("c", s.prev_t, j))),
+                  Prod((Sym("i", s.t, j), Sym("g", s.t, j)))),)),
             Sum(((Prod((Num(s.act["f"][j]), Num(s.c_prev[j]))),
                   Prod((Num(s.act["i"][j]), Num(s.act["g"][j])))),)),
             Num(s.c[j])), where("c", j))
@@ -198,16 +197,15 @@ def explain(sheet: Any) -> Iterator[Line]:
     out = "m" if s.m is not None else "h"
     values = s.m if s.m is not None else s.h
     for j in range(H):
-        u = j + 1
         squashed = sheet.activation(h_act, s.c[j])
-        yield Line(Sym(out, s.t, u), (
-            Prod((Sym("o", s.t, u), Call(h_act.name, Sym("c", s.t, u)))),
+        yield Line(Sym(out, s.t, j), (
+            Prod((Sym("o", s.t, j), Call(h_act.name, Sym("c", s.t, j)))),
             Prod((Num(s.act["o"][j]), Call(h_act.name, Num(s.c[j])))),
             Prod((Num(s.act["o"][j]), Num(squashed))),
             Num(values[j])), where(out, j))
     if s.m is not None and w.weight_hr is not None:
         for j, row in enumerate(w.weight_hr):
-            yield Line(Sym("h", s.t, j + 1), (Sum((sheet.dot(row, s.m),)), Num(s.h[j])),
+            yield Line(Sym("h", s.t, j), (Sum((sheet.dot(row, s.m),)), Num(s.h[j])),
                        where("h", j))
 
 
@@ -263,13 +261,12 @@ def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p
                  ) -> tuple[tuple[Any, Any], ...]:
     """o: ``dL/dh_t * h(c_t)``; i: ``dL/dc_t * g_t``; f: ``dL/dc_t * c_{t-1}``;
     g: ``dL/dc_t * i_t``."""
-    U = u + 1
     dh, dc = float(g.dh[k][u]), None if g.dc is None else float(g.dc[k][u])
     other = {"i": ("g", s.act["g"]), "f": ("c_prev", s.c_prev), "g": ("i", s.act["i"]),
              "o": (f"{form.activations[2].name}(c)", None)}[gate]
-    first = (Sym("dL/dh", t, U), Num(dh)) if gate == "o" else (Sym("dL/dc", t, U), Num(dc or 0.0))
+    first = (Sym("dL/dh", t, u), Num(dh)) if gate == "o" else (Sym("dL/dc", t, u), Num(dc or 0.0))
     second = float((other[1] if other[1] is not None else apply(form.activations[2], s.c))[u])
-    return (first, (Sym(other[0], t, U), Num(second)))
+    return (first, (Sym(other[0], t, u), Num(second)))
 
 
 def recompute(form: Any, mine: Any, values: dict[Any, float], cross: dict[Any, float],

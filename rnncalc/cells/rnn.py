@@ -86,7 +86,7 @@ def symbols(form: Any, bias: bool) -> tuple[list[str], list[str]]:
 def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p: Any
                  ) -> tuple[tuple[Any, Any], ...]:
     """``dL/da_t = dL/dh_t * f'(a_t)``."""
-    return ((Sym("dL/dh", t, u + 1), Num(float(g.dh[k][u]))),)
+    return ((Sym("dL/dh", t, u), Num(float(g.dh[k][u]))),)
 
 
 def recompute(form: Any, mine: Any, values: dict[Any, float], cross: dict[Any, float],

@@ -279,7 +279,7 @@ class _Drawing:
             x0 = x - STRIP if anchor == "end" else x
             for j, (v, text) in enumerate(zip(values, self.texts[key], strict=True)):
                 c.add(Rect(x0 + j * w, y, w, 11, scale(v), key=f"{key}.{j}",
-                           title=f"{label}[{j + 1}] = {text}"))
+                           title=f"{label}[{j}] = {text}"))
             return
         top = y - LINE * len(values) - 4 if above else y
         c.add(Text(x, top, label, size=10.5, anchor=anchor, color=color, math=True, bold=True))

@@ -81,7 +81,7 @@ def _panel(c: Canvas, title: str, key: str, values: list[list[float]], y: float,
             x, yy = ML + t * cw, top + j * ch
             text = fmt(v, precision)
             c.add(Rect(x, yy, cw, ch, scale(v), key="" if small else f"{key}.{t}.{j}",
-                       title=f"t={t}, unit {j + 1}: {text}"))
+                       title=f"t={t}, unit {j}: {text}"))
             if small:
                 dark = _dark(scale(v))
                 c.add(Text(x + cw / 2, yy + ch / 2 + 4, text, size=9,
@@ -96,7 +96,7 @@ def _panel(c: Canvas, title: str, key: str, values: list[list[float]], y: float,
     c.add(Text(ML + T * cw / 2, bottom + 26, "position t", size=10, color="#444"))
     every_j = next(s for s in (1, 2, 4, 8, 16, 32, 64, 128, 10**9) if s * ch >= 11)
     for j in range(0, H, every_j):
-        c.add(Text(ML - 6, top + (j + 0.5) * ch + 3, str(j + 1), size=9, anchor="end",
+        c.add(Text(ML - 6, top + (j + 0.5) * ch + 3, str(j), size=9, anchor="end",
                    color="#444"))
     c.add(Text(16, top + H * ch / 2, "unit", size=10, anchor="start", color="#444"))
     # the colour scale: a bar from the low end to the high end, its ends written

@@ -13,7 +13,7 @@ def render(lines: list[Line], *, precision: int = 4) -> str:
     """The arithmetic, one line per element; an empty selection says so, not silence."""
     if not lines:
         return "Arithmetic: nothing matches the --explain selection.\n"
-    out = ["Arithmetic ([j] counts units from 1; t counts positions from 0)"]
+    out = ["Arithmetic (positions t and units [j] count from 0)"]
     section: tuple[Any, ...] | None = None
     for line in lines:
         w = line.where
