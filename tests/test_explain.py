@@ -235,8 +235,9 @@ def test_round_2_differs_from_exact_where_a_sheet_does():
 
 
 def test_round_4_gives_the_issue_c0():
-    """The issue writes the first unit's c_0 = (0.9241)(0) + (0.6225)(-0.4621) = -0.2877: a sheet rounding to 4
-    places. Exact, sigmoid(0.5) * tanh(-0.5) = -0.28765 - 2e-6 rounds to -0.2876."""
+    """The issue writes the first unit's c_0 = (0.9241)(0) + (0.6225)(-0.4621) = -0.2877: a
+    sheet rounding to 4 places. Exact, sigmoid(0.5) * tanh(-0.5) = -0.28765 - 2e-6 rounds to
+    -0.2876."""
     exact = 1 / (1 + math.exp(-0.5)) * math.tanh(-0.5)
     assert round(exact, 4) == -0.2876
     assert round_half_away(0.6225 * -0.4621, 4) == -0.2877

@@ -139,7 +139,7 @@ ExplainOpt = Annotated[bool, typer.Option(
     "add a SELECTION to show part of it.")]
 SelectionArg = Annotated[str | None, typer.Argument(
     help="With --explain: which lines, e.g. t=1,gate=f (keys t, gate, unit, layer, direction; "
-    "unit counts from 1; a key given twice takes either value; gate=head: the head).",
+    "every index from 0; a key given twice takes either value; gate=head: the head).",
     show_default=False)]
 RoundOpt = Annotated[int | None, typer.Option(
     "--round", min=0, max=12, help="Round every intermediate to N decimals before it is used "
