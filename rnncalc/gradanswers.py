@@ -224,7 +224,8 @@ def own(key: Key, ex: Exercise, trace: Trace, grad: GradTrace,
         H = ex.hidden_size
         row = ex.gates.index(gate) * H + int(k[8])
         block = getattr(cg, kind)
-        return float(block[row, int(k[9])] if field == "dW" else block[row])
+        # no column: a vector (a bias; indrnn's recurrent weights, one per unit)
+        return float(block[row, int(k[9])] if len(k) > 9 else block[row])
     if field in ("dpre", "dc", "dx"):
         cg = _backward(base, step, ex, trace, grad, mine)
         out = cg.dpre[str(k[7])][int(k[8])] if field == "dpre" else \

@@ -174,3 +174,31 @@ def test_a_wrong_dh_carries_through_the_cells_backward_step(cli, tmp_path, truth
     marks = {i["name"]: i["mark"] for i in rec["items"]}
     assert marks["dh_out_2[1]"] == "wrong" and marks["dh_out_2[0]"] == "right"
     assert marks["dh_2[1]"] == marks["dpre h_2[1]"] == marks["dh_future_1[1]"] == "carried"
+
+
+def test_indrnn_step_recurrent_weight_carried_from_the_students_dh(cli, tmp_path):
+    """IndRNN's w_hh is a vector (one weight per unit): its step gradient dW_hh_t[j] =
+    dL/dh_t[j] tanh'(a_t[j]) h_{t-1}[j], from the student's own (wrong) dh_out; worked here by
+    autograd (it crashed with an IndexError, reading a column the vector has not)."""
+    config = tmp_path / "indrnn.yaml"
+    config.write_text("cell: indrnn\nnonlinearity: tanh\ninputs: [[1], [0.5]]\n"
+                      "weights: {W_ih: [[0.5], [-1]], W_hh: [0.8, -0.6], b_ih: 0.1, b_hh: 0}\n"
+                      "head: {task: regression, W: [[1, 1]], b: 0}\n"
+                      "loss: {type: half_sse, target: 0}\n")
+    dt = torch.float64
+    W_ih, w_hh = torch.tensor([[0.5], [-1]], dtype=dt), torch.tensor([0.8, -0.6], dtype=dt)
+    h0 = torch.tanh(W_ih @ torch.tensor([1.0], dtype=dt) + 0.1)
+    pre1 = W_ih @ torch.tensor([0.5], dtype=dt) + 0.1 + w_hh * h0
+    h1 = torch.tanh(pre1)
+    dh_out = h1.sum() * torch.ones(2, dtype=dt)  # d/dh_1 of 1/2 (h_1[0] + h_1[1])^2
+    mine = dh_out * torch.tensor([2.0, 1.0], dtype=dt)  # unit 0 written wrong: twice the truth
+    dW_hh = [float(four(float(v))) * float(1 - h1[j] ** 2) * float(h0[j])
+             for j, v in enumerate(mine)]
+    path = answers(tmp_path, {"steps": [{"layer": 0, "directions": {"forward": [
+        step(1, dh_out=[four(v) for v in mine.tolist()],
+             dW={"W_hh": [four(v) for v in dW_hh]})]}}]})
+    result = cli("check", str(config), path, "-f", "jsonl")
+    assert result.exit_code == 1, result.stderr
+    marks = {i["name"]: i["mark"] for i in json.loads(result.stdout)["items"]}
+    assert marks == {"dh_out_1[0]": "wrong", "dh_out_1[1]": "right",
+                     "dW_hh_1[0]": "carried", "dW_hh_1[1]": "right"}
