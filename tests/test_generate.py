@@ -191,7 +191,7 @@ def test_exercise_config_is_input_to_every_command(cli, tmp_path):
 
 
 def test_degeneracy_rule_catches_what_it_claims():
-    # the seed's LSTM: o_1[1] = sigmoid(11.9973) shows as 1.0000
+    # the seed's LSTM: o_1[0] = sigmoid(11.9973) shows as 1.0000
     assert "o at step 1" in degeneracy(rnncalc.run(rnncalc.load(str(CONFIGS / "lstm.yaml"))), 4)
     assert degeneracy(rnncalc.run(rnncalc.load(cell="rnn")), 4) is None
     same = {"cell": "rnn", "inputs": [[1, 0], [1, 0]],

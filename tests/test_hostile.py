@@ -239,7 +239,7 @@ def test_a_leading_zero_is_decimal_and_a_sexagesimal_is_not_a_number(cli, tmp_pa
 
 
 def test_answers_read_by_the_same_rules(cli, tmp_path):
-    """h_0[1] = 0.98661: an answer 0.9866 written as 00.9866 is still 0.9866, not octal."""
+    """h_0[0] = 0.98661: an answer 0.9866 written as 00.9866 is still 0.9866, not octal."""
     path = write(tmp_path, "layers: [{layer: 0, directions: {forward: [{t: 0, h: [00.9866]}]}}]\n")
     assert cli("check", RNN, path).exit_code == ExitCode.OK
 
