@@ -4,7 +4,7 @@ For an element ``P[r, c]`` of a layer's parameter (row ``r`` in gate block ``r /
 ``u = r % H``), at every step of the recursion::
 
     dL/dh_t[u]  = dL/dh(out) + dL/dh(fut): from the output, from step t+1
-    dL/dc_t[u]  = dL/dh_t[u]*o_t[u]*tanh'(c_t[u]) + dL/dc_{t+1}[u]*f_{t+1}[u]     (lstm)
+    (the cell's own state, its lines from its module: lstm's dL/dc_t[u])
     dL/da_t[u]  = (the gate's own factors) * act'(a_t[u])  = value
     term_t      = dL/da_t[u] * (x_t[c] | h_{t-1}[c] | 1)   = value
 
@@ -20,7 +20,6 @@ import re
 
 from rnncalc.bptt import GradTrace, slope
 from rnncalc.cells import spec
-from rnncalc.cells.activations import apply
 from rnncalc.engine import params as _params
 from rnncalc.errors import ExitCode, RnncalcError
 from rnncalc.explain import Call, Expr, Line, Num, Prod, Sum, Sym, Where
@@ -123,15 +122,7 @@ def _chain(trace: Trace, grad: GradTrace, tr, g, p, kind: str, name: str, r: int
         lines.append(Line(Sym("dL/dh", t, u), (
             Sum(((Sym("dL/dh(out)", t, u), Sym("dL/dh(fut)", t, u)),)),
             Sum(((Num(v(g.dh_out[k])), Num(v(g.dh_future[k]))),)), Num(v(g.dh[k]))), where))
-        if g.dc is not None:
-            h_act = form.activations[2]
-            sl = v(slope(h_act, s.c, apply(h_act, s.c)))
-            lines.append(Line(Sym("dL/dc", t, u), (
-                Sum(((Prod((Sym("dL/dh", t, u), Sym("o", t, u), Call(f"{h_act.name}'",
-                                                                      Sym("c", t, u)))),
-                      Sym("dL/dc(fut)", t, u)),)),
-                Sum(((Prod((Num(v(g.dh[k])), Num(v(s.act["o"])), Num(sl))),
-                      Num(v(g.dc_future[k]))),)), Num(v(g.dc[k]))), where))
+        lines += cell.grad_state(form, s, g, k, u, t, where)
         lines.append(_gate_line(ex, form, s, g, k, gate, u, t, where, p))
         da_side = g.contrib["bias_hh" if hidden_side else "bias_ih"][k][r]
         if kind.startswith("bias"):

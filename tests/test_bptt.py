@@ -531,6 +531,32 @@ def test_cli_grad_table_markdown_latex_and_explain(cli):
     assert lines[-1].startswith("dL/dhead.b[0] = ")
 
 
+def test_lstm_chain_rule_writes_dl_dc_at_every_step(cli):
+    """The LSTM's chain rule has a dL/dc_t line at each step (written by the cell's own module),
+    its value autograd's dL/dc_t: Gomez's sheet computed by hand in torch, c_t kept."""
+    result = cli("grad", "-c", str(CONFIGS / "lstm_grad_gomez.yaml"), "-f", "json", "-e",
+                 "--precision", "8", "--element", "weight_ih_l0[2,1]")
+    assert result.exit_code == 0, result.stderr
+    lines = json.loads(result.stdout)["grad"]["explain"]["lines"]
+    shown = {int(line[len("dL/dc_")]): float(line.rsplit("= ", 1)[1])
+             for line in lines if line.startswith("dL/dc_")}
+    W = torch.tensor([[0.95, 0.8], [0.7, 0.45], [0.45, 0.25], [0.6, 0.4]], dtype=F64,
+                     requires_grad=True)  # rows i, f, g, o
+    U = torch.tensor([0.8, 0.1, 0.15, 0.25], dtype=F64)
+    b = torch.tensor([0.65, 0.15, 0.2, 0.1], dtype=F64)
+    h, c, cs, loss = torch.zeros((), dtype=F64), torch.zeros((), dtype=F64), [], 0.0
+    for x, label in zip(([1.0, 2.0], [0.5, 3.0]), (0.5, 1.25), strict=True):
+        a = W @ torch.tensor(x, dtype=F64) + U * h + b
+        i, f, g, o = a[0].sigmoid(), a[1].sigmoid(), a[2].tanh(), a[3].sigmoid()
+        c = f * c + i * g
+        c.retain_grad()
+        cs.append(c)
+        h = o * c.tanh()
+        loss = loss + 0.5 * (h - label) ** 2
+    loss.backward()
+    assert shown == pytest.approx({t: float(c.grad) for t, c in enumerate(cs)}, abs=1e-8)
+
+
 @pytest.mark.parametrize(("reset_after", "z_weights", "row", "factor"), [
     (True, "previous", 2, "*(1 - z_2[0])*tanh'(a_n_2[0])"),
     (True, "previous", 1, "*(h_prev_2[0] - n_2[0])*sigmoid'(a_z_2[0])"),

@@ -115,6 +115,9 @@ class CellSpec:
     # recurrent product reads where it is not h_{t-1}, the gates whose hidden side is apart
     grad_factors: Callable[..., tuple[tuple[Any, Any], ...]] = lambda *a: ()
     grad_reads: Callable[..., tuple[Any, Any] | None] = lambda form, gate, s, c, t: None
+    # (form, step, grad, k, unit, t, where) -> the lines of the cell's own state before a gate's
+    # (lstm: dL/dc_t)
+    grad_state: Callable[..., list[Line]] = lambda form, s, g, k, u, t, where: []
     split_hidden: frozenset[str] = frozenset()
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
 from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
 from rnncalc.cells.activations import apply, num, slope
-from rnncalc.expr import Call, Diff, Line, Num, Prod, Sum, Sym
+from rnncalc.expr import Call, Diff, Line, Num, Prod, Sum, Sym, Where
 
 if TYPE_CHECKING:
     import torch
@@ -269,6 +269,21 @@ def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p
     return (first, (Sym(other[0], t, u), Num(second)))
 
 
+def grad_state(form: Any, s: Any, g: Any, k: int, u: int, t: int, where: Where) -> list[Line]:
+    """``grad --explain``'s line for the cell state: ``dL/dc_t = dL/dh_t * o_t * h'(c_t) +
+    dL/dc(fut)``, the second term what ``c_{t+1}`` passes back through ``f_{t+1}``."""
+    if g.dc is None:
+        return []
+    v = lambda x: float(x[u])  # noqa: E731
+    h_act = form.activations[2]
+    sl = v(slope(h_act, s.c, apply(h_act, s.c)))
+    return [Line(Sym("dL/dc", t, u), (
+        Sum(((Prod((Sym("dL/dh", t, u), Sym("o", t, u), Call(f"{h_act.name}'", Sym("c", t, u)))),
+              Sym("dL/dc(fut)", t, u)),)),
+        Sum(((Prod((Num(v(g.dh[k])), Num(v(s.act["o"])), Num(sl))), Num(v(g.dc_future[k]))),)),
+        Num(v(g.dc[k]))), where)]
+
+
 def recompute(form: Any, mine: Any, values: dict[Any, float], cross: dict[Any, float],
               h_prev: Any, c_prev: Any, H: int) -> None:
     """``check``: c_t from the student's own gates, h_t from their own c_t (no peepholes)."""
@@ -332,5 +347,6 @@ SPEC = CellSpec(
     gate_roles={"i": "gate", "f": "gate", "g": "cell_input", "o": "gate"},
     words={"i": "input gate", "f": "forget gate", "g": "cell candidate", "o": "output gate"},
     order="ifgcomh", recompute=recompute, grad_factors=grad_factors, state_slips=state_slips,
+    grad_state=grad_state,
     cell_state=True, fused=frozenset({("sigmoid", "tanh", "tanh")}), blocks=blocks,
 )
