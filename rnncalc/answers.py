@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from rnncalc.cells import CELLS
 from rnncalc.config.yamlsafe import Located, load_yaml
 from rnncalc.config.yamlsafe import Path as DocPath
 from rnncalc.errors import ConfigError, shown
@@ -269,7 +270,7 @@ def shape_of(ex: Exercise) -> dict[str, Any]:
     def step(t: int) -> dict[str, Any]:
         row: dict[str, Any] = {"t": t, "pre": {g: [0] * H for g in ex.gates},
                                "act": {g: [0] * H for g in ex.gates}}
-        if ex.cell == "lstm":
+        if CELLS[ex.cell].cell_state:
             row["c"] = [0] * H
         if ex.proj_size:
             row["m"] = [0] * H

@@ -220,7 +220,7 @@ def own(key: Key, ex: Exercise, trace: Trace, grad: GradTrace,
             return mine_dpre
         cg = _backward(base, step, ex, trace, grad, mine)
         kind = ("weight_" if field == "dW" else "bias_") + ("ih" if str(k[7])[2] == "i" else "hh")
-        gate = "h" if ex.cell == "rnn" else str(k[7])[3]
+        gate = str(k[7])[3]  # W_ig -> g, W_ih -> h
         H = ex.hidden_size
         row = ex.gates.index(gate) * H + int(k[8])
         block = getattr(cg, kind)

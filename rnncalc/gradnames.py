@@ -29,14 +29,14 @@ _ONE_BIAS = ("concat", "d2l")
 def in_layout(ex: Exercise, params: dict[str, torch.Tensor]) -> dict[str, Any] | None:
     """``{"layout": ..., "grads": {dNAME: ...}}`` for a config not in PyTorch's state_dict names;
     ``None`` for one that is (its names are the totals' own)."""
-    from rnncalc.config.layouts import write_weights
+    from rnncalc.config.layouts import keras_two_biases, write_weights
 
     layout, orientation, concat, used = ex.written
     if layout == "pytorch":
         return None
     # a per-gate sheet with one bias per gate (every b_h? zero, or left out) has no b_h? either
     one_bias = layout in _ONE_BIAS or (
-        layout == "keras" and not (ex.cell == "gru" and ex.formulation.reset_after)) or (
+        layout == "keras" and not keras_two_biases(ex)) or (
         layout == "per-gate" and not any(v for row in ex.weights for w in row
                                          for v in (w.bias_hh or ())))
     rows = []

@@ -118,6 +118,12 @@ class CellSpec:
     # (form, step, grad, k, unit, t, where) -> the lines of the cell's own state before a gate's
     # (lstm: dL/dc_t)
     grad_state: Callable[..., list[Line]] = lambda form, s, g, k, u, t, where: []
+    # other sources' names for its weights, which a config may use and `rnncalc formulas` lists:
+    # per layout ("per-gate", "concat") theirs -> ours, `alias_note` whose and why; `d2l` d2l's
+    # letter for each gate (convention: d2l; empty: d2l has no such cell)
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+    alias_note: str = ""
+    d2l: dict[str, str] = field(default_factory=dict)
     split_hidden: frozenset[str] = frozenset()
 
 

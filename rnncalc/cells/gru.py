@@ -301,7 +301,7 @@ SPEC = CellSpec(
             "d2l": ("z", "r", "n")},
     gate_roles={"r": "gate", "z": "gate", "n": "candidate"},
     words={"r": "reset gate", "z": "update gate", "n": "candidate"},
-    order="rznh", recompute=recompute, variants=variants,
+    order="rznh", recompute=recompute, variants=variants, d2l={"r": "r", "z": "z", "n": "h"},
     grad_factors=grad_factors, grad_reads=grad_reads, split_hidden=frozenset({"n"}),
     fused=frozenset({("sigmoid", "tanh")}), blocks=blocks, seed="configs/gru.yaml",
 )

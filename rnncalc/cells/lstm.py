@@ -347,6 +347,9 @@ SPEC = CellSpec(
     gate_roles={"i": "gate", "f": "gate", "g": "cell_input", "o": "gate"},
     words={"i": "input gate", "f": "forget gate", "g": "cell candidate", "o": "output gate"},
     order="ifgcomh", recompute=recompute, grad_factors=grad_factors, state_slips=state_slips,
-    grad_state=grad_state,
+    grad_state=grad_state, d2l={"i": "i", "f": "f", "g": "c", "o": "o"},
+    aliases={"per-gate": {f"{p}c": f"{p}g" for p in ("W_i", "W_h", "b_i", "b_h")},
+             "concat": {"W_c": "W_g", "b_c": "b_g"}},
+    alias_note="Coursera, colah: c is the candidate g",
     cell_state=True, fused=frozenset({("sigmoid", "tanh", "tanh")}), blocks=blocks,
 )

@@ -111,6 +111,6 @@ SPEC = CellSpec(
     step=step, equations=equations, symbols=symbols, backward=backward, explain=explain,
     orders={c: GATES for c in ("pytorch", "keras", "onnx", "tf1", "d2l")},
     gate_roles={"h": "hidden"}, words={"h": "hidden state"}, order="h", recompute=recompute,
-    grad_factors=grad_factors,
+    grad_factors=grad_factors, d2l={"h": "h"},
     nonlinearity=("tanh", "relu"), fused=frozenset({("tanh",), ("relu",)}), blocks=blocks,
 )

@@ -46,7 +46,7 @@ def build_exercise(
     the head's task (``"hidden"`` drops the head); ``bidirectional=True`` on a one-direction config
     runs the backward direction with the forward weights, as the seed's exercise does.
     """
-    written = _written(doc.data)  # the layout the weights are written in, for grad's names
+    written = _written(doc.data, cell)  # the layout the weights are written in, for grad's names
     doc = read_d2l(normalize(doc), cell)  # shapes and names as sources write them
     if uses_layout(doc.data):  # layout: onnx, keras, ... -> PyTorch's names
         from rnncalc.config.layouts import to_canonical  # 750 lines, for such configs only
@@ -62,8 +62,8 @@ def build_exercise(
         )
     cell = cell or own_cell
     if cell is None:
-        raise doc.error(("cell",), "missing key 'cell' (rnn, lstm or gru); a cell command may "
-                        "omit it")
+        raise doc.error(("cell",), f"missing key 'cell' ({', '.join(CELLS)}); a cell command "
+                        "may omit it")
     if "weights_prefix" in data:  # read with the file (config/__init__.py), which drops it
         raise doc.error(("weights_prefix",), "weights_prefix names a module of a weights file "
                         "(weights_file or --weights); this config gives its weights itself")
@@ -125,7 +125,8 @@ def build_exercise(
     )
 
 
-def _written(data: Any) -> tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+def _written(data: Any, cell: str | None
+             ) -> tuple[str, str, tuple[str, ...], tuple[tuple[str, str], ...]]:
     """``(layout, orientation, concat order, aliases used)`` of the config's weights as the user
     wrote them: ``layout`` is ``per-gate`` for per-gate names without a ``layout`` key (``d2l``
     for d2l's); an alias used (``W_c`` for ``W_g``) is a pair ``(ours, theirs)``."""
@@ -138,7 +139,8 @@ def _written(data: Any) -> tuple[str, str, tuple[str, ...], tuple[tuple[str, str
         if isinstance(weights, dict) else []
     if layout == "pytorch" and keys and not any(_STATE_DICT.match(k) for k in keys):
         layout = "d2l" if any(k.startswith("W_x") for k in keys) else "per-gate"
-    aliases = concat_aliases("lstm") if layout == "concat" else per_gate_aliases("lstm")
+    own = str(data.get("cell") or cell)
+    aliases = concat_aliases(own) if layout == "concat" else per_gate_aliases(own)
     used = tuple((ours, theirs) for theirs, ours in aliases.items() if theirs in keys)
     order = data.get("concat")
     return (str(layout), str(data.get("orientation", "rows")),
@@ -457,7 +459,7 @@ class _Weights:
         for key in group:
             if key in aliases and aliases[key] in group:
                 raise self.r.error((*path, key), f"{key} and {aliases[key]} are the same weight "
-                                   "(c is the candidate g); give one of them")
+                                   f"({CELLS[self.cell].alias_note}); give one of them")
             if key not in names and key not in aliases:
                 raise self.r.error((*path, key),
                                    _unknown(key, list(names), f"{self.cell} per-gate"))

@@ -55,8 +55,8 @@ from rnncalc.errors import ConfigError
 from rnncalc.formulation import ACTIVATIONS, CONVENTIONS, PACKINGS, preset
 from rnncalc.model import DIRECTIONS, GATES, Exercise, LayerWeights, param_name
 
-__all__ = ["KERAS_ARGUMENTS", "LAYOUTS", "ONNX_ATTRIBUTES", "PROPERTIES", "to_canonical",
-           "write_weights"]
+__all__ = ["KERAS_ARGUMENTS", "LAYOUTS", "ONNX_ATTRIBUTES", "PROPERTIES", "keras_two_biases",
+           "to_canonical", "write_weights"]
 
 #: Keras 3's activations, as rnncalc's (Keras's own parameters: hard_sigmoid is relu6(x + 3) / 6,
 #: leaky_relu's slope 0.2).
@@ -411,8 +411,8 @@ def _read_concat(r: _Reader, columns: bool) -> tuple[list[list[_Params]], dict[s
             r.known(g_path, part, names, f"concat {r.cell}")
             for alias, name in aliases.items():
                 if alias in part and name in part:
-                    raise r.error((*g_path, alias), f"{alias} and {name} are the same weight (c "
-                                  "is the candidate g); give one of them")
+                    raise r.error((*g_path, alias), f"{alias} and {name} are the same weight "
+                                  f"({CELLS[r.cell].alias_note}); give one of them")
             spelled = {name: alias for alias, name in aliases.items() if alias in part}
             part = {aliases.get(k, k): v for k, v in part.items()}
             first = part.get(f"W_{r.gates[0]}")
@@ -431,8 +431,8 @@ def _read_concat(r: _Reader, columns: bool) -> tuple[list[list[_Params]], dict[s
             for g in r.gates:
                 name = f"W_{g}"
                 if name not in part:
-                    raise r.error(g_path, f"missing {name}" + (" (or W_c)" if g == "g" and
-                                                               aliases else ""))
+                    theirs = [a for a, ours in aliases.items() if ours == name]
+                    raise r.error(g_path, f"missing {name}" + "".join(f" (or {a})" for a in theirs))
                 shape = (width, H) if columns else (H, width)
                 meaning = "(hidden + input) x hidden" if columns else "hidden x (hidden + input)"
                 W = r.array((*g_path, spelled.get(name, name)), part[name], shape,
@@ -670,6 +670,12 @@ def _params(w: LayerWeights, G: int, H: int) -> _Params:
     )
 
 
+def keras_two_biases(ex: Exercise) -> bool:
+    """Keras keeps a second bias row where the reset gate is applied after the recurrent product
+    (a reset_after GRU); one bias per gate otherwise."""
+    return "reset_after" in CELLS[ex.cell].options and ex.formulation.reset_after
+
+
 def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
                   concat: tuple[str, str] = ("h", "x")) -> tuple[dict[str, Any], list[str]]:
     """``ex``'s weights written in ``layout``, and notes on what the writing changed.
@@ -717,11 +723,9 @@ def write_weights(ex: Exercise, layout: str, *, orientation: str = "rows",
                               (p.peephole or [[0.0] * H] * 3 for p in row)]
             groups.append(group)
         return _layers(groups), notes
-    one_bias = layout == "concat" or (
-        layout == "keras" and not ("reset_after" in CELLS[cell].options
-                                   and ex.formulation.reset_after))
+    one_bias = layout == "concat" or (layout == "keras" and not keras_two_biases(ex))
     if ex.bias and one_bias:
-        if "reset_after" in CELLS[cell].options and ex.formulation.reset_after:
+        if keras_two_biases(ex):
             n = slice(2 * H, 3 * H)
             if any(v for row in rows for p in row for v in (p.bias_hh or [])[n]):
                 raise ConfigError(f"layout {layout} has one bias per gate, but this GRU's b_hn "

@@ -1,16 +1,16 @@
 """d2l's own weight names (``convention: d2l``), read into rnncalc's per-gate names.
 
 d2l writes ``H = tanh(X W_xh + H W_hh + b_h)``: ``W_x?`` is ``[H_in, H]`` and ``W_h?`` ``[H, H]``,
-each multiplied from the left, one bias per gate, gate letters lstm i, f, o, c and gru r, z, h
-(:data:`rnncalc.aliases.D2L_GATES`). Their shapes are checked here, as written, so that an error
-names the user's own key; the matrices are then transposed under rnncalc's names.
+each multiplied from the left, one bias per gate, each cell's gate letters (lstm i, f, o, c;
+gru r, z, h: :func:`rnncalc.aliases.d2l_gates`). Their shapes are checked here, as written, so
+that an error names the user's own key; the matrices are then transposed under rnncalc's names.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rnncalc.aliases import D2L_GATES, d2l_names
+from rnncalc.aliases import d2l_gates, d2l_names
 from rnncalc.config.yamlsafe import Located, Path, shape_of
 
 __all__ = ["read_d2l"]
@@ -24,7 +24,7 @@ def read_d2l(doc: Located, cell: str | None) -> Located:
             "layout", "pytorch") != "pytorch" or not isinstance(data.get("weights"), dict):
         return doc
     cell = data.get("cell") or cell
-    if cell not in D2L_GATES:
+    if not isinstance(cell, str) or not d2l_gates(cell):
         return doc  # the builder says what is wrong
     weights = data["weights"]
     groups = {k: v for k, v in weights.items() if isinstance(v, dict)} or {None: weights}
