@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import rnncalc
+from rnncalc.cells import CELLS
 from rnncalc.pictures.draw import draw
 from tests.conftest import CONFIGS
 
@@ -293,6 +294,15 @@ def test_draw_grad_needs_a_loss(cli):
     result = cli("draw", "grad", "--cell", "rnn")
     assert result.exit_code == 3
     assert "needs a loss" in result.stderr
+
+
+def test_draw_without_a_cell_draws_the_first_cell_of_the_registry(cli):
+    """Neither --config nor --cell: the registry's first cell, the RNN, whose seed has a head
+    (the LSTM, the old default, has none: --task regression was refused)."""
+    default = cli("draw", "unrolled", "--task", "regression")
+    assert default.exit_code == 0, default.stderr
+    assert default.stdout == cli("draw", "unrolled", "--task", "regression", "--cell",
+                                 next(iter(CELLS))).stdout
 
 
 def test_draw_writes_a_file(cli, tmp_path):

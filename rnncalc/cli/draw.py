@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from rnncalc.cells import CELLS
 from rnncalc.cli.common import (
     BidirOpt,
     CellName,
@@ -39,6 +40,11 @@ class PictureFormat(str, Enum):
     latex = "latex"
 
 
+#: With neither --config nor --cell: the registry's first cell, whose seed has every --task and
+#: --bidirectional (the RNN's).
+_DEFAULT_CELL = next(iter(CELLS))
+
+
 @app.command(epilog="Examples:  rnncalc draw cell --cell lstm t=1 -o cell.svg  ·  rnncalc draw "
              "unrolled -c configs/rnn_stacked.yaml  ·  rnncalc draw heatmap -c my.yaml gate=f  ·  "
              "rnncalc draw grad -c configs/rnn_grad.yaml  ·  rnncalc lstm --format html -o r.html")
@@ -52,7 +58,8 @@ def draw(
         show_default=False)] = None,
     config: ConfigOpt = None,
     cell: Annotated[CellName | None, typer.Option(
-        "--cell", help="With no --config: the seed exercise of this cell (default lstm).",
+        "--cell", help="With no --config: the seed exercise of this cell (default "
+        f"{_DEFAULT_CELL}).",
         show_default=False)] = None,
     task: TaskOpt = None,
     bidirectional: BidirOpt = None,
@@ -77,7 +84,7 @@ def draw(
 
         exercise = rnncalc.load(
             None if config is None else str(config),
-            cell=cell.value if cell else "lstm" if config is None else None,
+            cell=cell.value if cell else _DEFAULT_CELL if config is None else None,
             task=task.value if task else None, bidirectional=bidirectional,
             dtype=dtype.value if dtype else None)
         trace = compute(exercise, round)
