@@ -22,7 +22,8 @@ from typing import Any
 
 from rnncalc.errors import RnncalcError
 
-__all__ = ["check_finite", "check_run", "max_config_bytes", "max_values", "run_values"]
+__all__ = ["check_finite", "check_run", "max_config_bytes", "max_values", "out_of_memory",
+           "run_values"]
 
 DEFAULT_CONFIG_BYTES = 1024 * 1024
 DEFAULT_VALUES = 20_000_000  # 160 MB of float64: a 2000-step, 512-unit LSTM fits
@@ -88,6 +89,21 @@ def check_run(*, steps: int, layers: int, directions: int, gates: int, hidden: i
         f"{_count(layers)} layers x {directions} directions, hidden size {least}{_count(hidden)}, "
         f"{gates} gates), more than the limit of {limit:,}; set RNNCALC_MAX_VALUES to raise it"
     )
+
+
+def out_of_memory(ex: Any) -> str:
+    """The message when memory ran out computing ``ex`` (``None``: while reading the input). An
+    exercise too large for this machine's memory is the input's size, not a bug: say which size,
+    and the ways out."""
+    if ex is None:
+        return "out of memory reading the input; a long sequence or large weights in YAML take " \
+               "several times their text's size while read"
+    per_step = (2 * len(ex.gates) + 3) * ex.hidden_size * ex.num_layers * ex.num_directions
+    return (f"{ex.source}: out of memory: {ex.steps} steps of {ex.hidden_size} units, "
+            f"{ex.num_layers} layer(s), {ex.num_directions} direction(s) are about "
+            f"{ex.steps * per_step:,} numbers to record and write; show fewer steps (a table with "
+            f"--steps 0:5,-5:, the default, rather than the JSON, which holds every step) or "
+            f"give fewer inputs (a smaller T)")
 
 
 def _count(n: int) -> str:

@@ -87,11 +87,15 @@ def _cell_command(cell: str) -> Callable[..., None]:
                 from rnncalc.render.batch import render as render_batch
 
                 emit(render_batch(run_batch(exercise, round, compute), format.value,
-                                   step_by_step=step_by_step, precision=precision, steps=steps),
-                      output)
+                                  step_by_step=step_by_step, precision=precision, steps=steps),
+                     output)
                 return
             if compare_conventions:
-                emit(_comparison(exercise, format, precision), output)
+                from rnncalc.compare import compare
+                from rnncalc.render.formats import render_comparison
+
+                emit(render_comparison(compare(exercise), format.value, precision=precision),
+                     output)
                 return
             trace = compute(exercise, round)
             arithmetic = None if lines is None else lines(trace)
@@ -109,7 +113,7 @@ def _cell_command(cell: str) -> Callable[..., None]:
 
                     after = "\n" + render_explain(arithmetic, precision=precision)
                 emit(render(trace, format.value, precision=precision, step_by_step=step_by_step,
-                             steps=steps, explain=arithmetic), output, after)
+                            steps=steps, explain=arithmetic), output, after)
             if svg is not None:
                 from rnncalc.output import write_result
                 from rnncalc.render.table import render as render_table
@@ -131,23 +135,6 @@ def _check_comparison(svg: Path | None, explain: bool, round: int | None) -> Non
         raise typer.BadParameter(f"shows the final states of each convention as a table or "
                                  f"JSON; it takes no {', '.join(given)}",
                                  param_hint="--compare-conventions")
-
-
-def _comparison(exercise: object, format: Format, precision: int) -> object:
-    """``--compare-conventions``: JSON, or tables for every other format."""
-    import torch
-
-    from rnncalc.compare import compare
-
-    torch.set_num_threads(1)
-    comparison = compare(exercise)  # type: ignore[arg-type]
-    if format is Format.json:
-        import json
-
-        return json.dumps(comparison.to_dict(), indent=2) + "\n"
-    from rnncalc.render.table import render_comparison
-
-    return render_comparison(comparison, precision=precision)
 
 
 def _explained(explain: bool, selection: str | None) -> "Callable[[Trace], list[Line]] | None":

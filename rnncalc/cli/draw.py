@@ -89,4 +89,4 @@ def draw(
             dtype=dtype.value if dtype else None)
         trace = compute(exercise, round)
         emit(_draw(trace, picture.value, selection, precision=precision, fmt=format.value,
-                    truncate=truncate), output)
+                   truncate=truncate), output)

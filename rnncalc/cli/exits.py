@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from rnncalc.errors import ExitCode, RnncalcError, Terminated, one_line
+from rnncalc.limits import out_of_memory
 
 if TYPE_CHECKING:
     from rnncalc.trace import Trace
@@ -42,7 +43,7 @@ def exit_codes(show_traceback: bool) -> Iterator[None]:
         print("interrupted", file=sys.stderr)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except MemoryError:
-        print(_out_of_memory(), file=sys.stderr)
+        print(out_of_memory(_computing), file=sys.stderr)
         raise typer.Exit(int(ExitCode.INVALID_INPUT)) from None
     except Exception as exc:
         if show_traceback:
@@ -61,23 +62,8 @@ def exit_codes(show_traceback: bool) -> Iterator[None]:
 _WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
-#: The exercise being computed, for the message when memory runs out (:func:`_out_of_memory`).
+#: The exercise being computed, for the message when memory runs out.
 _computing: Any = None
-
-
-def _out_of_memory() -> str:
-    """An exercise too large for this machine's memory is the input's size, not a bug: say which
-    size, and the ways out."""
-    ex = _computing
-    if ex is None:
-        return "out of memory reading the input; a long sequence or large weights in YAML take " \
-               "several times their text's size while read"
-    per_step = (2 * len(ex.gates) + 3) * ex.hidden_size * ex.num_layers * ex.num_directions
-    return (f"{ex.source}: out of memory: {ex.steps} steps of {ex.hidden_size} units, "
-            f"{ex.num_layers} layer(s), {ex.num_directions} direction(s) are about "
-            f"{ex.steps * per_step:,} numbers to record and write; show fewer steps (a table with "
-            f"--steps 0:5,-5:, the default, rather than the JSON, which holds every step) or "
-            f"give fewer inputs (a smaller T)")
 
 
 @contextlib.contextmanager

@@ -104,7 +104,7 @@ def convert(
         from rnncalc.convert import convert as _convert
 
         emit(_convert(str(config), to.value, orientation=orientation.value,
-                       concat=(concat.value[0], concat.value[1]), weights=weights), output)
+                      concat=(concat.value[0], concat.value[1]), weights=weights), output)
 
 
 @app.command(epilog="Examples:  rnncalc init lstm > my.yaml  ·  rnncalc init rnn --task "
@@ -128,7 +128,7 @@ def init(
         from rnncalc.scaffold import template
 
         emit(template(cell, task.value, bidirectional=bidirectional, schema_url=schema_url),
-              output)
+             output)
 
 
 @app.command(epilog="Examples:  rnncalc schema -o rnncalc.schema.json")

@@ -78,8 +78,8 @@ def grad(
 
             batch = minibatch.run(exercise, round, compute)
             emit(render_batch(batch, minibatch.backprop(batch, truncate, round_to=round),
-                               format.value, step_by_step=step_by_step, precision=precision),
-                  output)
+                              format.value, step_by_step=step_by_step, precision=precision),
+                 output)
             return
         trace = compute(exercise, round_to=round)
         # the chain rule of an element sums every step's contribution
@@ -92,9 +92,9 @@ def grad(
             element = element or default_element(result)
             lines = explain_element(trace, result, element)
         emit(render_grad(trace, result, format.value, precision=precision,
-                          step_by_step=step_by_step, explain=lines, element=element or "",
-                          steps=steps),
-              output)
+                         step_by_step=step_by_step, explain=lines, element=element or "",
+                         steps=steps),
+             output)
 
 
 class RunFormat(str, Enum):

@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rnncalc.compare import Comparison
     from rnncalc.render.report import SectionFn
     from rnncalc.trace import Trace
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "render", "render_comparison"]
 
 FORMATS = ("table", "json", "markdown", "latex", "csv", "html")
 
@@ -57,3 +58,14 @@ def render(trace: Trace, fmt: str, *, precision: int = 4, step_by_step: bool = F
 
     tables = render_table(trace, step_by_step=step_by_step, precision=precision, steps=steps)
     return tables if table is None else stacked(tables, table)
+
+
+def render_comparison(comparison: Comparison, fmt: str, *, precision: int = 4) -> Any:
+    """``--compare-conventions``: JSON, or tables for every other format."""
+    if fmt == "json":
+        import json
+
+        return json.dumps(comparison.to_dict(), indent=2) + "\n"
+    from rnncalc.render.table import render_comparison as tables
+
+    return tables(comparison, precision=precision)
