@@ -42,27 +42,10 @@ def formulas(
 ) -> None:
     """Print the equations a cell computes under a convention (or a config), symbols defined."""
     with exit_codes(traceback):
-        from rnncalc.formulation import equations, preset
+        from rnncalc.formulas import formulas as text
 
-        if config is None:
-            form, bias = preset(cell.value, convention.value if convention else "pytorch"), True
-        else:
-            from rnncalc.config import build, folder_of, read_document
-
-            doc = read_document(str(config))
-            own = doc.data.get("cell") if isinstance(doc.data, dict) else None
-            # not `rnncalc {own}`, as load says
-            if isinstance(own, str) and own in CellName.__members__ and own != cell.value:
-                raise doc.error(("cell",), f"this config is for {own!r}, not {cell.value!r}: run "
-                                f"`rnncalc formulas {own}`")
-            exercise = build(doc, folder_of(str(config)), cell=cell.value,
-                             convention=convention.value if convention else None)
-            form, bias = exercise.formulation, exercise.bias
-        from rnncalc.aliases import formulas_lines
-
-        title = f"{cell.value.upper()}, {form.summary()}"
-        lines = [title, "", *equations(form, bias=bias), *formulas_lines(cell.value)]
-        emit("\n".join(lines) + "\n", output)
+        emit(text(cell.value, convention.value if convention else None,
+                  None if config is None else str(config)), output)
 
 
 class Orientation(str, Enum):
