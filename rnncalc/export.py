@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -23,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rnncalc.grading import Policy
     from rnncalc.model import Exercise
+    from rnncalc.trace import Trace
 
-__all__ = ["FORMATS", "Question", "gift", "moodle_xml", "prairielearn", "qti", "questions"]
+__all__ = ["FORMATS", "Question", "gift", "moodle_xml", "prairielearn", "qti", "questions",
+           "render"]
 
 FORMATS = ("gift", "moodle-xml", "prairielearn", "qti")
 
@@ -37,6 +40,37 @@ class Question:
     path: str
     value: float
     points: float
+
+
+def render(config: str, to: str, *, grad: bool = False, decimals: int = 4,
+           tolerance: float | None = None,
+           compute: Callable[[Exercise], Trace] | None = None) -> str | bytes | dict[str, str]:
+    """``rnncalc export``: the questions of the config at ``config`` for the platform ``to`` (one
+    of :data:`FORMATS`): text (gift, moodle-xml), a zip's bytes (qti) or a question folder's files
+    by name (prairielearn). ``tolerance`` (else the config's ``grading:``, else half a unit of the
+    last of ``decimals``) is how far an answer may be from the value."""
+    from rnncalc.cells import CELLS
+    from rnncalc.config import build, folder_of, read_document
+    from rnncalc.engine import run
+    from rnncalc.grading import Policy
+
+    doc = read_document(config)
+    exercise = build(doc, folder_of(config))
+    policy = Policy.from_document(doc)
+    trace = (compute or run)(exercise)
+    expected = trace.to_dict()
+    if grad:
+        from rnncalc.bptt import backprop
+
+        expected["grad"] = backprop(trace).to_dict()
+    qs = questions(exercise, expected, policy, grad=grad)
+    tol = tolerance if tolerance is not None else policy.tolerance
+    tol = tol if tol is not None else 0.5 * 10.0 ** -decimals
+    title = exercise.title or f"{CELLS[exercise.cell].title} exercise"
+    if to in ("prairielearn", "qti"):
+        write = prairielearn if to == "prairielearn" else qti
+        return write(title, Path(config).read_text(encoding="utf-8"), qs, tol, decimals)
+    return (gift if to == "gift" else moodle_xml)(title, qs, tol, decimals)
 
 
 def questions(ex: Exercise, doc: dict[str, Any], policy: Policy, *,

@@ -247,37 +247,20 @@ def export(
         raise typer.BadParameter("a QTI package is a zip file: give -o FILE.zip",
                                  param_hint="--output")
     with exit_codes(traceback):
-        from rnncalc import export as ex_
-        from rnncalc.config import build, folder_of, read_document
-        from rnncalc.grading import Policy
+        from rnncalc.export import render, write_folder
 
-        doc = read_document(str(config))
-        exercise = build(doc, folder_of(str(config)))
-        policy = Policy.from_document(doc)
-        trace = compute(exercise)
-        expected = trace.to_dict()
-        if grad:
-            from rnncalc.bptt import backprop
-
-            expected["grad"] = backprop(trace).to_dict()
-        qs = ex_.questions(exercise, expected, policy, grad=grad)
-        tol = tolerance if tolerance is not None else policy.tolerance
-        tol = tol if tol is not None else 0.5 * 10.0 ** -decimals
-        title = exercise.title or f"{exercise.cell.upper()} exercise"
-        if to is ExportFormat.prairielearn:
+        result = render(str(config), to.value, grad=grad, decimals=decimals,
+                        tolerance=tolerance, compute=compute)
+        if isinstance(result, dict):  # a PrairieLearn question folder
             assert output is not None
-            files = ex_.prairielearn(title, config.read_text(encoding="utf-8"), qs, tol, decimals)
-            for path in ex_.write_folder(files, output):
+            for path in write_folder(result, output):
                 print(f"wrote {path}", file=sys.stderr)
-            return
-        if to is ExportFormat.qti:
+        elif isinstance(result, bytes):  # a QTI zip
             from rnncalc.output import write_result
 
-            write_result(ex_.qti(title, config.read_text(encoding="utf-8"), qs, tol, decimals),
-                         output)
-            return
-        render = ex_.gift if to is ExportFormat.gift else ex_.moodle_xml
-        emit(render(title, qs, tol, decimals), output)
+            write_result(result, output)
+        else:
+            emit(result, output)
 
 
 @app.command("answers-template", epilog="Example:  rnncalc answers-template configs/lstm.yaml "
