@@ -180,8 +180,8 @@ def _other_keys(cell: str) -> list[str]:
             continue
         if owner & layouts:  # "onnx: ...", "per-gate, concat: ...": only with that layout
             other_layouts.append(key)
-        elif key == "weights_file":
-            lines.append(f"# {words} (weights_file: {_example(rule)})")
+        elif key in ("weights_file", "inputs_file"):  # instead of a key shown: not uncommented
+            lines.append(f"# {words} ({key}: {_example(rule)})")
         else:
             lines.append(f"# {key}: {_example(rule)}   # {words}".rstrip())
     lines.append("# With another layout (see docs/layouts.md), also: " + ", ".join(other_layouts))

@@ -155,7 +155,8 @@ def test_a_missing_file_says_where_it_was_looked_for(cli, tmp_path, elsewhere, c
 def test_weights_file_must_be_a_name(cli, tmp_path, value):
     path = exercise(tmp_path, weights_file=str(value))
     assert one_line(cli("validate", str(path))).startswith(
-        f"{path}:3: weights_file: expected the name of a PyTorch state_dict file, got ")
+        f"{path}:3: weights_file: expected the name of a PyTorch state_dict file (.pt) or a "
+        "numpy .npz, got ")
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rnncalc.config.arrays import from_inputs_file, with_inputs_file
 from rnncalc.config.build import build_exercise
 from rnncalc.config.modules import split_modules
 from rnncalc.config.schema import check_structure
@@ -130,9 +131,10 @@ def build_filled(doc: Located, folder: Path, *, weights: str | os.PathLike[str] 
     """As :func:`build`, and the document the exercise was built from: ``doc`` with the file's
     weights in place of its own (``rnncalc convert`` writes them out). A config with ``batch:``
     is refused unless ``batch`` (the cell commands and ``grad`` run it)."""
-    filled = _with_weight_file(doc, folder, weights)
+    filled = with_inputs_file(_with_weight_file(doc, folder, weights), folder)
     if isinstance(filled.data, dict) and "batch" in filled.data and not batch:
-        raise doc.error(("batch",), "this config holds a batch of sequences; the cell commands "
+        key = "inputs_file" if "inputs_file" in doc.data else "batch"  # [B, T, input_size]
+        raise doc.error((key,), "this config holds a batch of sequences; the cell commands "
                         "and rnncalc grad run it (from Python: rnncalc.load(..., batch=True))")
     try:
         if isinstance(filled.data, dict) and "batch" in filled.data:
@@ -144,23 +146,19 @@ def build_filled(doc: Located, folder: Path, *, weights: str | os.PathLike[str] 
     except ConfigError as exc:
         if filled is doc:
             raise
-        raise _from_weight_file(doc, weights, exc) from None
+        raise from_inputs_file(doc, exc) or _from_weight_file(doc, weights, exc) from None
 
 
 def check(doc: Located, folder: Path) -> None:
-    """Check ``doc`` as :func:`build` does but without torch (``rnncalc validate``): of a
+    """Check ``doc`` as :func:`build` does but without torch (``rnncalc validate``): of a ``.pt``
     ``weights_file`` only that it names a regular file within the size limit; its tensors are
-    checked when the exercise is built."""
-    if find_weights_file(doc, folder) is None:
-        if isinstance(doc.data, dict) and "batch" in doc.data:
-            from rnncalc.config.batch import read_batch
-
-            check_structure(doc)
-            read_batch(doc, build_exercise)
-        else:
-            build_exercise(doc)
+    checked when the exercise is built. numpy's files (``inputs_file``, a ``.npz`` of weights)
+    are read and checked whole."""
+    file = find_weights_file(doc, folder)
+    if file is None or file.suffix == ".npz":
+        build_filled(doc, folder, batch=True)
     else:
-        check_structure(doc)
+        check_structure(with_inputs_file(doc, folder))
 
 
 def _with_weight_file(doc: Located, folder: Path,

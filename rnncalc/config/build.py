@@ -73,7 +73,8 @@ def build_exercise(
         data = {**data, "proj_size": len(hr)}  # torch.nn.LSTM(proj_size=P): W_hr is [P, H]
         doc = Located(data, doc.lines, doc.source)
     if "inputs" not in data:  # the schema lets a batch go without (config/batch.py)
-        raise doc.error(("inputs",), "missing required key 'inputs' (or 'batch')")
+        raise doc.error(("inputs",), "missing required key 'inputs' (or 'batch' or "
+                        "'inputs_file')")
     dtype = dtype or data.get("dtype", "float64")
     reader = _Reader(doc, dtype)
     inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")

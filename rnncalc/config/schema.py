@@ -49,6 +49,11 @@ SCHEMA: dict[str, Any] = {
                    "type": ["number", "array"], "minItems": 1, "items": _NUMBER},
                    "description": "x_0, x_1, ...: one vector per time step (a number "
                    "for one feature; a column [[a], [b]] per step; or {shape, values} flat)."},
+        "inputs_file": {"type": "string", "minLength": 1, "examples": ["inputs.npy"],
+                        "description": "Instead of inputs: a numpy file relative to this "
+                        "config's folder, .npy ([T, input_size], or [B, T, input_size] for a "
+                        "batch) or .npz (arrays inputs, and target or targets for the loss); "
+                        "read without pickles. See docs/configs.md."},
         "hidden_size": {"type": "integer", "minimum": 1},
         "num_layers": {"type": "integer", "minimum": 1, "default": 1},
         "bidirectional": {"type": "boolean", "default": False},
@@ -116,7 +121,7 @@ SCHEMA: dict[str, Any] = {
                      "layer, one vector per position (both directions joined), or fewer: the last "
                      "positions', the rest zero."},
     },
-    "anyOf": [{"required": ["inputs"]}, {"required": ["batch"]}],
+    "anyOf": [{"required": ["inputs"]}, {"required": ["batch"]}, {"required": ["inputs_file"]}],
     "oneOf": [{"required": ["weights"]}, {"required": ["weights_file"]}],
 }
 
@@ -296,8 +301,8 @@ def _message(exc: Any, path: tuple[str | int, ...]) -> str:
             return "give weights or weights_file, not both"
         return "missing required key 'weights' (or weights_file: a PyTorch state_dict file)"
     if rule == "anyOf":
-        first, other = (str(alt["required"][0]) for alt in definition)
-        return f"missing required key {first!r} (or {other!r})"
+        first, *others = (repr(alt["required"][0]) for alt in definition)
+        return f"missing required key {first} (or {' or '.join(others)})"
     if rule == "required":
         missing = [k for k in definition if k not in value]
         return f"missing required key {missing[0]!r}"

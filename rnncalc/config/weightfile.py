@@ -5,8 +5,11 @@ containers only: a pickle that would build any other object (and so could run co
 before anything in it runs. The tensors become the config's ``weights`` under their state_dict
 names (``weight_ih_l0``, ...), so they pass the same shape checks as weights written in YAML.
 
+A file whose name ends in ``.npz`` (``numpy.savez(F, weight_ih_l0=..., ...)``) is read with numpy
+instead, without pickles (:mod:`rnncalc.config.arrays`), into the same names.
+
 A config names such a file with ``weights_file:``; :func:`find_weights_file` resolves and checks
-it without reading it (no torch), which is all that ``rnncalc validate`` does with it.
+it without reading it (no torch), which is all that ``rnncalc validate`` does with a ``.pt``.
 """
 
 from __future__ import annotations
@@ -22,26 +25,36 @@ from rnncalc.errors import ConfigError, shown
 from rnncalc.limits import max_config_bytes, max_values
 
 if TYPE_CHECKING:
+    from zipfile import ZipInfo
+
     from rnncalc.config.yamlsafe import Located
 
-__all__ = ["file_problem", "find_weights_file", "outside_paths_allowed", "read_weights"]
+__all__ = [
+    "LIMIT_HINT", "file_problem", "find_weights_file", "inflated_problem", "line_note",
+    "named_file",
+    "outside_paths_allowed", "read_weights", "size_limit",
+]
+
+#: Why a weight or array file has the size limit it has, and how to raise it.
+LIMIT_HINT = "8 bytes for each of RNNCALC_MAX_VALUES numbers, plus RNNCALC_MAX_CONFIG_BYTES"
+
+_PT = "a PyTorch state_dict file (.pt)"
 
 
-def file_problem(file: Path) -> str | None:
-    """Why ``file`` cannot be a weight file, seen without opening it (a directory, a FIFO or
-    ``/dev/zero`` would hang or never end): missing, not a regular file, larger than the limit."""
+def file_problem(file: Path, what: str = _PT) -> str | None:
+    """Why ``file`` cannot be a weight file (``what``), seen without opening it (a directory, a
+    FIFO or ``/dev/zero`` would hang or never end): missing, not a regular file, too large."""
     try:
         info = file.stat()
     except OSError:
-        return "no such file; expected a PyTorch state_dict file (.pt)"
+        return f"no such file; expected {what}"
     if not stat.S_ISREG(info.st_mode):
-        what = "is a directory" if stat.S_ISDIR(info.st_mode) else "is not a regular file"
-        return f"{what}; expected a PyTorch state_dict file (.pt)"
-    limit = _size_limit()
+        kind = "is a directory" if stat.S_ISDIR(info.st_mode) else "is not a regular file"
+        return f"{kind}; expected {what}"
+    limit = size_limit()
     if info.st_size > limit:
-        return (f"{info.st_size:,} bytes, larger than the limit of {limit:,} (8 bytes for each "
-                "of RNNCALC_MAX_VALUES numbers, plus RNNCALC_MAX_CONFIG_BYTES); raise them to "
-                "load it")
+        return (f"{info.st_size:,} bytes, larger than the limit of {limit:,} ({LIMIT_HINT}); "
+                "raise them to load it")
     return None
 
 
@@ -53,27 +66,36 @@ def find_weights_file(doc: Located, folder: Path) -> Path | None:
     if not isinstance(data, dict) or "weights_file" not in data:
         return None
     if "weights" in data:
-        raise doc.error(key, f"give weights{_line(doc, 'weights')} or "
-                        f"weights_file{_line(doc, 'weights_file')}, not both")
-    value = data["weights_file"]
-    if not isinstance(value, str) or not value.strip():
-        raise doc.error(key, f"expected the name of a PyTorch state_dict file, got "
-                        f"{shown(value, 60)}")
+        raise doc.error(key, f"give weights{line_note(doc, 'weights')} or "
+                        f"weights_file{line_note(doc, 'weights_file')}, not both")
     layout = data.get("layout")
     if layout in ("onnx", "keras"):  # their other keys go with that layout's weights
         raise doc.error(key, f"a state_dict is in PyTorch's layout, but this config is written in "
-                        f"layout: {layout}{_line(doc, 'layout')}; give weights in that layout "
+                        f"layout: {layout}{line_note(doc, 'layout')}; give weights in that layout "
                         "instead, or write the config in PyTorch's layout")
+    return named_file(doc, "weights_file", folder, _PT,
+                      "a PyTorch state_dict file (.pt) or a numpy .npz")
+
+
+def named_file(doc: Located, key: str, folder: Path, what: str, kinds: str) -> Path:
+    """The file ``doc``'s ``key`` names (``what`` it should be; ``kinds``: every kind it may be),
+    checked without reading it: a name, within ``folder`` unless outside paths are allowed, a
+    regular file within the limit. ``~`` is expanded; a relative name is resolved against
+    ``folder``."""
+    value = doc.data[key]
+    if not isinstance(value, str) or not value.strip():
+        raise doc.error((key,), f"expected the name of {kinds}, got {shown(value, 60)}")
     file = folder / os.path.expanduser(value)
     if not outside_paths_allowed() and _leaves(folder, value, file):
-        raise doc.error(key, f"{shown(value)} is outside this config's folder, where a "
-                        "config may name files; give it with --weights, or allow it with "
-                        "--allow-outside-paths")
+        given = " give it with --weights, or" if key == "weights_file" else ""
+        raise doc.error((key,), f"{shown(value)} is outside this config's folder, where a "
+                        f"config may name files;{given} allow it with --allow-outside-paths")
     if not os.path.exists(file):
-        raise doc.error(key, f"no such file {value!r} (looked in {os.path.abspath(file.parent)})")
-    problem = file_problem(file)
+        raise doc.error((key,), f"no such file {value!r} (looked in "
+                        f"{os.path.abspath(file.parent)})")
+    problem = file_problem(file, "a numpy .npz file" if file.suffix == ".npz" else what)
     if problem:
-        raise doc.error(key, f"{value}: {problem}")
+        raise doc.error((key,), f"{value}: {problem}")
     return file
 
 
@@ -93,7 +115,8 @@ def _leaves(folder: Path, value: str, file: Path) -> bool:
     return os.path.commonpath([base, os.path.realpath(file)]) != base
 
 
-def _line(doc: Located, key: str) -> str:
+def line_note(doc: Located, key: str) -> str:
+    """`` (line N)`` where ``doc`` writes ``key``, or nothing."""
     line = doc.lines.get((key,))
     return f" (line {line})" if line else ""
 
@@ -102,11 +125,23 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The state_dict in ``path`` as ``{name: nested lists of numbers}``.
 
     A common module prefix (``rnn.weight_ih_l0`` from a model's own state_dict) is dropped.
+    A ``.npz`` is read with numpy; its arrays named ``inputs``, ``target`` and ``targets`` are an
+    exercise's data (``inputs_file``), not weights.
     """
     name, file = str(path), Path(path)
-    problem = file_problem(file)
+    problem = file_problem(file, "a numpy .npz file" if file.suffix == ".npz" else _PT)
     if problem:
         raise ConfigError(problem, source=name)
+    if file.suffix == ".npz":
+        from rnncalc.config.arrays import DATA_KEYS, read_npz
+
+        arrays = read_npz(file)
+        state = {k: a.tolist() for k, a in arrays.items() if k not in DATA_KEYS}
+        if not state:
+            raise ConfigError("expected weights under state_dict names (numpy.savez(F, "
+                              f"weight_ih_l0=..., ...)), got {'only ' if arrays else ''}"
+                              f"{', '.join(arrays) or 'no arrays'}", source=name)
+        return _without_prefix(state)
     problem = _archive_problem(file)
     if problem:
         raise ConfigError(problem, source=name)
@@ -138,20 +173,25 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
         some = ", ".join(shown(k, 20) for k in odd[:3]) + (", ..." if len(odd) > 3 else "")
         raise ConfigError(f"expected state_dict names (weight_ih_l0, ...) as keys, got "
                           f"{len(odd):,} that are not names: {some}", source=name)
-    heads = {str(key).rpartition(".")[0] for key in state}
-    prefix = heads.pop() if len(heads) == 1 else ""
     out: dict[str, Any] = {}
     for key, value in state.items():
         if not isinstance(value, torch.Tensor):
             raise ConfigError(f"expected a tensor, got {type(value).__name__}", source=name,
                               path=str(key))
         try:
-            out[str(key)[len(prefix) + 1 if prefix else 0:]] = value.detach().cpu().tolist()
+            out[key] = value.detach().cpu().tolist()
         except Exception as exc:  # sparse, quantized, meta: not plain numbers
             raise ConfigError(f"expected a dense tensor of numbers, got a {value.layout} "
                               f"{value.dtype} tensor ({_reason(exc)})", source=name,
                               path=str(key)) from None
-    return out
+    return _without_prefix(out)
+
+
+def _without_prefix(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` without the module prefix all its names share (``rnn.``), if they share one."""
+    heads = {key.rpartition(".")[0] for key in state}
+    prefix = heads.pop() if len(heads) == 1 else ""
+    return {key[len(prefix) + 1 if prefix else 0:]: value for key, value in state.items()}
 
 
 _NOT_A_STATE_DICT = ("not a PyTorch state_dict file (torch.save): neither a readable zip archive "
@@ -169,16 +209,22 @@ def _archive_problem(file: Path) -> str | None:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return None
-    limit = _size_limit()
+    return inflated_problem(members)
+
+
+def inflated_problem(members: list[ZipInfo]) -> str | None:
+    """Why a zip archive of ``members`` must not be inflated: more than the size limit in all,
+    as its central directory declares (zipfile then stops each member at its declared size)."""
+    limit = size_limit()
     total = sum(m.file_size for m in members)
     if total > limit:
         return (f"inflates to {total:,} bytes (a zip archive of {len(members):,} members), "
-                f"larger than the limit of {limit:,} (8 bytes for each of RNNCALC_MAX_VALUES "
-                "numbers, plus RNNCALC_MAX_CONFIG_BYTES); nothing in it was read")
+                f"larger than the limit of {limit:,} ({LIMIT_HINT}); nothing in it was read")
     return None
 
 
-def _size_limit() -> int:
+def size_limit() -> int:
+    """The largest weight or array file read, and the most a zip archive may inflate to."""
     return 8 * max_values() + max_config_bytes()  # a float64 per number, and room for the rest
 
 
