@@ -5,6 +5,8 @@ example configs, every cell with a head's loss or upstream gradients, and drawn 
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import yaml
 from hypothesis import assume, given
@@ -49,6 +51,8 @@ def _with_loss(path):
 def test_the_gradient_form_is_the_computed_gradients_shape(path, tmp_path):
     config = tmp_path / path.name
     config.write_text(yaml.safe_dump(_with_loss(path)), encoding="utf-8")
+    for data in CONFIGS.glob(f"{path.stem}.np[yz]"):  # the numpy files it names, beside it
+        shutil.copy(data, tmp_path)
     ex = rnncalc.load(str(config))
     assert _form(ex) == _computed(ex)
 

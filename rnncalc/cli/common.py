@@ -90,7 +90,8 @@ ConfigOpt = Annotated[Path | None, typer.Option(
     show_default=False)]
 WeightsOpt = Annotated[Path | None, typer.Option(
     "--weights", "-w", help="A PyTorch state_dict file (.pt) whose tensors replace the config's "
-    "weights; loaded with weights_only=True.", show_default=False)]
+    "weights, loaded with weights_only=True; or a numpy .npz of the same names, read without "
+    "pickles.", show_default=False)]
 StepOpt = Annotated[bool, typer.Option(
     "--step-by-step", "-s", help="Show every pre-activation and activation.")]
 TaskOpt = Annotated[Task | None, typer.Option(
@@ -126,9 +127,9 @@ def _allow_outside(allowed: bool) -> bool:
 
 
 OutsideOpt = Annotated[bool, typer.Option(
-    "--allow-outside-paths", help="Let a config's weights_file name a file outside the config's "
-    "folder (an absolute path, ~, ../..); refused by default, as a student's config could name "
-    "any file you can read.", callback=_allow_outside)]
+    "--allow-outside-paths", help="Let a config's weights_file or inputs_file name a file outside "
+    "the config's folder (an absolute path, ~, ../..); refused by default, as a student's config "
+    "could name any file you can read.", callback=_allow_outside)]
 ConfigsArg = Annotated[list[str], typer.Argument(
     help="Config files, directories (their *.yaml, *.yml), globs ('class/*/lstm.yaml'), or '-' "
     "for one config on stdin.", show_default=False, metavar="CONFIG...")]
