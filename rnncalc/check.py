@@ -30,6 +30,7 @@ from rnncalc.answers import Answers, Given, Key, lookup
 from rnncalc.cells import spec
 from rnncalc.errors import RnncalcError
 from rnncalc.explain import Line, Where, explain
+from rnncalc.expr import subscript
 from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import rounding
 from rnncalc.trace import Trace
@@ -176,18 +177,17 @@ def describe(key: Key, ex: Exercise) -> tuple[str, Where | None]:
         prefix = "" if one else f"layer {layer} {direction}: "
         if field in ("pre", "act"):
             gate, j = str(k[6]), int(k[7])
-            symbol = f"{gate}_{t}[{j}]" if t >= 0 else f"{gate}_{{{t}}}[{j}]"
-            return (prefix + ("pre " if field == "pre" else "") + symbol,
+            return (prefix + ("pre " if field == "pre" else "") + f"{gate}{subscript(t)}[{j}]",
                     Where(gate, t, j, layer, direction))
         j = int(k[6])
-        return prefix + f"{field}_{t}[{j}]", Where(field, t, j, layer, direction)
+        return prefix + f"{field}{subscript(t)}[{j}]", Where(field, t, j, layer, direction)
     if k[0] == "head":
         symbols = {"y": "y", "logits": "z", "probs": "p", "label": "label", "name": "name"}
         if k[1] == "steps":
             t, field = _t(k[2]), str(k[3])
             unit = int(k[4]) if len(k) > 4 else None
             q = symbols[field]
-            name = f"{q}_{t}" + (f"[{unit}]" if unit is not None else "")
+            name = q + subscript(t) + (f"[{unit}]" if unit is not None else "")
             return name, Where(q if q != "name" else "label", t, unit)
         field = str(k[1])
         unit = int(k[2]) if len(k) > 2 else None
@@ -498,19 +498,19 @@ class _Slips:
             for other in self.ex.gates:
                 if other != gate:
                     pre = "pre " if field == "pre" else ""
-                    out.append((f"matches {pre}{other}_{t}[{j}], the "
+                    out.append((f"matches {pre}{other}{subscript(t)}[{j}], the "
                                 f"{spec(self.ex.cell).words.get(other, other)}: gates swapped?",
                                 lookup(self.doc, (*base, field, other, j))))
             if field == "act":
-                out.append((f"matches pre {gate}_{t}[{j}]: the activation left out?",
+                out.append((f"matches pre {gate}{subscript(t)}[{j}]: the activation left out?",
                             lookup(self.doc, (*base, "pre", gate, j))))
         elif field in ("h", "c"):
             j, other = int(key[6]), "c" if field == "h" else "h"
             if lookup(self.doc, (*base, other)) is not None:
-                out.append((f"matches {other}_{t}[{j}]: h and c swapped?",
+                out.append((f"matches {other}{subscript(t)}[{j}]: h and c swapped?",
                             lookup(self.doc, (*base, other, j))))
             if field == "h" and "h" in self.ex.gates:  # h_t is the one gate's activation
-                out.append((f"matches pre h_{t}[{j}]: the activation left out?",
+                out.append((f"matches pre h{subscript(t)}[{j}]: the activation left out?",
                             lookup(self.doc, (*base, "pre", "h", j))))
             tr = self.trace.layers[_t(key[1])].directions[str(key[3])]
             k = tr.positions.index(_t(key[4]))

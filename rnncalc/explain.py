@@ -29,7 +29,7 @@ import torch
 
 from rnncalc.cells import spec
 from rnncalc.errors import ExitCode, RnncalcError
-from rnncalc.expr import Call, Diff, Expr, Frac, Line, Num, Prod, Sum, Sym, Vec, Where
+from rnncalc.expr import Call, Diff, Expr, Frac, Line, Num, Prod, Sum, Sym, Vec, Where, subscript
 from rnncalc.formulation import Activation
 from rnncalc.model import Exercise, LayerWeights
 from rnncalc.rounding import round_half_away
@@ -288,9 +288,7 @@ def compact(value: float, precision: int = 4) -> str:
 
 
 def sym_text(s: Sym) -> str:
-    out = s.name
-    if s.t is not None:
-        out += f"_{s.t}" if 0 <= s.t < 10 else f"_{{{s.t}}}"
+    out = s.name + (subscript(s.t) if s.t is not None else "")
     return out + (f"[{s.unit}]" if s.unit is not None else "")
 
 

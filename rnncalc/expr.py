@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["Call", "Diff", "Expr", "Frac", "Line", "Num", "Prod", "Sum", "Sym", "Vec", "Where"]
+__all__ = ["Call", "Diff", "Expr", "Frac", "Line", "Num", "Prod", "Sum", "Sym", "Vec", "Where",
+           "subscript"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,11 @@ class Line:
     lhs: Sym
     chain: tuple[Expr, ...]
     where: Where
+
+
+def subscript(t: int) -> str:
+    """A position as plain text writes it, braced past one character as ``h_{t-1}`` is: ``_0``,
+    ``_{10}``, ``_{-1}``. Every name of a quantity at a position uses it (``--explain``'s lines,
+    ``check``'s and ``export``'s item names), so one block never writes ``h_10`` beside
+    ``h_{10}``."""
+    return f"_{t}" if 0 <= t < 10 else f"_{{{t}}}"

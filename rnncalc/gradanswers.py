@@ -21,6 +21,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from rnncalc.cells import CELLS
+from rnncalc.expr import subscript
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -88,10 +89,10 @@ def describe(key: Key, ex: Exercise) -> str:
         one = ex.num_layers == 1 and len(ex.directions) == 1
         prefix = "" if one else f"layer {layer} {direction}: "
         if field == "dpre":
-            return f"{prefix}dpre {k[7]}_{t}{where}"
+            return f"{prefix}dpre {k[7]}{subscript(t)}{where}"
         if field in ("dW", "db"):
-            return f"{prefix}d{k[7]!s}_{t}{where}"
-        return f"{prefix}{field}_{t}{where}"
+            return f"{prefix}d{k[7]!s}{subscript(t)}{where}"
+        return f"{prefix}{field}{subscript(t)}{where}"
     if k[1] == "initial":
         return f"initial d{k[2]}{where}"
     return f"{k[2]}{where}" if k[1] == "params" else ".".join(map(str, k[1:])) + where

@@ -626,3 +626,19 @@ def test_config_and_answers_both_from_stdin_is_a_usage_error(cli):
     result = cli("check", "-", "-", input=(CONFIGS / "lstm.yaml").read_text())
     assert result.exit_code == 2 and result.stdout == ""
     assert "only one of CONFIG and ANSWERS" in result.stderr and "empty" not in result.stderr
+
+
+def test_a_position_past_9_is_named_as_its_arithmetic_names_it(cli, tmp_path):
+    """h_{10}[0], braced as h_{-1} and h_{t-1} are, in the item, the note and the worked line
+    alike (the item said h_10[0] above a line h_{10}[0] = ...)."""
+    config = tmp_path / "long.yaml"
+    config.write_text("cell: rnn\ninputs: [[1], [1], [1], [1], [1], [1], [1], [1], [1], [1], "
+                      "[1]]\nweights: {W_ih: [[0.5]], W_hh: [[0.5]]}\n")
+    h = 0.0
+    for _ in range(11):
+        pre = 0.5 + 0.5 * h
+        h = math.tanh(pre)
+    report = check(cli, str(config), write(tmp_path, steps({"t": 10, "h": [round(pre, 4)]})))
+    first = report["first_wrong"]
+    assert first["name"] == "h_{10}[0]" and "matches pre h_{10}[0]" in first["note"]
+    assert first["explain"][0].startswith("h_{10}[0] = tanh(")
