@@ -721,6 +721,32 @@ def test_rows_of_the_steps_selected_are_those_of_every_step(cell):
         assert_close(some.params[name], v, name)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("truncate", [None, 11])
+def test_the_fused_pass_in_chunks_is_the_pass_in_one(cell, truncate, monkeypatch):
+    """Autograd goes a chunk of steps at a time; every chunk boundary (here every 4 steps, or
+    every step) passes the gradient of the state between them: totals, rows and dL/dx as in one."""
+    from rnncalc import bptt_fused
+
+    spec = {"cell": cell, "input_size": 2, "hidden_size": 3, "num_layers": 2,
+            "bidirectional": True, "bias": True, "steps": 30, "nonlinearity": "tanh",
+            "initial": True, "loss": "mse", "per_position": True, "reduction": "mean",
+            "outputs": 2, "seed": 7}
+    trace = rnncalc.run(rnncalc.load(build(spec)[0]))
+    monkeypatch.setattr(bptt_fused, "CHUNK", 1000)
+    whole = backprop(trace, truncate, steps="::3")
+    for chunk in (4, 1):
+        monkeypatch.setattr(bptt_fused, "CHUNK", chunk)
+        parts = backprop(trace, truncate, steps="::3")
+        for name, v in whole.params.items():
+            assert_close(parts.params[name], v, name)
+        for dirs_whole, dirs_parts in zip(whole.layers, parts.layers, strict=True):
+            for d, g in dirs_whole.items():
+                for name in ("dh_future", "dc_future", "dx", "dh0", "dc0"):
+                    if getattr(g, name) is not None:
+                        assert_close(getattr(dirs_parts[d], name), getattr(g, name), name)
+
+
 def test_cli_grad_steps_shows_the_steps_selected(cli, tmp_path):
     spec = {"cell": "lstm", "input_size": 2, "hidden_size": 2, "num_layers": 1,
             "bidirectional": False, "bias": True, "steps": 40, "nonlinearity": "tanh",
