@@ -68,9 +68,10 @@ def template(cell: str, task: str = "hidden", *, bidirectional: bool = False,
         f"# An rnncalc exercise: run it with  rnncalc {cell} --config THIS_FILE --step-by-step",
         "# Every matrix is written with rows = hidden units (y = W x), as PyTorch stores them.",
         "",
-        f'title: "My {cell.upper()} exercise"   # shown above the output',
+        f'title: "My {CELLS[cell].title} exercise"   # shown above the output',
         'description: "What the student is asked to compute."   # free text, for you',
-        f"cell: {cell}               # rnn | lstm | gru; must match the command (rnncalc {cell})",
+        f"cell: {cell}               # {' | '.join(CELLS)}; must match the command (rnncalc "
+        f"{cell})",
     ]
     owners = "/".join(c.name for c in CELLS.values() if c.nonlinearity)
     own = CELLS[cell].nonlinearity
