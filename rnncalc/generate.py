@@ -46,7 +46,7 @@ MAX_TRIES = 5000
 class Spec:
     """What to generate; every field is a CLI option of ``rnncalc exercise``."""
 
-    cell: str = "rnn"
+    cell: str = next(iter(CELLS))  # the registry's first
     seed: int = 0
     input_size: int = 3
     hidden_size: int = 2
@@ -123,7 +123,7 @@ def _candidate(spec: Spec, draw: _Draw) -> dict[str, Any]:
     bidir = spec.task == "bidirectional"
     H, gates = spec.hidden_size, GATES[spec.cell]
     config: dict[str, Any] = {
-        "title": f"Exercise {spec.seed}: {spec.cell.upper()}, {spec.task}",
+        "title": f"Exercise {spec.seed}: {CELLS[spec.cell].title}, {spec.task}",
         "cell": spec.cell,
     }
     cell = CELLS[spec.cell]

@@ -159,7 +159,7 @@ def to_tex(plain: str) -> str:
 
 
 def title_of(ex: Exercise) -> str:
-    return ex.title or f"{ex.cell.upper()} exercise"
+    return ex.title or f"{CELLS[ex.cell].title} exercise"
 
 
 def describe(ex: Exercise) -> str:
@@ -170,7 +170,7 @@ def describe(ex: Exercise) -> str:
     proj = f" · proj {ex.proj_size}" if ex.proj_size else ""
     direction = ex.direction + (f" (merge {ex.merge_mode})"
                                 if ex.bidirectional and ex.merge_mode != "concat" else "")
-    return (f"{ex.cell.upper()}{act}{bias} · input {ex.input_size} · hidden {ex.hidden_size}"
+    return (f"{CELLS[ex.cell].title}{act}{bias} · input {ex.input_size} · hidden {ex.hidden_size}"
             f"{proj} · {layers} · {direction} · {ex.steps} steps")
 
 

@@ -110,8 +110,8 @@ def _header(trace: Trace) -> Text:
     if ex.title:
         text.append(ex.title + "\n", style="bold")
     text.append(
-        f"{ex.cell.upper()}{act}{bias} · input {ex.input_size} · hidden {ex.hidden_size}{proj} · "
-        f"{layers} · {direction} · {ex.steps} steps · {ex.dtype}"
+        f"{CELLS[ex.cell].title}{act}{bias} · input {ex.input_size} · hidden {ex.hidden_size}"
+        f"{proj} · {layers} · {direction} · {ex.steps} steps · {ex.dtype}"
     )
     text.append(f"\nformulation: {ex.formulation.summary()}", style="dim")
     for note in ex.notes:
@@ -283,7 +283,7 @@ def render_comparison(comparison: Comparison, *, precision: int = 4) -> Renderab
     intro = Text()
     if ex.title:
         intro.append(ex.title + "\n", style="bold")
-    intro.append(f"{ex.cell.upper()} under each convention (same weights; options this config "
+    intro.append(f"{CELLS[ex.cell].title} under each convention (same weights; options this config "
                  "sets are kept)\n")
     for k, v in enumerate(comparison.variants):
         intro.append(f"\n({k}) {v.label}", style="bold")
