@@ -20,6 +20,7 @@ import pytest
 import torch
 import yaml
 
+import rnncalc
 from rnncalc.errors import one_line as cut
 from tests.conftest import CONFIGS
 from tests.test_errors import one_line
@@ -352,3 +353,12 @@ def test_the_shipped_example_runs_as_the_module(cli):
     y = output[-1] @ torch.tensor([1, -1, 0.5, 0.5], dtype=torch.float64)
     loss = run(cli, "grad", "-c", str(CONFIGS / "lstm_long.yaml"))["grad"]["loss"]
     assert abs(loss - float((y - arrays["target"][0]) ** 2)) < 1e-12
+
+
+def test_finite_numbers_whose_sum_overflows_are_kept(folder):
+    """The builder's quick pass over a row of floats (a finite sum) falls back to checking each
+    number when the sum overflows: 1e308 twice is a sum of inf, each number finite."""
+    np.save(folder / "x.npy", np.array([[1e308, 1e308, 1.0], [np.pi, -1e308, 0.0]]))
+    path = write(folder, "ex.yaml", {"cell": "rnn", "inputs_file": "x.npy",
+                                     "weights": {"W_ih": [[0.0, 0.0, 0.5]], "W_hh": [[0.5]]}})
+    assert rnncalc.load(path).inputs == ((1e308, 1e308, 1.0), (np.pi, -1e308, 0.0))

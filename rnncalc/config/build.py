@@ -184,6 +184,8 @@ class _Reader:
         if not isinstance(value, list) or not value:
             raise self.error(path, f"expected {what} (a non-empty list of numbers), "
                              f"got {_show(value)}")
+        if all(type(v) is float for v in value) and math.isfinite(sum(value)):
+            return self.fits(path, tuple(value))  # the sum of floats is finite only if each is
         return self.fits(path, tuple(self.number((*path, i), v) for i, v in enumerate(value)))
 
     def fits(self, path: Path, values: Vector, alone: bool = False) -> Vector:
