@@ -187,6 +187,7 @@ def _refusals(folder: Path) -> dict[str, tuple[str, str, dict]]:
     (folder / "junk.npy").write_bytes(b"\x93NUMPY\x01\x00SECRET SECRET")
     (folder / "junk.npz").write_bytes(b"PK SECRET")
     _lying_header(folder / "lying.npy")
+    (folder / "link.npy").symlink_to(folder.parent / "x.npy")  # a link that leads out
     _bomb(folder / "bomb.npz", 170 << 20)  # 170 MiB of zeros in ~170 kB; the limit is 161 MB
     numbers = "expected numbers (an integer or float dtype), got dtype"
     return {
@@ -231,6 +232,8 @@ def _refusals(folder: Path) -> dict[str, tuple[str, str, dict]]:
         "an absolute path": ("/etc/passwd", "'/etc/passwd' is outside this config's folder, "
                              "where a config may name files; allow it with "
                              "--allow-outside-paths", {}),
+        "a link out": ("link.npy", "'link.npy' is outside this config's folder, where a "
+                       "config may name files; allow it with --allow-outside-paths", {}),
         "the home folder": ("~/x.npy", "'~/x.npy' is outside this config's folder, where a "
                             "config may name files; allow it with --allow-outside-paths", {}),
     }
