@@ -365,3 +365,26 @@ def test_finite_numbers_whose_sum_overflows_are_kept(folder):
     path = write(folder, "ex.yaml", {"cell": "rnn", "inputs_file": "x.npy",
                                      "weights": {"W_ih": [[0.0, 0.0, 0.5]], "W_hh": [[0.5]]}})
     assert rnncalc.load(path).inputs == ((1e308, 1e308, 1.0), (np.pi, -1e308, 0.0))
+
+
+def test_a_batchs_targets_are_one_entry_per_sequence(cli, folder):
+    module = net("gru", seed=6)
+    head = {"task": "regression", "W": [[0.5, -1.0, 0.25, 2.0]], "b": [0.1]}
+    xs, targets = RNG.standard_normal((3, 4, 3)), np.array([[0.5], [-0.25], [1.0]])
+    np.savez(folder / "data.npz", inputs=xs, target=targets)
+    np.savez(folder / "w.npz", **state(module))
+    path = write(folder, "ex.yaml", {"cell": "gru", "inputs_file": "data.npz",
+                                     "weights_file": "w.npz", "head": head,
+                                     "loss": {"type": "mse"}})
+    weights = {k: v.tolist() for k, v in state(module).items()}
+    inline = write(folder, "inline.yaml", {
+        "cell": "gru", "weights": weights, "head": head, "loss": {"type": "mse"},
+        "batch": [{"inputs": x.tolist(), "target": t.tolist()}
+                  for x, t in zip(xs, targets, strict=True)]})
+    assert run(cli, "grad", "-c", str(path)) == run(cli, "grad", "-c", str(inline))
+    # the check can fail: the targets in another order give another loss
+    swapped = write(folder, "swapped.yaml", {
+        "cell": "gru", "weights": weights, "head": head, "loss": {"type": "mse"},
+        "batch": [{"inputs": x.tolist(), "target": t.tolist()}
+                  for x, t in zip(xs, targets[::-1], strict=True)]})
+    assert run(cli, "grad", "-c", str(path)) != run(cli, "grad", "-c", str(swapped))
