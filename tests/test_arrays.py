@@ -180,6 +180,9 @@ def _refusals(folder: Path) -> dict[str, tuple[str, str, dict]]:
     nan = X.copy()
     nan[1, 2] = np.nan
     np.save(folder / "nan.npy", nan)
+    batch = np.stack([X, X])
+    batch[1, 0, 2] = np.inf
+    np.save(folder / "inf3.npy", batch)
     np.savez(folder / "nokey.npz", input=X)
     np.savez(folder / "target.npz", inputs=X, target=np.array([0.5]))
     with zipfile.ZipFile(folder / "pickled.npz", "w") as archive:
@@ -204,6 +207,8 @@ def _refusals(folder: Path) -> dict[str, tuple[str, str, dict]]:
                           "head output), got [0.5, 0.25]", {
             "head": {"task": "regression", "W": [[1, 1, 1, 1]]}, "loss": {"type": "mse"}}),
         "nan": ("nan.npy", "nan.npy: inputs[1][2]: expected a finite number, got nan", {}),
+        "inf in a batch": ("inf3.npy", "inf3.npy: inputs[1][0][2]: expected a finite number, "
+                           "got inf", {}),
         "missing key": ("nokey.npz", "nokey.npz: inputs: missing array 'inputs' "
                         "(numpy.savez(F, inputs=x, ...)); an .npz for inputs_file holds inputs, "
                         "and target or targets for the loss", {}),
