@@ -11,22 +11,24 @@ backward.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from rnncalc import fused
+from rnncalc.arrays import namespace
 from rnncalc.cells import Params, spec
 from rnncalc.heads import apply_head
 from rnncalc.limits import check_finite
-from rnncalc.model import Exercise, LayerWeights
-from rnncalc.rounding import rounding
-from rnncalc.trace import DirectionTrace, LayerTrace, Trace
+from rnncalc.trace import DirectionTrace, HeadTrace, LayerTrace, Trace
 
-__all__ = ["merge", "params", "run", "run_direction"]
+if TYPE_CHECKING:
+    import torch
 
-_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+    from rnncalc.model import Exercise, LayerWeights
+
+__all__ = ["as_torch", "compute", "merge", "params", "run", "run_direction", "small"]
 
 #: Multiply-adds in one step of one layer above which torch's threads pay; below, one is faster
 #: (the fused kernels and the step loop make one call per step, each a thread synchronisation).
@@ -38,30 +40,57 @@ THREADED_BLOCK_WORK = 16_000_000
 _default_threads: int | None = None
 
 
-def _tensor(values: object, dtype: torch.dtype) -> torch.Tensor:
-    """Python numbers as a tensor, through numpy: ten times faster than ``torch.tensor`` on the
-    nested tuples of a long sequence or a large layer."""
-    with np.errstate(over="ignore"):  # 1e39 in float32 becomes inf: check_finite names it
-        return torch.from_numpy(np.array(values, dtype=str(dtype).removeprefix("torch.")))
+def _array(values: object, dtype: str) -> np.ndarray:
+    """Python numbers as a numpy array: ten times faster than ``torch.tensor`` on the nested
+    tuples of a long sequence or a large layer (torch then shares its memory). Called where
+    numpy's overflow warnings are off: 1e39 in float32 becomes inf, which check_finite names."""
+    return np.array(values, dtype=dtype)
+
+
+def _arrays(w: LayerWeights, dtype: str) -> tuple[np.ndarray | None, ...]:
+    """One layer and direction's weights as numpy arrays, in :class:`Params`' order."""
+    weight_ih = _array(w.weight_ih, dtype)
+    zeros = np.zeros(weight_ih.shape[0], dtype=dtype)
+
+    def optional(m: tuple[tuple[float, ...], ...] | None) -> np.ndarray | None:
+        return None if m is None else _array(m, dtype)
+
+    return (weight_ih, _array(w.weight_hh, dtype),
+            zeros if w.bias_ih is None else _array(w.bias_ih, dtype),
+            zeros if w.bias_hh is None else _array(w.bias_hh, dtype),
+            optional(w.weight_hr), optional(w.peephole))
+
+
+def _torch() -> Any:
+    """torch, imported; at the first import, torch's threads noted and everything imported so
+    far set aside from the garbage collector."""
+    import torch
+
+    global _default_threads
+    if _default_threads is None:  # the first exercise of this process on torch
+        _default_threads = torch.get_num_threads()
+        # Every object imported so far (torch's 170,000) lives as long as the process: set aside
+        # from the garbage collector, which otherwise walked them all at each full collection
+        # (75 ms each here, several in one run of the seed exercise).
+        gc.freeze()
+    return torch
+
+
+def _to_torch(a: Any) -> Any:
+    """A numpy array as a tensor sharing its memory (a flipped one copied: torch refuses
+    negative strides)."""
+    if not isinstance(a, np.ndarray):
+        return a
+    return _torch().from_numpy(a.copy() if any(s < 0 for s in a.strides) else a)
 
 
 def params(w: LayerWeights, dtype: torch.dtype) -> Params:
-    weight_ih = _tensor(w.weight_ih, dtype)
-    weight_hh = _tensor(w.weight_hh, dtype)
-    zeros = torch.zeros(weight_ih.shape[0], dtype=dtype)
-
-    def optional(m: tuple[tuple[float, ...], ...] | None) -> torch.Tensor | None:
-        return None if m is None else torch.tensor(m, dtype=dtype)
-
-    return Params(
-        weight_ih, weight_hh,
-        zeros if w.bias_ih is None else torch.tensor(w.bias_ih, dtype=dtype),
-        zeros if w.bias_hh is None else torch.tensor(w.bias_hh, dtype=dtype),
-        optional(w.weight_hr), optional(w.peephole),
-    )
+    """One layer and direction's weights as torch tensors of ``dtype``."""
+    with np.errstate(over="ignore"):
+        return Params(*(_to_torch(a) for a in _arrays(w, str(dtype).removeprefix("torch."))))
 
 
-def merge(parts: list[torch.Tensor], mode: str) -> torch.Tensor:
+def merge(parts: list[Any], mode: str) -> Any:
     """Join the directions' outputs (Keras's merge modes); one direction is returned as it is."""
     if len(parts) == 1:
         return parts[0]
@@ -72,7 +101,7 @@ def merge(parts: list[torch.Tensor], mode: str) -> torch.Tensor:
         return forward * backward
     if mode == "ave":
         return (forward + backward) / 2
-    return torch.cat(parts, dim=-1)
+    return namespace(forward).concat(parts, axis=-1)
 
 
 def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
@@ -89,38 +118,92 @@ def run_direction(ex: Exercise, p: Params, xs: torch.Tensor, h0: torch.Tensor,
         out = cell.step(p, xs[t], h, c, form)
         h, c = out.h, out.c
         outs.append(out)
+    stack = namespace(xs).stack
     return DirectionTrace(
         layer=layer, direction=direction, positions=positions, x=xs[list(positions)], h0=h0, c0=c0,
-        pre={g: torch.stack([o.pre[g] for o in outs]) for g in cell.gates},
-        act={g: torch.stack([o.act[g] for o in outs]) for g in cell.gates},
-        h=torch.stack([o.h for o in outs]),
-        c=None if c0 is None else torch.stack([o.c for o in outs]),  # type: ignore[misc]
-        extra={k: torch.stack([o.extra[k] for o in outs]) for k in outs[0].extra},
+        pre={g: stack([o.pre[g] for o in outs]) for g in cell.gates},
+        act={g: stack([o.act[g] for o in outs]) for g in cell.gates},
+        h=stack([o.h for o in outs]),
+        c=None if c0 is None else stack([o.c for o in outs]),
+        extra={k: stack([o.extra[k] for o in outs]) for k in outs[0].extra},
     )
 
 
 def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
-    """Run ``ex`` and return its full :class:`~rnncalc.trace.Trace`.
+    """Run ``ex`` and return its full :class:`~rnncalc.trace.Trace`, of torch tensors.
 
     ``round_to=N`` rounds every intermediate to ``N`` decimals before it is used further, as a
-    student's sheet does (:mod:`rnncalc.rounding`). As many torch threads as pay
-    (:func:`_set_threads`): one for a small exercise.
+    student's sheet does (:mod:`rnncalc.rounding`). A small exercise is computed on numpy
+    (:func:`compute`) and its arrays handed over to torch without a copy.
     """
+    return as_torch(compute(ex, round_to=round_to))
+
+
+#: Multiply-adds in one step of one layer from which torch's step loop is as fast as numpy's
+#: (measured: benchmarks/bench.py --only arrays); below, numpy's smaller cost per operation wins.
+NUMPY_WORK = 1_000_000
+
+
+def small(ex: Exercise, round_to: int | None = None) -> bool:
+    """Whether :func:`compute` takes numpy: not rounded (``--round`` is a torch function mode),
+    not a long sequence that torch's fused kernel computes (:func:`rnncalc.fused.takes`), and a
+    step too small for torch's threads to pay."""
+    from rnncalc import fused
+
+    return round_to is None and _work(ex) < NUMPY_WORK and not fused.takes(ex)
+
+
+def compute(ex: Exercise, *, round_to: int | None = None, arrays: str | None = None) -> Trace:
+    """:func:`run`'s trace, of numpy arrays when ``ex`` is :func:`small` (no torch imported),
+    else of torch tensors; ``arrays`` (``"numpy"``, ``"torch"``) says which. The renderers read
+    either; :func:`as_torch` makes one of the other."""
+    if arrays is None:
+        arrays = "numpy" if small(ex, round_to) else "torch"
+    if arrays == "numpy":
+        if round_to is not None:
+            raise ValueError("--round computes on torch (its rounding is a torch function mode)")
+        with np.errstate(all="ignore"):  # an overflow is inf or nan: check_finite names it
+            return _run(ex, None, lambda a: a)
+    import torch
+
+    from rnncalc.rounding import rounding
+
     _set_threads(ex, round_to)
-    return _run(ex, round_to)
+    with torch.no_grad(), rounding(round_to), np.errstate(over="ignore"):
+        return _run(ex, round_to, _to_torch)
+
+
+def as_torch(trace: Trace) -> Trace:
+    """``trace`` with torch tensors for numpy arrays (sharing their memory)."""
+    return _convert(trace, _to_torch) if isinstance(trace.output, np.ndarray) else trace
+
+
+def _convert(obj: Any, convert: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return convert(obj)
+    if isinstance(obj, dict):
+        return {k: _convert(v, convert) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return tuple(_convert(v, convert) for v in obj)
+    if isinstance(obj, Trace | LayerTrace | DirectionTrace | HeadTrace):
+        return dataclasses.replace(obj, **{  # type: ignore[arg-type]
+            f.name: _convert(getattr(obj, f.name), convert)
+            for f in dataclasses.fields(obj) if f.name != "exercise"})
+    return obj
+
+
+def _work(ex: Exercise) -> int:
+    """Multiply-adds in one step of one layer."""
+    return len(ex.gates) * ex.hidden_size * (ex.hidden_size + max(ex.input_size, ex.output_size))
 
 
 def _set_threads(ex: Exercise, round_to: int | None) -> None:
     """With two threads a single tiny call can take 8 ms on a busy machine against 0.1 ms with one;
     a long sequence (on the fused path) or many units gain from torch's default."""
-    global _default_threads
-    if _default_threads is None:  # the first exercise of this process
-        _default_threads = torch.get_num_threads()
-        # Every object imported so far (torch's 170,000) lives as long as the process: set aside
-        # from the garbage collector, which otherwise walked them all at each full collection
-        # (75 ms each here, several in one run of the seed exercise).
-        gc.freeze()
-    work = len(ex.gates) * ex.hidden_size * (ex.hidden_size + max(ex.input_size, ex.output_size))
+    from rnncalc import fused
+
+    torch = _torch()
+    work = _work(ex)
     blocks = fused.takes(ex, round_to)
     pays = work >= THREADED_WORK or (blocks and work * ex.steps >= THREADED_BLOCK_WORK)
     threads = _default_threads if pays else 1
@@ -128,37 +211,41 @@ def _set_threads(ex: Exercise, round_to: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def _run(ex: Exercise, round_to: int | None) -> Trace:
-    dtype = _DTYPES[ex.dtype]
-    with torch.no_grad(), rounding(round_to):
-        xs = _tensor(ex.inputs, dtype)
-        h0 = torch.tensor(ex.h0, dtype=dtype)
-        c0 = None if ex.c0 is None else torch.tensor(ex.c0, dtype=dtype)
-        layers, finals_h, finals_c = [], [], []
-        # a long sequence in PyTorch's formulation: every step at once (rnncalc.fused)
-        use_fast = fused.takes(ex, round_to)
-        run_dir = fused.run_direction if use_fast else run_direction
-        for layer, row in enumerate(ex.weights):
-            dirs = {}
-            for d, (direction, w) in enumerate(zip(ex.directions, row, strict=True)):
-                k = layer * ex.num_directions + d
-                dirs[direction] = run_dir(ex, params(w, dtype), xs, h0[k],
-                                          None if c0 is None else c0[k], layer, direction)
-                finals_h.append(dirs[direction].h[-1])
-                if c0 is not None:
-                    finals_c.append(dirs[direction].c[-1])  # type: ignore[index]
-            layers.append(LayerTrace(layer, dirs))
-            # by position: the backward blocks were computed last-to-first
-            xs = merge([tr.h if tr.direction == "forward" else tr.h.flip(0)
-                        for tr in dirs.values()], ex.merge_mode)
-        h_n = torch.stack(finals_h)
-        head = None
-        if ex.head is not None:
-            final = merge(list(h_n[-ex.num_directions:]), ex.merge_mode)
-            head = apply_head(ex.head, xs, final)
-        trace = Trace(
-            exercise=ex, layers=tuple(layers), output=xs, h_n=h_n,
-            c_n=torch.stack(finals_c) if finals_c else None, head=head, round_to=round_to,
-        )
-        check_finite(trace, ex.source)  # an overflow would show as nan or blank cells
-        return trace
+def _run(ex: Exercise, round_to: int | None, convert: Any) -> Trace:
+    """The run on the arrays ``convert`` makes of numpy ones (the same, or torch tensors)."""
+    from rnncalc import fused
+
+    dtype = ex.dtype
+    xs = convert(_array(ex.inputs, dtype))
+    h0 = convert(_array(ex.h0, dtype))
+    c0 = None if ex.c0 is None else convert(_array(ex.c0, dtype))
+    xp = namespace(xs)
+    layers, finals_h, finals_c = [], [], []
+    # a long sequence in PyTorch's formulation: every step at once (rnncalc.fused)
+    run_dir = fused.run_direction if fused.takes(ex, round_to) and xp is not np else \
+        run_direction
+    for layer, row in enumerate(ex.weights):
+        dirs = {}
+        for d, (direction, w) in enumerate(zip(ex.directions, row, strict=True)):
+            k = layer * ex.num_directions + d
+            p = Params(*(convert(a) for a in _arrays(w, dtype)))
+            dirs[direction] = run_dir(ex, p, xs, h0[k], None if c0 is None else c0[k], layer,
+                                      direction)
+            finals_h.append(dirs[direction].h[-1])
+            if c0 is not None:
+                finals_c.append(dirs[direction].c[-1])  # type: ignore[index]
+        layers.append(LayerTrace(layer, dirs))
+        # by position: the backward blocks were computed last-to-first
+        xs = merge([tr.h if tr.direction == "forward" else xp.flip(tr.h, axis=0)
+                    for tr in dirs.values()], ex.merge_mode)
+    h_n = xp.stack(finals_h)
+    head = None
+    if ex.head is not None:
+        final = merge(list(h_n[-ex.num_directions:]), ex.merge_mode)
+        head = apply_head(ex.head, xs, final)
+    trace = Trace(
+        exercise=ex, layers=tuple(layers), output=xs, h_n=h_n,
+        c_n=xp.stack(finals_c) if finals_c else None, head=head, round_to=round_to,
+    )
+    check_finite(trace, ex.source)  # an overflow would show as nan or blank cells
+    return trace

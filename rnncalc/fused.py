@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rnncalc.cells import spec
-from rnncalc.cells._blocks import SCAN_BLOCK, SLICES, linear_scan
 from rnncalc.formulation import preset
 from rnncalc.trace import DirectionTrace
 
@@ -33,8 +32,7 @@ if TYPE_CHECKING:
     from rnncalc.cells import Params
     from rnncalc.model import Exercise
 
-__all__ = ["MIN_STEPS", "SCAN_BLOCK", "SLICES", "applies", "linear_scan", "run_direction",
-           "takes"]
+__all__ = ["MIN_STEPS", "applies", "run_direction", "takes"]
 
 #: Shorter sequences take the step loop: it is as fast there, and it is the reference.
 MIN_STEPS = 16

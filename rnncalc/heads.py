@@ -12,28 +12,32 @@ r"""Output layers on the top layer of a trace.
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
+from rnncalc.arrays import namespace, sigmoid, softmax
 from rnncalc.model import Head
 from rnncalc.trace import HeadTrace
 
 __all__ = ["apply_head"]
 
 
-def _read(z: torch.Tensor, task: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+def _read(z: Any, task: str) -> tuple[Any, Any]:
     if task == "regression":
         return None, None
+    xp = namespace(z)
     if z.shape[-1] == 1:
-        p = torch.sigmoid(z)
-        return p, (p[..., 0] >= 0.5).long()
-    p = torch.softmax(z, dim=-1)
-    return p, p.argmax(dim=-1)
+        p = sigmoid(z)
+        return p, xp.astype(p[..., 0] >= 0.5, xp.int64)
+    p = softmax(z)
+    return p, xp.argmax(p, axis=-1)
 
 
-def apply_head(head: Head, output: torch.Tensor, final: torch.Tensor) -> HeadTrace:
-    """``output`` is ``[T, D*H]`` by position, ``final`` the joined final state ``[D*H]``."""
-    W = torch.tensor(head.W, dtype=output.dtype)
-    b = torch.tensor(head.b, dtype=output.dtype)
+def apply_head(head: Head, output: Any, final: Any) -> HeadTrace:
+    """``output`` is ``[T, D*H]`` by position, ``final`` the joined final state ``[D*H]`` (numpy
+    arrays or torch tensors)."""
+    xp = namespace(output)
+    W = xp.asarray(head.W, dtype=output.dtype)
+    b = xp.asarray(head.b, dtype=output.dtype)
     z = final @ W.T + b
     z_t = output @ W.T + b
     p, k = _read(z, head.task)

@@ -61,10 +61,10 @@ class Job:
     grad: bool = False  # also backpropagate a config that has a loss (rnncalc run --grad)
 
     def __call__(self, source: str) -> Outcome:
-        from rnncalc.engine import run
+        from rnncalc.engine import compute
 
         try:
-            trace = run(read(source, self.stdin, self.dtype))
+            trace = compute(read(source, self.stdin, self.dtype))  # numpy when small
             return Outcome(source, self._text(source, trace))
         except RnncalcError as exc:
             return self._failed(source, exc, int(exc.exit_code))
@@ -84,7 +84,9 @@ class Job:
         grad = None
         if self.grad and trace.exercise.loss is not None:
             from rnncalc.bptt import backprop
+            from rnncalc.engine import as_torch
 
+            trace = as_torch(trace)  # autograd's and the backward steps' arithmetic is torch's
             grad = backprop(trace)
         if self.render == "jsonl":
             from rnncalc.render.json import dumps
@@ -108,9 +110,11 @@ class Job:
 
 
 def _worker_init() -> None:
-    import torch
+    import os
 
-    torch.set_num_threads(1)
+    # one thread a worker, the workers one a core; torch reads this when it is imported, by the
+    # first config that needs it (a small one computes on numpy: rnncalc.engine.compute)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 #: Seconds of work per byte of config, one process (a seed-sized config of 650 bytes: 2 ms to
@@ -150,7 +154,9 @@ def outcomes(job: Callable[[str], Outcome], sources: Sequence[str], jobs: int = 
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["torch", "rnncalc.engine", "rnncalc.jobs"])
+        # not torch (2 s): small configs compute on numpy; a worker imports torch if one needs it
+        ctx.set_forkserver_preload(["rnncalc.engine", "rnncalc.jobs", "rnncalc.render.json",
+                                    "rnncalc.render.table"])
     chunk = max(1, min(64, len(sources) // (jobs * 8)))
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init)
     try:

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from rnncalc.arrays import is_array, namespace
 from rnncalc.errors import RnncalcError
 
 __all__ = ["check_finite", "check_run", "max_config_bytes", "max_values", "out_of_memory",
@@ -123,20 +124,19 @@ def check_finite(result: Any, source: str, prefix: str = "") -> None:
     ``result`` is a trace or a gradient trace; the first such number is named by its field path
     in the JSON output (``result.to_dict()``, under ``prefix``), built only when there is one.
     """
-    import torch
-
-    for path, value in _numbers(result, "", (torch.Tensor, float)):
+    for path, value in _numbers(result, ""):
         if isinstance(value, float):
             if math.isfinite(value):
                 continue
             bad_value, dtype, top = value, "float64", sys.float_info.max
         else:
-            bad = ~torch.isfinite(value)
-            if not value.is_floating_point() or not bool(bad.any()):
+            if _finite(value):
                 continue
-            where = "".join(f"[{i}]" for i in bad.nonzero()[0].tolist())
-            path, bad_value = path + where, value[bad][0].item()
-            dtype, top = str(value.dtype).removeprefix("torch."), torch.finfo(value.dtype).max
+            xp = namespace(value)
+            bad = ~xp.isfinite(value)
+            where = "".join(f"[{int(i[0])}]" for i in xp.nonzero(bad))
+            path, bad_value = path + where, float(value[bad][0])
+            dtype, top = str(value.dtype).removeprefix("torch."), xp.finfo(value.dtype).max
         # the field as the JSON names it; a number the JSON does not show keeps its own name
         path, bad_value = next(_non_finite(result.to_dict(), prefix),
                                (f"{prefix}.{path}".lstrip("."), bad_value))
@@ -144,6 +144,18 @@ def check_finite(result: Any, source: str, prefix: str = "") -> None:
             f"{source}: {path}: out of the range of {dtype} (got {bad_value}; {dtype} "
             f"holds numbers up to {top:.3g}); the weights or inputs are too large"
         )
+
+
+_FLOATING: dict[Any, bool] = {}
+
+
+def _finite(value: Any) -> bool:
+    """Whether every number of an array (numpy or torch) is finite; any of whole numbers is."""
+    xp = namespace(value)
+    floating = _FLOATING.get(value.dtype)
+    if floating is None:
+        floating = _FLOATING[value.dtype] = bool(xp.isdtype(value.dtype, "real floating"))
+    return not floating or bool(xp.all(xp.isfinite(value)))
 
 
 def _non_finite(doc: Any, path: str) -> Iterator[tuple[str, float]]:
@@ -158,17 +170,18 @@ def _non_finite(doc: Any, path: str) -> Iterator[tuple[str, float]]:
             yield from _non_finite(value, f"{path}[{i}]")
 
 
-def _numbers(obj: Any, path: str, kinds: tuple[type, ...]) -> Iterator[tuple[str, Any]]:
-    if isinstance(obj, kinds):
+def _numbers(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Every float and array (numpy or torch) in ``obj``, with its field path."""
+    if isinstance(obj, float) or is_array(obj):
         yield path, obj
-    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+    elif hasattr(obj, "__dataclass_fields__") and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
             if f.name not in ("exercise", "loss"):  # the config's own numbers: checked on reading
-                yield from _numbers(getattr(obj, f.name), f"{path}.{f.name}".lstrip("."), kinds)
+                yield from _numbers(getattr(obj, f.name), f"{path}.{f.name}".lstrip("."))
     elif isinstance(obj, dict):
         for key, value in obj.items():
-            yield from _numbers(value, f"{path}.{key}", kinds)
+            yield from _numbers(value, f"{path}.{key}")
     elif isinstance(obj, list | tuple) and not all(type(v) is int for v in obj):
         # (a trace's positions, 2000 whole numbers on a long run, hold no inf or nan)
         for i, value in enumerate(obj):
-            yield from _numbers(value, f"{path}[{i}]", kinds)
+            yield from _numbers(value, f"{path}[{i}]")

@@ -1,5 +1,7 @@
 """The trace: every intermediate of a run, the one structure every renderer reads.
 
+Its blocks are torch tensors (:func:`rnncalc.run`), or numpy arrays where the CLI computes a small
+exercise on numpy (:func:`rnncalc.engine.compute`); renderers read either (``tolist``, indexing).
 Quantities of one layer and direction are kept as ``[T, ...]`` blocks in the order computed (a
 backward direction starts at position ``T-1``); :meth:`DirectionTrace.steps` gives per-step views.
 """
@@ -8,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from rnncalc.arrays import namespace
 from rnncalc.model import Exercise
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["DirectionTrace", "HeadTrace", "LayerTrace", "Step", "Trace"]
 
@@ -68,13 +72,13 @@ class DirectionTrace:
     @property
     def h_prev(self) -> torch.Tensor:
         """``h_{t-1}`` of every step, in the order computed: ``[h0, h_0, ..., h_{T-2}]``."""
-        return torch.cat([self.h0[None], self.h[:-1]])
+        return namespace(self.h).concat([self.h0[None], self.h[:-1]])
 
     @property
     def c_prev(self) -> torch.Tensor | None:
         if self.c is None or self.c0 is None:
             return None
-        return torch.cat([self.c0[None], self.c[:-1]])
+        return namespace(self.c).concat([self.c0[None], self.c[:-1]])
 
     def step(self, k: int) -> Step:
         """The ``k``-th step computed (not position ``k`` for a backward direction)."""

@@ -55,3 +55,17 @@ def _no_outside_paths(monkeypatch):
     """``--allow-outside-paths`` sets RNNCALC_ALLOW_OUTSIDE_PATHS in the process (for run's
     workers): in-process CLI tests must not pass it on to the next test."""
     monkeypatch.delenv("RNNCALC_ALLOW_OUTSIDE_PATHS", raising=False)
+
+
+#: The arrays an exercise computes on (rnncalc.engine.compute): numpy for a small one by default,
+#: torch otherwise; the parity tests run both on every drawn net.
+ARRAYS = ("numpy", "torch")
+
+
+def run_on(arrays: str | None, config, **load):
+    """``rnncalc.run(rnncalc.load(config, **load))`` computed on ``arrays`` (None: as
+    ``rnncalc.run`` chooses), as torch tensors."""
+    import rnncalc
+    from rnncalc.engine import as_torch, compute
+
+    return as_torch(compute(rnncalc.load(config, **load), arrays=arrays))

@@ -6,14 +6,14 @@ and every recorded step against one ``torch.nn.RNNCell`` / ``LSTMCell`` step fro
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-import rnncalc
-from tests.conftest import layer_cell
+from tests.conftest import ARRAYS, layer_cell, run_on
 
-TOL = 1e-10
+TOL = 1e-12
 
 
 @st.composite
@@ -91,20 +91,22 @@ def close(a, b):
     return torch.allclose(torch.as_tensor(a, dtype=torch.float64), b, atol=TOL, rtol=0)
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(nets())
-def test_sequence_matches_torch_nn(spec):
+def test_sequence_matches_torch_nn(arrays, spec):
     config, _, (out, h_n, c_n) = config_and_reference(spec)
-    trace = rnncalc.run(rnncalc.load(config))
+    trace = run_on(arrays, config)
     assert close(trace.output, out)
     assert close(trace.h_n, h_n)
     if c_n is not None:
         assert close(trace.c_n, c_n)
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(nets())
-def test_every_step_matches_a_cell_step(spec):
+def test_every_step_matches_a_cell_step(arrays, spec):
     config, module, _ = config_and_reference(spec)
-    trace = rnncalc.run(rnncalc.load(config))
+    trace = run_on(arrays, config)
     for lt in trace.layers:
         for direction, tr in lt.directions.items():
             if spec["cell"] == "rnn":
@@ -136,9 +138,10 @@ def test_every_step_matches_a_cell_step(spec):
                         assert close(step.h, h) and close(step.c, c)
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(nets(cells=("lstm",)), st.sampled_from(["float32"]))
-def test_float32_runs_in_float32(spec, dtype):
+def test_float32_runs_in_float32(arrays, spec, dtype):
     config, _, (out, _, _) = config_and_reference(spec)
-    trace = rnncalc.run(rnncalc.load(config, dtype=dtype))
+    trace = run_on(arrays, config, dtype=dtype)
     assert trace.output.dtype == torch.float32
     assert torch.allclose(trace.output.double(), out, atol=1e-5)

@@ -7,15 +7,16 @@ formulas written out here; ``torch.nn.LSTM(proj_size=...)`` for the projection.
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
 import rnncalc
-from tests.conftest import layer_cell
+from tests.conftest import ARRAYS, layer_cell, run_on
 
-TOL = 1e-10
+TOL = 1e-12
 
 
 def close(a, b):
@@ -69,19 +70,21 @@ def build(spec):
     return config, module, out
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(specs())
-def test_gru_sequence_matches_torch_nn_gru(spec):
+def test_gru_sequence_matches_torch_nn_gru(arrays, spec):
     config, _, (out, h_n) = build(spec)
-    trace = rnncalc.run(rnncalc.load(config))
+    trace = run_on(arrays, config)
     assert close(trace.output, out)
     assert close(trace.h_n, h_n)
     assert trace.to_dict()["layers"][0]["directions"]["forward"][0]["act"].keys() == {"r", "z", "n"}
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(specs())
-def test_every_gru_step_matches_a_gru_cell_step_and_the_documented_gates(spec):
+def test_every_gru_step_matches_a_gru_cell_step_and_the_documented_gates(arrays, spec):
     config, module, _ = build(spec)
-    trace = rnncalc.run(rnncalc.load(config))
+    trace = run_on(arrays, config)
     for lt in trace.layers:
         for direction, tr in lt.directions.items():
             cell, (w_ih, w_hh, b_ih, b_hh) = layer_cell(module, lt.layer, direction,
@@ -101,10 +104,11 @@ def test_every_gru_step_matches_a_gru_cell_step_and_the_documented_gates(spec):
                 assert close(step.h, h)
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(specs(cell="lstm"))
-def test_lstm_projection_matches_torch_proj_size(spec):
+def test_lstm_projection_matches_torch_proj_size(arrays, spec):
     config, module, (out, (h_n, c_n)) = build(spec)
-    trace = rnncalc.run(rnncalc.load(config))
+    trace = run_on(arrays, config)
     assert close(trace.output, out)
     assert close(trace.h_n, h_n)
     assert close(trace.c_n, c_n)

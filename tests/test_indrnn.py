@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import rnncalc
 from rnncalc.bptt import backprop
+from tests.conftest import ARRAYS, run_on
 
 F64 = torch.float64
 
@@ -62,17 +63,19 @@ def loop(config, weights, x, h0):
     return inp, torch.stack(finals)
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(configs())
-def test_forward_matches_an_independent_loop(drawn):
+def test_forward_matches_an_independent_loop(arrays, drawn):
     config, weights, x, h0 = drawn
-    trace = rnncalc.run(rnncalc.load(config))
+    trace = run_on(arrays, config)
     out, h_n = loop(config, weights, x, h0)
     assert torch.allclose(trace.output, out, atol=1e-12)
     assert torch.allclose(trace.h_n, h_n, atol=1e-12)
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(configs())
-def test_forward_is_torch_rnn_with_a_diagonal_recurrence(drawn):
+def test_forward_is_torch_rnn_with_a_diagonal_recurrence(arrays, drawn):
     config, weights, x, h0 = drawn
     H = h0.shape[1]
     module = torch.nn.RNN(len(x[0]), H, num_layers=config["num_layers"],
@@ -82,7 +85,7 @@ def test_forward_is_torch_rnn_with_a_diagonal_recurrence(drawn):
                             for k, v in weights.items()})
     with torch.no_grad():
         out, h_n = module(x, h0)
-    trace = rnncalc.run(rnncalc.load(config))
+    trace = run_on(arrays, config)
     assert torch.allclose(trace.output, out, atol=1e-12)
     assert torch.allclose(trace.h_n, h_n, atol=1e-12)
 

@@ -26,6 +26,8 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
+from tests.conftest import ARRAYS, run_on  # noqa: E402
+
 OPS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 ROLES = {"rnn": 1, "lstm": 3, "gru": 2}
@@ -119,9 +121,10 @@ def config(node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_rnncalc(node: dict[str, Any]) -> list[np.ndarray]:
-    """rnncalc's trace arranged as ONNX's outputs (by position; directions in ONNX's order)."""
-    trace = rnncalc.run(rnncalc.load(config(node)))
+def run_rnncalc(node: dict[str, Any], arrays: str | None = None) -> list[np.ndarray]:
+    """rnncalc's trace arranged as ONNX's outputs (by position; directions in ONNX's order),
+    computed on ``arrays`` (numpy, torch; None: as rnncalc.run chooses)."""
+    trace = run_on(arrays, config(node))
     dirs = list(trace.layers[0].directions.values())
     # onnxruntime's float32 Softplus is log(1 + exp(x)): inf past x = 88 (rnncalc's is exact)
     assume(max(float(p.abs().max()) for tr in dirs for p in tr.pre.values()) < 80)
@@ -143,10 +146,11 @@ def test_against_onnxruntime(node: dict[str, Any]) -> None:
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(nodes(runtime="reference"))
-def test_against_reference_evaluator(node: dict[str, Any]) -> None:
+def test_against_reference_evaluator(arrays: str, node: dict[str, Any]) -> None:
     expected = run_onnx(node, "reference")
-    for got, want in zip(run_rnncalc(node), expected, strict=True):
+    for got, want in zip(run_rnncalc(node, arrays), expected, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from rnncalc.arrays import namespace
+
 if TYPE_CHECKING:
     import torch
 
@@ -67,16 +69,17 @@ Explain = Callable[..., Iterator["Line"]]
 class CellSpec:
     """Everything about one cell that the rest of rnncalc derives from.
 
-    ``gates`` in the order PyTorch stacks their blocks; ``roles`` the activations' roles in ONNX's
-    order (f, g, h) and ``activations`` their defaults; ``options`` the
-    :class:`~rnncalc.formulation.Formulation` fields that apply to this cell (beyond activations
-    and clip); ``orders`` the gate order each convention packs (``layout:``, ``convert``).
-    ``equations(form, names, clip, b)`` writes the equations ``formulas`` prints and
-    ``symbols(form, bias)`` the cell's own lines of their legend. ``step`` is the cell on one
-    position (or any ``[..., H_in]`` block of them), ``blocks`` on a whole sequence from torch's
-    fused kernel (``fused``: the activations it computes; none: the step loop always),
-    ``backward`` its backward step, ``explain`` the lines ``--explain`` writes, ``diagram`` its
-    picture (:mod:`rnncalc.cells._diagram`).
+    ``step`` is written once, against the array API (:mod:`rnncalc.arrays`): the engine runs it
+    on numpy arrays or torch tensors. ``gates`` in the order PyTorch stacks their blocks;
+    ``roles`` the activations' roles in ONNX's order (f, g, h) and ``activations`` their
+    defaults; ``options`` the :class:`~rnncalc.formulation.Formulation` fields that apply to
+    this cell (beyond activations and clip); ``orders`` the gate order each convention packs
+    (``layout:``, ``convert``). ``equations(form, names, clip, b)`` writes the equations
+    ``formulas`` prints and ``symbols(form, bias)`` the cell's own lines of their legend.
+    ``step`` is the cell on one position (or any ``[..., H_in]`` block of them), ``blocks`` on a
+    whole sequence from torch's fused kernel (``fused``: the activations it computes; none: the
+    step loop always), ``backward`` its backward step, ``explain`` the lines ``--explain``
+    writes, ``diagram`` its picture (:mod:`rnncalc.cells._diagram`).
     """
 
     name: str
@@ -129,7 +132,7 @@ class CellSpec:
 
 def clip(a: torch.Tensor, bound: float | None) -> torch.Tensor:
     """ONNX's ``clip``: clamp a pre-activation to ``[-bound, bound]``; ``None`` leaves it."""
-    return a if bound is None else a.clamp(-bound, bound)
+    return a if bound is None else namespace(a).clip(a, -bound, bound)
 
 
 def unclipped(a: torch.Tensor, bound: float | None) -> torch.Tensor | float:

@@ -1,9 +1,10 @@
 """The one table of activation functions: each one's formula (for ``formulas``), parameters'
 defaults and ONNX spelling, its value on tensors and its slope (for ``grad``).
 
-Every row is ONNX's definition (plus ``identity``), written with the tensor's own methods, so that
-this module imports no torch: reading and checking a config (which names activations) stays
-torch-free, and the tensors that reach :func:`apply` and :func:`slope` bring torch with them.
+Every row is ONNX's definition (plus ``identity``), written against the array API
+(:mod:`rnncalc.arrays`), so that the same rows compute on numpy and on torch, and this
+module imports neither: reading and checking a config (which names activations) stays free of
+them, and the arrays that reach :func:`apply` and :func:`slope` bring their library with them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rnncalc.arrays import namespace, relu, sigmoid, softsign
+
 if TYPE_CHECKING:
     import torch
 
@@ -19,12 +22,6 @@ __all__ = ["ACTIVATIONS", "Activation", "ActivationSpec", "activation", "apply",
 
 Fn = Callable[[Any, float, float], Any]  # (x, alpha, beta) -> act(x), on tensors
 Slope = Callable[[Any, Any, float, float], Any]  # (a, y = act(a), alpha, beta) -> act'(a)
-
-
-def _softsign(x: Any, a: float, b: float) -> Any:
-    import torch.nn.functional as F
-
-    return F.softsign(x)
 
 
 @dataclass(frozen=True)
@@ -42,42 +39,61 @@ class ActivationSpec:
 
 
 def _ones(a: Any) -> Any:
-    return a.new_ones(a.shape)
+    return namespace(a).ones_like(a)
+
+
+def _zeros(a: Any) -> Any:
+    return namespace(a).zeros_like(a)
+
+
+def _where(cond: Any, a: Any, b: Any) -> Any:
+    return namespace(a).where(cond, a, b)
+
+
+def _is(cond: Any, like: Any) -> Any:
+    """A condition as 1.0 and 0.0 in ``like``'s dtype."""
+    return namespace(like).astype(cond, like.dtype)
+
+
+def _tanh(x: Any) -> Any:
+    return namespace(x).tanh(x)
 
 
 #: Every activation a role may use; ONNX's list plus identity. Defaults are ONNX's.
 ACTIVATIONS: dict[str, ActivationSpec] = {
-    "sigmoid": ActivationSpec("1 / (1 + exp(-x))", lambda x, a, b: x.sigmoid(),
+    "sigmoid": ActivationSpec("1 / (1 + exp(-x))", lambda x, a, b: sigmoid(x),
                               lambda z, y, a, b: y * (1 - y), onnx="Sigmoid"),
-    "tanh": ActivationSpec("tanh(x)", lambda x, a, b: x.tanh(), lambda z, y, a, b: 1 - y**2,
+    "tanh": ActivationSpec("tanh(x)", lambda x, a, b: _tanh(x), lambda z, y, a, b: 1 - y**2,
                            onnx="Tanh"),
-    "relu": ActivationSpec("max(0, x)", lambda x, a, b: x.relu(),
-                           lambda z, y, a, b: (z > 0).to(z.dtype), onnx="Relu"),
+    "relu": ActivationSpec("max(0, x)", lambda x, a, b: relu(x),
+                           lambda z, y, a, b: _is(z > 0, z), onnx="Relu"),
     "identity": ActivationSpec("x", lambda x, a, b: x, lambda z, y, a, b: _ones(z)),
     "affine": ActivationSpec("alpha*x + beta", lambda x, a, b: a * x + b,
                              lambda z, y, a, b: a * _ones(z), 1.0, 0.0, onnx="Affine"),
     "hard_sigmoid": ActivationSpec(
-        "min(max(alpha*x + beta, 0), 1)", lambda x, a, b: (a * x + b).clamp(0.0, 1.0),
-        lambda z, y, a, b: a * ((a * z + b >= 0) & (a * z + b <= 1)).to(z.dtype), 0.2, 0.5,
+        "min(max(alpha*x + beta, 0), 1)",
+        lambda x, a, b: namespace(x).clip(a * x + b, 0.0, 1.0),
+        lambda z, y, a, b: a * _is((a * z + b >= 0) & (a * z + b <= 1), z), 0.2, 0.5,
         onnx="HardSigmoid"),
     "leaky_relu": ActivationSpec(
-        "x if x >= 0 else alpha*x", lambda x, a, b: x.where(x >= 0, a * x),
-        lambda z, y, a, b: _ones(z).where(z >= 0, a * _ones(z)), 0.01, onnx="LeakyRelu"),
+        "x if x >= 0 else alpha*x", lambda x, a, b: _where(x >= 0, x, a * x),
+        lambda z, y, a, b: _where(z >= 0, _ones(z), a * _ones(z)), 0.01, onnx="LeakyRelu"),
     "thresholded_relu": ActivationSpec(
-        "x if x > alpha else 0", lambda x, a, b: x.where(x > a, x.new_zeros(x.shape)),
-        lambda z, y, a, b: (z > a).to(z.dtype), 1.0, onnx="ThresholdedRelu"),
+        "x if x > alpha else 0", lambda x, a, b: _where(x > a, x, _zeros(x)),
+        lambda z, y, a, b: _is(z > a, z), 1.0, onnx="ThresholdedRelu"),
     "elu": ActivationSpec("x if x >= 0 else alpha*(exp(x) - 1)",
-                          lambda x, a, b: x.where(x >= 0, a * x.expm1()),
-                          lambda z, y, a, b: _ones(z).where(z >= 0, y + a), 1.0, onnx="Elu"),
-    "scaled_tanh": ActivationSpec("alpha*tanh(beta*x)", lambda x, a, b: a * (b * x).tanh(),
-                                  lambda z, y, a, b: a * b * (1 - (b * z).tanh() ** 2), 1.0, 1.0,
+                          lambda x, a, b: _where(x >= 0, x, a * namespace(x).expm1(x)),
+                          lambda z, y, a, b: _where(z >= 0, _ones(z), y + a), 1.0, onnx="Elu"),
+    "scaled_tanh": ActivationSpec("alpha*tanh(beta*x)", lambda x, a, b: a * _tanh(b * x),
+                                  lambda z, y, a, b: a * b * (1 - _tanh(b * z) ** 2), 1.0, 1.0,
                                   onnx="ScaledTanh"),
-    "softsign": ActivationSpec("x / (1 + |x|)", _softsign,
-                               lambda z, y, a, b: 1 / (1 + z.abs()) ** 2, onnx="Softsign"),
+    "softsign": ActivationSpec("x / (1 + |x|)", lambda x, a, b: softsign(x),
+                               lambda z, y, a, b: 1 / (1 + namespace(z).abs(z)) ** 2,
+                               onnx="Softsign"),
     # log(1 + e^x) exactly, as ONNX; F.softplus returns x itself above its threshold of 20
     "softplus": ActivationSpec("log(1 + exp(x))",
-                               lambda x, a, b: x.logaddexp(x.new_zeros(x.shape)),
-                               lambda z, y, a, b: z.sigmoid(), onnx="Softplus"),
+                               lambda x, a, b: namespace(x).logaddexp(x, _zeros(x)),
+                               lambda z, y, a, b: sigmoid(z), onnx="Softplus"),
 }
 
 _SPELLINGS = {n.replace("_", ""): n for n in ACTIVATIONS}

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from rnncalc.arrays import chunks
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
 from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
 from rnncalc.cells.activations import apply, slope
@@ -36,10 +37,10 @@ GATES = ("r", "z", "n")
 def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor | None,
          form: Any) -> StepOut:
     sigma, g_act = form.activations
-    W_ir, W_iz, W_in = p.weight_ih.chunk(3, dim=0)
-    W_hr, W_hz, W_hn = p.weight_hh.chunk(3, dim=0)
-    b_ir, b_iz, b_in = p.bias_ih.chunk(3)
-    b_hr, b_hz, b_hn = p.bias_hh.chunk(3)
+    W_ir, W_iz, W_in = chunks(p.weight_ih, 3, axis=0)
+    W_hr, W_hz, W_hn = chunks(p.weight_hh, 3, axis=0)
+    b_ir, b_iz, b_in = chunks(p.bias_ih, 3)
+    b_hr, b_hz, b_hn = chunks(p.bias_hh, 3)
     pre = {
         "r": clip(x @ W_ir.T + b_ir + h_prev @ W_hr.T + b_hr, form.clip),
         "z": clip(x @ W_iz.T + b_iz + h_prev @ W_hz.T + b_hz, form.clip),

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from rnncalc.arrays import chunks
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
 from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
 from rnncalc.cells.activations import apply, num, slope
@@ -46,7 +47,7 @@ def step(p: Params, x: torch.Tensor, h_prev: torch.Tensor, c_prev: torch.Tensor 
     assert c_prev is not None
     sigma, g_act, h_act = form.activations
     a = x @ p.weight_ih.T + p.bias_ih + h_prev @ p.weight_hh.T + p.bias_hh
-    pre = dict(zip(GATES, a.chunk(4, dim=-1), strict=True))
+    pre = dict(zip(GATES, chunks(a, 4), strict=True))
     if p.peephole is not None:
         pre["i"] = pre["i"] + p.peephole[0] * c_prev
         pre["f"] = pre["f"] + p.peephole[1] * c_prev

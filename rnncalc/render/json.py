@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from rnncalc.arrays import is_array
 from rnncalc.trace import DirectionTrace, Trace
 
 __all__ = ["dumps", "render", "stream"]
@@ -43,11 +44,10 @@ def stream(trace: Trace) -> Iterator[bytes]:
 def _value(v: Any, pad: bytes) -> Iterator[bytes]:
     """``v`` indented as orjson indents it at the depth ``pad``, written a piece at a time."""
     import orjson
-    import torch
 
     if isinstance(v, DirectionTrace):
         yield from _rows(len(v.positions), lambda rows: v.to_list(rows, _array), pad)
-    elif isinstance(v, torch.Tensor):
+    elif is_array(v):
         yield from _rows(len(v), lambda rows: _array(v[rows]), pad)
     elif isinstance(v, dict) and v and _has_lazy(v):
         inner = pad + b"  "
@@ -86,15 +86,13 @@ def _rows(n: int, block: Any, pad: bytes) -> Iterator[bytes]:
 def _array(t: Any) -> Any:
     """A block as orjson serializes it exactly as the Python floats of ``tolist`` (float32 as
     float64: each number as the float64 it is)."""
-    import torch
+    import numpy as np
 
-    return t.to(torch.float64).numpy()
+    return np.asarray(t, dtype=np.float64)
 
 
 def _has_lazy(v: Any) -> bool:
-    import torch
-
-    if isinstance(v, DirectionTrace | torch.Tensor):
+    if isinstance(v, DirectionTrace) or is_array(v):
         return True
     items = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
     return any(_has_lazy(item) for item in items)
