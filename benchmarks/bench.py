@@ -3,7 +3,7 @@
     python benchmarks/bench.py              # every figure (several minutes)
     python benchmarks/bench.py --quick      # fewer repetitions and smaller batches
     python benchmarks/bench.py --only long  # one section: startup, compute, batch, jobs, long,
-                                            # memory, output
+                                            # memory, output, peer, arrays
 
 Times are the best of several runs (the least disturbed by other work on the machine). Never
 run by the tests: speed is shown here, not asserted.
@@ -111,6 +111,49 @@ def compute(reps: int) -> None:
     row("rnncalc lstm --format json (seed exercise)", value, ref, "<= 1.15")
 
 
+#: Starts its arguments, prints their wall time and peak RSS (wait4's). A small process of its own:
+#: a child's peak RSS starts from its parent's at the fork (and is kept across exec), so a child
+#: of this benchmark, which has imported torch, would show torch's 200 MB.
+_TIMER = ("import os, subprocess, sys, time; start = time.perf_counter(); "
+          "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, "
+          "stderr=subprocess.DEVNULL); usage = os.wait4(child.pid, 0)[2]; "
+          "print(time.perf_counter() - start, usage.ru_maxrss / 1024)")
+
+
+def _peak(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """One run of ``args``: wall seconds and its peak RSS in MB."""
+    out = subprocess.run([PY, "-c", _TIMER, *args], capture_output=True, text=True, env=env,
+                         cwd=ROOT, check=True)
+    seconds, megabytes = out.stdout.split()
+    return float(seconds), float(megabytes)
+
+
+def peer(reps: int) -> None:
+    print("7. The seed run as a whole process, against a hand-written numpy script that computes "
+          "the same LSTM and prints every gate (benchmarks/peer_lstm.py), run in turns; with "
+          "bytecode written and without (PYTHONDONTWRITEBYTECODE=1); best of each, and peak RSS")
+    script = [PY, str(ROOT / "benchmarks" / "peer_lstm.py")]
+    runs = {"rnncalc lstm": ["lstm"], "rnncalc lstm --step-by-step": ["lstm", "-s"],
+            "rnncalc lstm --format json": ["lstm", "--format", "json"]}
+    for bytecode in (True, False):
+        env = {**os.environ}
+        if bytecode:  # the warming run below writes it
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        else:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        for name, args in runs.items():
+            ref: list[tuple[float, float]] = []
+            got: list[tuple[float, float]] = []
+            _peak(script, env), _peak([*RNNCALC, *args], env)  # the file cache warmed
+            for _ in range(reps):
+                ref.append(_peak(script, env))
+                got.append(_peak([*RNNCALC, *args], env))
+            label = name + ("" if bytecode else " (no bytecode)")
+            row(label, min(t for t, _ in got), min(t for t, _ in ref), "<= 2")
+            print(f"  {'':<46} peak RSS {max(m for _, m in got):6.1f} MB, "
+                  f"the script's {max(m for _, m in ref):6.1f} MB")
+
+
 def batch(n: int, separate: int, reps: int) -> None:
     print(f"3. {n} seed-size configs in one `rnncalc run`, against {n} separate calls "
           f"(measured on {separate} calls, scaled)")
@@ -139,6 +182,24 @@ def jobs(n: int) -> None:
         one = shell([*RNNCALC, "run", tmp, "-f", "jsonl"], 1)
         many = shell([*RNNCALC, "run", tmp, "-f", "jsonl", "--jobs", str(cores)], 1)
     row(f"--jobs {cores}", many, one, f"< 1 with {cores} free cores")
+
+
+def arrays(reps: int) -> None:
+    print("8. Where numpy's step loop stops paying (rnncalc.engine.small): an LSTM computed on "
+          "numpy and on torch (torch imported; its step loop below 16 steps, its fused kernel "
+          "from 16), in turns, best of each; per step")
+    from rnncalc.engine import compute
+
+    for hidden in (2, 16, 64, 128, 256, 512):
+        for steps in (15, 200):
+            ex = _long_exercise("lstm", hidden, "float64", steps)[0]
+            on_numpy, on_torch = paired(lambda ex=ex: compute(ex, arrays="numpy"),
+                                        lambda ex=ex: compute(ex, arrays="torch"), reps)
+            path = "fused" if steps >= 16 else "loop"
+            print(f"  H={hidden:<4} T={steps:<4} numpy {1e6 * on_numpy / steps:8.1f} us  torch "
+                  f"({path}) {1e6 * on_torch / steps:8.1f} us  torch/numpy "
+                  f"{on_torch / on_numpy:5.2f}  (work a step "
+                  f"{4 * hidden * 2 * hidden:,} multiply-adds)")
 
 
 def _long_exercise(cell: str, hidden: int, dtype: str, steps: int = 2000):  # type: ignore[no-untyped-def]
@@ -288,7 +349,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, nargs="+", default=[64, 512],
                         help="hidden sizes of the long sequences (default 64 512)")
     parser.add_argument("--only", choices=["startup", "compute", "batch", "jobs", "long",
-                                           "memory", "output"])
+                                           "memory", "output", "peer", "arrays"])
     args = parser.parse_args()
     import torch
 
@@ -305,6 +366,8 @@ def main() -> None:
         "memory": memory,
         "output": lambda: output(reps),
         "jobs": lambda: jobs(2000 if args.quick else 20000),
+        "peer": lambda: peer(reps),
+        "arrays": lambda: arrays(reps),
     }
     for name, section in sections.items():
         if args.only in (None, name):

@@ -14,6 +14,7 @@ numpy its formula. Importing this module imports neither numpy nor torch.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 __all__ = ["chunks", "is_array", "namespace", "relu", "sigmoid", "softmax", "softsign"]
@@ -24,32 +25,29 @@ _NAMESPACES: dict[type, Any] = {}
 def namespace(x: Any) -> Any:
     """The array-API namespace of ``x`` (a numpy array or a torch tensor), looked up once per
     type: ``namespace(x).tanh(x)``."""
-    try:
-        return _NAMESPACES[type(x)]
-    except KeyError:
-        import array_api_compat
-
-        # numpy >= 2 is the standard itself (its compat wrapper would import numpy.testing and
-        # f2py: 0.1 s); torch needs the wrapper (concat, clip, astype)
-        is_numpy = array_api_compat.is_numpy_array(x)
-        xp = array_api_compat.array_namespace(x, use_compat=False if is_numpy else None)
-        _NAMESPACES[type(x)] = xp
+    xp = _NAMESPACES.get(type(x))
+    if xp is not None:
         return xp
-
-
-_ARRAY_TYPES: dict[type, bool] = {}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(x, numpy.ndarray):
+        # numpy >= 2 is the standard itself (array-api-compat's wrapper of it would import
+        # numpy.testing and f2py: 0.1 s at every start)
+        xp = numpy
+    elif is_array(x):  # torch needs the wrapper (concat, clip, astype)
+        from array_api_compat import torch as xp
+    else:
+        raise TypeError(f"expected a numpy array or a torch tensor, got {type(x).__name__}")
+    _NAMESPACES[type(x)] = xp
+    return xp
 
 
 def is_array(x: Any) -> bool:
     """Whether ``x`` is a numpy array or a torch tensor (importing neither)."""
-    try:
-        return _ARRAY_TYPES[type(x)]
-    except KeyError:
-        import array_api_compat
-
-        _ARRAY_TYPES[type(x)] = found = bool(array_api_compat.is_numpy_array(x)
-                                             or array_api_compat.is_torch_array(x))
-        return found
+    if type(x) in _NAMESPACES:
+        return True
+    numpy, torch = sys.modules.get("numpy"), sys.modules.get("torch")
+    return bool((numpy is not None and isinstance(x, numpy.ndarray))
+                or (torch is not None and isinstance(x, torch.Tensor)))
 
 
 def chunks(a: Any, n: int, axis: int = -1) -> tuple[Any, ...]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -134,23 +135,38 @@ def run(ex: Exercise, *, round_to: int | None = None) -> Trace:
 
     ``round_to=N`` rounds every intermediate to ``N`` decimals before it is used further, as a
     student's sheet does (:mod:`rnncalc.rounding`). A small exercise is computed on numpy
-    (:func:`compute`) and its arrays handed over to torch without a copy.
+    (:func:`compute`) and its arrays handed over to torch without a copy; torch is imported first,
+    so that a long sequence takes its fused kernel.
     """
+    _torch()
     return as_torch(compute(ex, round_to=round_to))
 
 
-#: Multiply-adds in one step of one layer from which torch's step loop is as fast as numpy's
-#: (measured: benchmarks/bench.py --only arrays); below, numpy's smaller cost per operation wins.
+#: Multiply-adds in one step of one layer from which torch (its threads) computes it, whatever the
+#: sequence's length; below, numpy's smaller cost per operation wins in the step loop (measured:
+#: benchmarks/bench.py --only arrays).
 NUMPY_WORK = 1_000_000
+#: What numpy's step loop costs a step of one layer and direction: the step's few dozen small
+#: operations, and its multiply-adds (about 20 us, plus 1 ns each, here).
+NUMPY_STEP, NUMPY_MAC = 20e-6, 1e-9
+#: Seconds of numpy's step loop below which a long sequence does not wait for torch's import
+#: (about 1 s here) to run torch's fused kernel, when torch is not imported yet.
+NUMPY_BEFORE_TORCH = 0.5
 
 
 def small(ex: Exercise, round_to: int | None = None) -> bool:
     """Whether :func:`compute` takes numpy: not rounded (``--round`` is a torch function mode),
-    not a long sequence that torch's fused kernel computes (:func:`rnncalc.fused.takes`), and a
-    step too small for torch's threads to pay."""
+    a step too small for torch's threads to pay, and no long sequence that torch's fused kernel
+    computes (:func:`rnncalc.fused.takes`), unless torch is not imported yet and numpy's step
+    loop takes less time than its import."""
     from rnncalc import fused
 
-    return round_to is None and _work(ex) < NUMPY_WORK and not fused.takes(ex)
+    if round_to is not None or _work(ex) >= NUMPY_WORK:
+        return False
+    if not fused.takes(ex):
+        return True
+    loop = ex.num_layers * ex.num_directions * ex.steps * (NUMPY_STEP + _work(ex) * NUMPY_MAC)
+    return "torch" not in sys.modules and loop < NUMPY_BEFORE_TORCH
 
 
 def compute(ex: Exercise, *, round_to: int | None = None, arrays: str | None = None) -> Trace:

@@ -60,6 +60,11 @@ class Job:
     stdin: Stdin = None
     grad: bool = False  # also backpropagate a config that has a loss (rnncalc run --grad)
 
+    @property
+    def per_byte(self) -> float:
+        """Seconds of work per byte of config, for :func:`choose_jobs`."""
+        return SECONDS_PER_BYTE * (TABLE_FACTOR if self.render == "table" else 1)
+
     def __call__(self, source: str) -> Outcome:
         from rnncalc.engine import compute
 
@@ -117,17 +122,22 @@ def _worker_init() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
-#: Seconds of work per byte of config, one process (a seed-sized config of 650 bytes: 2 ms to
-#: read, check, compute and render; long sequences cost about as much per byte of inputs).
+#: Seconds of work per byte of config, one process, written as JSON (a seed-sized config of 560
+#: bytes: 1.5 ms of CPU to read, check, compute on numpy and write; long sequences cost about as
+#: much per byte of inputs); as a table, rich's layout triples it.
 SECONDS_PER_BYTE = 3e-6
-#: Work below which worker processes cannot pay: each starts from a forkserver that has imported
-#: torch (about 2 s on two cores), and the two cores' gain is at most the work halved.
-PARALLEL_FROM = 4.0
+TABLE_FACTOR = 3
+#: Work below which worker processes cannot pay: they start from a forkserver that imports
+#: rnncalc's engine and renderers, not torch (about 0.3 s; a worker imports torch only for a
+#: config that needs it), and the two cores' gain is at most the work halved.
+PARALLEL_FROM = 1.0
 
 
-def choose_jobs(sources: Sequence[str], asked: int | None, cores: int) -> int:
+def choose_jobs(sources: Sequence[str], asked: int | None, cores: int,
+                per_byte: float = SECONDS_PER_BYTE) -> int:
     """``--jobs``: the number asked (0: one per core), or, by default (``None``), one process
-    unless the configs' size says the work outweighs the workers' start-up."""
+    unless the configs' size (times ``per_byte``, :attr:`Job.per_byte`) says the work outweighs
+    the workers' start-up."""
     if asked is not None:
         return asked or cores
     if cores < 2 or len(sources) < 2:
@@ -138,7 +148,7 @@ def choose_jobs(sources: Sequence[str], asked: int | None, cores: int) -> int:
     for source in sources:
         with contextlib.suppress(OSError):
             size += os.stat(source).st_size if source != "-" else 0
-    return cores if size * SECONDS_PER_BYTE >= PARALLEL_FROM else 1
+    return cores if size * per_byte >= PARALLEL_FROM else 1
 
 
 def outcomes(job: Callable[[str], Outcome], sources: Sequence[str], jobs: int = 1
@@ -179,7 +189,15 @@ def _stop(pool: Any) -> None:
         with contextlib.suppress(Exception):
             process.kill()
     server = getattr(forkserver._forkserver, "_forkserver_pid", None)
-    if server:  # killed, not asked: while it still imports torch it would not hear the request
+    if server:  # killed, not asked: while it still imports modules it would not hear the request
+        # and first the workers it was still forking, which the pool does not list yet (they
+        # would live on, then print a traceback when their parent's pipe is gone)
+        with contextlib.suppress(OSError, ValueError):
+            from pathlib import Path
+
+            children = Path(f"/proc/{server}/task/{server}/children").read_text()  # Linux
+            for child in map(int, children.split()):
+                os.kill(child, signal.SIGKILL)
         with contextlib.suppress(OSError):
             os.kill(server, signal.SIGKILL)
     pool.shutdown(wait=False, cancel_futures=True)

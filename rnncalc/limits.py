@@ -155,7 +155,7 @@ def _finite(value: Any) -> bool:
     floating = _FLOATING.get(value.dtype)
     if floating is None:
         floating = _FLOATING[value.dtype] = bool(xp.isdtype(value.dtype, "real floating"))
-    return not floating or bool(xp.all(xp.isfinite(value)))
+    return not floating or bool(xp.isfinite(value).all())  # the method: numpy's np.all is slow
 
 
 def _non_finite(doc: Any, path: str) -> Iterator[tuple[str, float]]:
@@ -181,7 +181,7 @@ def _numbers(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
     elif isinstance(obj, dict):
         for key, value in obj.items():
             yield from _numbers(value, f"{path}.{key}")
-    elif isinstance(obj, list | tuple) and not all(type(v) is int for v in obj):
+    elif isinstance(obj, list | tuple) and not all(type(v) in (int, str) for v in obj):
         # (a trace's positions, 2000 whole numbers on a long run, hold no inf or nan)
         for i, value in enumerate(obj):
             yield from _numbers(value, f"{path}[{i}]")

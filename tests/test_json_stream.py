@@ -46,6 +46,7 @@ def test_out_of_memory_is_the_inputs_size_exit_3(cli, monkeypatch):
         raise MemoryError
 
     monkeypatch.setattr(engine, "run", short_of_memory)
+    monkeypatch.setattr(engine, "compute", short_of_memory)  # the table's and JSON's way
     result = cli("lstm", "-c", str(CONFIGS / "lstm.yaml"), "-f", "json")
     assert result.exit_code == 3
     message = result.stderr.strip()

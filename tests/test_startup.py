@@ -88,9 +88,18 @@ def test_no_torch_on_shell_completion(shell, env):
 
 
 def test_the_probe_can_see_torch():
-    """The check above can fail: a computing command does load torch."""
-    ((_, torch_loaded),) = _probe([["lstm", "--format", "json"]])
+    """The check above can fail: a command that computes on torch does load it (--round: its
+    rounding is a torch function mode)."""
+    ((_, torch_loaded),) = _probe([["lstm", "--round", "4"]])
     assert torch_loaded
+
+
+def test_small_exercises_compute_without_torch():
+    """A seed-sized exercise computes on numpy (issue 18): its tables, JSON and `run` of many
+    configs load no torch; a long one (torch's fused kernel) and the gradients do."""
+    runs = [["lstm"], ["gru", "--format", "json"], ["rnn", "-s", "--format", "csv"],
+            ["run", str(CONFIGS), "-f", "jsonl", "--jobs", "1"], ["lstm", "--explain"]]
+    assert [loaded for _, loaded in _probe(runs)] == [False, False, False, False, True]
 
 
 # Runs one command line through main() in a fresh interpreter; prints which watched modules it

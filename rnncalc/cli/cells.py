@@ -97,7 +97,8 @@ def _cell_command(cell: str) -> Callable[..., None]:
                 emit(render_comparison(compare(exercise), format.value, precision=precision),
                      output)
                 return
-            trace = compute(exercise, round)
+            # the explained arithmetic and the HTML report's pictures read torch tensors
+            trace = compute(exercise, round, numpy=lines is None and format is not Format.html)
             arithmetic = None if lines is None else lines(trace)
             from rnncalc.render.formats import render
 

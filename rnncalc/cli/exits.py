@@ -95,10 +95,15 @@ def quiet_broken_pipe() -> None:
     raise typer.Exit(0)
 
 
-def compute(exercise: object, round_to: int | None = None) -> "Trace":
-    """``engine.run``, the exercise kept for the message if memory runs out."""
+def compute(exercise: object, round_to: int | None = None, *, numpy: bool = False) -> "Trace":
+    """``engine.run``, the exercise kept for the message if memory runs out. ``numpy``: what
+    follows reads numpy arrays too (tables, JSON, CSV, markdown, LaTeX), so a small exercise is
+    computed without importing torch (``engine.compute``)."""
     global _computing
     _computing = exercise
+    from rnncalc.engine import compute as on_arrays
     from rnncalc.engine import run
 
+    if numpy:
+        return on_arrays(exercise, round_to=round_to)  # type: ignore[arg-type]
     return run(exercise, round_to=round_to)  # type: ignore[arg-type]

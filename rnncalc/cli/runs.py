@@ -146,7 +146,8 @@ def run(
         from rnncalc.jobs import choose_jobs
 
         asked = None if jobs == "auto" else int(jobs)
-        results = outcomes(job, sources, choose_jobs(sources, asked, os.cpu_count() or 1))
+        results = outcomes(job, sources, choose_jobs(sources, asked, os.cpu_count() or 1,
+                                                     job.per_byte))
         for outcome in _with_progress(results, len(sources), progress):
             worst = max(worst, outcome.exit_code)
             if outcome.error is not None and format is RunFormat.table:
