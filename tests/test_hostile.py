@@ -86,8 +86,9 @@ def endless_fifo(tmp_path):
     thread.start()
     yield str(path)
     if thread.is_alive():  # never opened by the command: open it once to let the writer go
-        with open(path, "rb") as f:
-            f.read(1)
+        # (without blocking: the writer may end between the check and this open, and a blocking
+        # open would then wait for a writer forever; seen once under load)
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
     thread.join(5)
 
 
