@@ -4,6 +4,7 @@ result (:func:`emit`)."""
 # No `from __future__ import annotations` in rnncalc.cli: typer reads every command's signature
 # with typing.get_type_hints, which compiles and evaluates string annotations afresh on each
 # start (~15 ms); annotations evaluated once, as the module is executed, cost a third of that.
+import itertools
 import os
 import shutil
 import sys
@@ -71,18 +72,19 @@ def emit(renderable_or_text: object, output: Path | None, after: str = "") -> No
 
     ``after`` is plain text written after it, unwrapped (``--explain`` lines are long).
     """
-    from rnncalc.output import write_result
+    from rnncalc.output import write_chunks, write_result
 
     if isinstance(renderable_or_text, str):
         write_result(renderable_or_text + after, output)
         return
-    from rnncalc.render.table import to_text
+    from rnncalc.render.table import text_chunks
 
     tty = output is None and sys.stdout.isatty()
     color = tty and "NO_COLOR" not in os.environ
     width = shutil.get_terminal_size().columns if tty else 80
-    text = to_text(renderable_or_text, width=width, color=color)  # type: ignore[arg-type]
-    write_result(text + after, output)
+    # written as it is laid out: a long gradient table is never held whole
+    chunks = text_chunks(renderable_or_text, width=width, color=color)  # type: ignore[arg-type]
+    write_chunks((chunk.encode() for chunk in itertools.chain(chunks, [after])), output)
 
 
 ConfigOpt = Annotated[Path | None, typer.Option(

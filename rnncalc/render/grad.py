@@ -7,7 +7,7 @@ read from the :class:`~rnncalc.bptt.GradTrace`; matrices are formatted at ``prec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rnncalc.cells import CELLS, spec
@@ -64,20 +64,24 @@ def sections(grad: GradTrace, precision: int = 4, explain: Sequence[Any] | None 
     return build
 
 
-def _selected(rows: Sequence[tuple[Any, ...]], steps: str | None) -> tuple[tuple[Any, ...], ...]:
-    """The rows (one per position) ``steps`` selects, a gap row for each run left out."""
-    picked = shown(range(len(rows)), steps)
+def _selected(n: int, row: Callable[[int], tuple[Any, ...]], steps: str | None
+              ) -> tuple[tuple[Any, ...], ...]:
+    """The rows ``row(t)`` of the positions ``0 .. n-1`` that ``steps`` selects (only those are
+    formatted), a gap row for each run left out."""
+    picked = shown(range(n), steps)
+    rows = {k: row(k) for k in picked if k is not None}
+    width = len(next(iter(rows.values())))
     return tuple(rows[k] if k is not None else
-                 _gap(gap_size(picked, i, len(rows)))[:2] + ("",) * (len(rows[0]) - 2)
+                 _gap(gap_size(picked, i, n))[:2] + ("",) * (width - 2)
                  for i, k in enumerate(picked))
 
 
 def _loss(grad: GradTrace, precision: int, steps: str | None) -> Section:
     if grad.value is None:
         given_c = grad.loss.upstream_c
-        up: tuple[tuple[Any, ...], ...] = _selected(tuple(
-            (str(t), _vec(v), *(() if given_c is None else (Numbers(given_c[t]),)))
-            for t, v in enumerate(grad.dh_head)), steps)
+        up = _selected(len(grad.dh_head), lambda t: (
+            str(t), _vec(grad.dh_head[t]), *(() if given_c is None else (Numbers(given_c[t]),))),
+            steps)
         columns: tuple[Any, ...] = ("t", Math("dL/d output_t"))
         if given_c is not None:
             columns += (Math("dL/dc_t (from above)"),)
@@ -98,10 +102,10 @@ def _loss(grad: GradTrace, precision: int, steps: str | None) -> Section:
         return str(int(y[0])) if grad.loss.type == "cross_entropy" else _vec(y)
 
     terms = grad.terms if grad.terms is not None else [grad.value]
-    rows: tuple[tuple[Any, ...], ...] = _selected(tuple(
-        (label, _vec(z), target(y), fmt(float(term), precision), _vec(dz), _vec(dh))
-        for label, z, y, term, dz, dh in zip(labels, grad.z, grad.target, terms, grad.dz,
-                                             grad.dh_head, strict=True)), steps)
+    z, dz, y = grad.z, grad.dz, grad.target
+    rows = _selected(len(labels), lambda t: (
+        labels[t], _vec(z[t]), target(y[t]), fmt(float(terms[t]), precision), _vec(dz[t]),
+        _vec(grad.dh_head[t])), steps)
     head_in = "h_t" if grad.at == "steps" else "h_final"
     return Section("Loss", (Text(text, tex), Table(
         ("t", Math("z (head output)"), Math("target"), Math("L term"), Math("dL/dz"),
@@ -218,13 +222,12 @@ def _written_rows(group: dict[str, Any], precision: int, where: str = "") -> lis
 
 def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
     """The sections as rich renderables, for the table output."""
-    from rich import box
     from rich.console import Group
     from rich.table import Table as RichTable
     from rich.text import Text as RichText
 
     from rnncalc.render.explain import render as render_explain
-    from rnncalc.render.table import Header
+    from rnncalc.render.table import Laid
 
     def cell(c: Any) -> str:
         if isinstance(c, Math):
@@ -252,14 +255,8 @@ def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
                     else:
                         grid.add_row("", line[2:])
             elif isinstance(b, Table):
-                table = RichTable(box=box.SIMPLE_HEAD, pad_edge=False)
-                for i, c in enumerate(b.columns):
-                    header = Header(cell(c))
-                    table.add_column(header, justify="right" if i == 0 else "left",
-                                     overflow="fold", min_width=header.min_width)
-                for i, row in enumerate(b.rows):
-                    table.add_row(*(cell(c) for c in row), end_section=i in b.groups)
-                parts.append(table)
+                parts.append(Laid([cell(c) for c in b.columns],
+                                  [[cell(c) for c in row] for row in b.rows], set(b.groups)))
                 if b.caption:
                     parts.append(RichText(b.caption, style="dim"))
     return Group(*parts)

@@ -6,12 +6,17 @@ The only module besides the CLI that uses the terminal library.
 from __future__ import annotations
 
 import io
+import itertools
 import re
+from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich import box
+from rich._wrap import divide_line
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
+from rich.segment import Segment, Segments
 from rich.table import Table
 from rich.text import Text
 
@@ -23,7 +28,8 @@ from rnncalc.trace import DirectionTrace, HeadTrace, Trace
 if TYPE_CHECKING:
     from rnncalc.compare import Comparison
 
-__all__ = ["Header", "render", "render_comparison", "to_svg", "to_text"]
+__all__ = ["Header", "Laid", "render", "render_comparison", "text_chunks", "to_svg",
+           "to_text"]
 
 EXTRA_NAMES = {"m": "m_t  o*act(c_t)"}  # intermediates beyond the gates (lstm projection)
 
@@ -52,17 +58,151 @@ class Header:
         yield Text("\n".join(lines), style="bold")
 
 
+#: Lines of a :class:`Laid` table held at a time while it is written.
+PIECE = 500
+#: What rich would not print as it is: markup (``[bold]``), emoji codes (``:smile:``), tabs.
+_MARKUP = re.compile(r"[\\:\t]|\[[a-z#/@]")
+
+
+class Laid:
+    """A table of plain-text cells, laid out line by line exactly as rich lays out the same
+    table built by :func:`_table` (its widths, every cell folded between words), without rich's
+    work for every cell: a 64-unit LSTM's gradient table has 70,000 lines, which rich lays out
+    at about 0.1 ms each. The header, and a table whose text rich would read as markup, go
+    through rich itself; ``rows`` ending a section (a blank line after them) are ``sections``."""
+
+    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[str]],
+                 sections: Collection[int] = ()) -> None:
+        self.columns, self.rows, self.sections = tuple(columns), rows, sections
+
+    def rich_table(self) -> Table:
+        """The same table, built for rich to lay out."""
+        table = _table(*self.columns)
+        for i, row in enumerate(self.rows):
+            table.add_row(*row, end_section=i in self.sections)
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from self.pieces(console, options)
+
+    def pieces(self, console: Console, options: ConsoleOptions) -> Iterator[RenderableType]:
+        """The table a few hundred lines at a time, each piece its lines' segments: written as
+        they come (:func:`text_chunks`), a long table is never held whole as segments."""
+        if any(_MARKUP.search(c) for row in self.rows for c in row):
+            yield self.rich_table()
+            return
+        n = len(self.columns)
+        header = _table(*self.columns)
+        header.add_row(*([_Measured(*_measure(column)) for column in zip(*self.rows, strict=True)]
+                         or [_Measured(0, 0)] * n))
+        widths = header._calculate_column_widths(  # rich's own, on each column's measurement
+            console, options.update_width(options.max_width - header._extra_width))
+        _, right, _, left = header.padding
+        pads = [(0 if k == 0 else left, 0 if k == n - 1 else right) for k in range(n)]
+        if sum(widths) > options.max_width - header._extra_width or any(
+                w - a - b < 1 for w, (a, b) in zip(widths, pads, strict=True)):
+            yield self.rich_table()  # narrower than the headers, or than a column's padding
+            return
+        header.rows.clear()
+        for column, width in zip(header.columns, widths, strict=True):
+            column._cells.clear()
+            column.width = width - header._get_padding_width(column._index)
+        *top, bottom = Segment.split_lines(console.render(header, options))
+        out: list[Segment] = []
+        for line in top:  # the top edge, the header, its rule (the bottom edge last)
+            out += [*line, Segment.line()]
+        bx = box.SIMPLE_HEAD.substitute(options, safe=console.safe_box)
+        rule = bx.get_row(widths, "row", edge=True)
+        for i, row in enumerate(self.rows):
+            last = i == len(self.rows) - 1
+            edge_l, edge_r, divider = (bx.foot_left, bx.foot_right, bx.foot_vertical) if last \
+                else (bx.mid_left, bx.mid_right, bx.mid_vertical)
+            cells = [_fold(c, w - a - b, "right" if k == 0 else "left", a, b)
+                     for k, (c, w, (a, b)) in enumerate(zip(row, widths, pads, strict=True))]
+            for j in range(max(len(c) for c in cells)):
+                out += [Segment(edge_l + divider.join(
+                    c[j] if j < len(c) else " " * w for c, w in zip(cells, widths, strict=True))
+                    + edge_r), Segment.line()]
+            if i in self.sections and not last:
+                out += [Segment(rule), Segment.line()]
+            if len(out) > 2 * PIECE:
+                yield Segments(out)
+                out = []
+        yield Segments([*out, *bottom, Segment.line()])
+
+
+class _Measured:
+    """A column's measurement as rich takes it from text: its widest word, its longest line."""
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.lo, self.hi)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        return iter(())  # measured, never drawn
+
+
+def _measure(cells: Sequence[str]) -> tuple[int, int]:
+    lo = hi = 0
+    for text in cells:
+        longest = max(map(cell_len, text.splitlines()), default=0)
+        hi = max(hi, longest)
+        lo = max(lo, max(map(cell_len, text.split()), default=longest))
+    return lo, hi
+
+
+def _fold(text: str, width: int, justify: str, left: int, right: int) -> list[str]:
+    """``text`` folded between words into lines of ``width`` cells (a word longer than that
+    across lines), justified, padded: rich's ``Text.wrap`` with ``overflow="fold"``."""
+    out = []
+    for line in text.split("\n"):
+        cuts = [0, *divide_line(line, width, fold=True), len(line)]
+        for a, b in itertools.pairwise(cuts):
+            piece = line[a:b]
+            if justify == "right" or len(piece) > width:  # (left: whitespace past the width)
+                piece = piece.rstrip()
+            size = cell_len(piece)
+            if size > width:
+                piece, size = set_cell_size(piece, width), width
+            pad = " " * (width - size)
+            piece = pad + piece if justify == "right" else piece + pad
+            out.append(" " * left + piece + " " * right)
+    return out
+
+
 def to_text(renderable: RenderableType, *, width: int | None = None, color: bool = False) -> str:
     """Render to a string: ``color`` only for a terminal; ``width`` fixed for files and tests."""
+    return "".join(text_chunks(renderable, width=width, color=color))
+
+
+def text_chunks(renderable: RenderableType, *, width: int | None = None, color: bool = False
+                ) -> Iterator[str]:
+    """:func:`to_text` piece by piece, to be written as it comes: each part of a group alone, a
+    :class:`Laid` table a few hundred lines at a time (a 64-unit LSTM's gradient table has
+    70,000 lines: as one piece, rich's segments of it took ten times its text)."""
     console = Console(
         file=io.StringIO(), width=width or 80, force_terminal=color, no_color=not color,
         color_system="auto" if color else None, highlight=False, soft_wrap=False,
     )
-    console.print(renderable)
-    text: str = console.file.getvalue()  # type: ignore[attr-defined]
-    if color:
-        return text
-    return "".join(line.rstrip() + "\n" for line in text.splitlines())
+    file: io.StringIO = console.file  # type: ignore[assignment]
+    for part in _parts(renderable, console):
+        console.print(part)
+        text = file.getvalue()
+        file.seek(0)
+        file.truncate()
+        yield text if color else "".join(line.rstrip() + "\n" for line in text.splitlines())
+
+
+def _parts(renderable: RenderableType, console: Console) -> Iterator[RenderableType]:
+    if isinstance(renderable, Group):
+        for part in renderable.renderables:
+            yield from _parts(part, console)
+    elif isinstance(renderable, Laid):
+        yield from renderable.pieces(console, console.options)
+    else:
+        yield renderable
 
 
 def to_svg(renderable: RenderableType, *, width: int = 100, title: str = "rnncalc") -> str:
