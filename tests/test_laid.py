@@ -10,7 +10,8 @@ from rich.text import Text
 
 from rnncalc.render.table import Laid, text_chunks, to_text
 
-WORD = st.text(alphabet="abc0123456789.-[],⋮· ", min_size=0, max_size=40)
+WORD = st.text(alphabet="abc0123456789.-[],⋮· ", min_size=0, max_size=40) | st.text(
+    alphabet="ab1.- ", min_size=0, max_size=70)
 CELL = st.lists(WORD, max_size=30).map(" ".join) | st.lists(WORD, max_size=4).map("\n".join)
 HEADERS = st.sampled_from(["t", "quantity", "value", "dL/dh_t (sum)", "pre-activation",
                            "a long header name"])

@@ -147,10 +147,37 @@ class _Measured:
 def _measure(cells: Sequence[str]) -> tuple[int, int]:
     lo = hi = 0
     for text in cells:
-        longest = max(map(cell_len, text.splitlines()), default=0)
+        size = len if text.isascii() and text.isprintable() else cell_len
+        longest = max(map(size, text.splitlines()), default=0)
         hi = max(hi, longest)
-        lo = max(lo, max(map(cell_len, text.split()), default=longest))
+        lo = max(lo, max(map(size, text.split()), default=longest))
     return lo, hi
+
+
+_WORD = re.compile(r"\s*\S+\s*")
+
+
+def _breaks(line: str, width: int) -> list[int]:
+    """Where rich's ``divide_line`` breaks ``line`` (folding), for ASCII text without its
+    per-word cell measuring (a 64-unit LSTM's gradient table has 700,000 words)."""
+    if not (line.isascii() and line.isprintable()):  # (control characters take no cell)
+        return divide_line(line, width, fold=True)
+    breaks = []
+    offset = 0
+    for word in _WORD.finditer(line):
+        start, end = word.span()
+        length = len(word.group().rstrip())
+        if width - offset >= length:
+            offset += end - start
+        elif length > width:  # folded: each piece of it on a line of its own
+            for piece in range(start, end, width):
+                if piece:
+                    breaks.append(piece)
+                offset = min(width, end - piece)
+        elif offset and start:
+            breaks.append(start)
+            offset = end - start
+    return breaks
 
 
 def _fold(text: str, width: int, justify: str, left: int, right: int) -> list[str]:
@@ -158,7 +185,7 @@ def _fold(text: str, width: int, justify: str, left: int, right: int) -> list[st
     across lines), justified, padded: rich's ``Text.wrap`` with ``overflow="fold"``."""
     out = []
     for line in text.split("\n"):
-        cuts = [0, *divide_line(line, width, fold=True), len(line)]
+        cuts = [0, *_breaks(line, width), len(line)]
         for a, b in itertools.pairwise(cuts):
             piece = line[a:b]
             if justify == "right" or len(piece) > width:  # (left: whitespace past the width)
@@ -188,10 +215,13 @@ def text_chunks(renderable: RenderableType, *, width: int | None = None, color: 
     )
     file: io.StringIO = console.file  # type: ignore[assignment]
     for part in _parts(renderable, console):
-        console.print(part)
-        text = file.getvalue()
-        file.seek(0)
-        file.truncate()
+        if isinstance(part, Segments) and not color:  # a Laid table's lines, no styles to write
+            text = "".join(segment.text for segment in part.segments)
+        else:
+            console.print(part)
+            text = file.getvalue()
+            file.seek(0)
+            file.truncate()
         yield text if color else "".join(line.rstrip() + "\n" for line in text.splitlines())
 
 
