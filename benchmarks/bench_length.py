@@ -26,25 +26,47 @@ os.environ.setdefault("RNNCALC_MAX_CONFIG_BYTES", "100000000000")
 ROOT = Path(__file__).resolve().parent.parent
 RNNCALC = [sys.executable, "-m", "rnncalc"]
 IMPORTS = [sys.executable, "-c", "import torch, rnncalc.engine, rnncalc.bptt, rnncalc.render.json"]
+#: What `rnncalc lstm` and `rnncalc grad` import before they read a config
+CLI_IMPORTS = [sys.executable, "-c", "import torch, rnncalc.cli, rnncalc.engine, rnncalc.bptt, "
+               "rnncalc.render.grad, rnncalc.render.table, rnncalc.render.formats"]
+
+
+#: Runs a command and writes its seconds and peak resident KB to a file. The measured command is
+#: this small process's child: Linux counts a child's peak (``ru_maxrss``) from the resident size
+#: of the process that forked it, so a child of this script (torch imported, configs built) showed
+#: this script's own 230 MB as the peak of anything smaller.
+LAUNCH = ("import os, sys, time\n"
+          "start = time.perf_counter()\n"
+          "pid = os.fork()\n"
+          "if pid == 0:\n"
+          "    os.execv(sys.argv[2], sys.argv[2:])\n"
+          "_, status, usage = os.wait4(pid, 0)\n"
+          "with open(sys.argv[1], 'w') as f:\n"
+          "    f.write(f'{time.perf_counter() - start} {usage.ru_maxrss}')\n"
+          "sys.exit(os.waitstatus_to_exitcode(status))\n")
 
 
 def measured(args: list[str]) -> tuple[float, float]:
     """Seconds and peak MB of one run of ``args`` (output discarded)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"failed: {' '.join(args)}")
-    return time.perf_counter() - start, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile("r") as report:
+        if subprocess.run([sys.executable, "-c", LAUNCH, report.name, *args],
+                          stdout=subprocess.DEVNULL, cwd=ROOT).returncode:
+            raise SystemExit(f"failed: {' '.join(args)}")
+        seconds, kb = report.read().split()
+    return float(seconds), int(kb) / 1024
 
 
-def paired(a: list[str], b: list[str], reps: int) -> tuple[tuple[float, float], ...]:
-    """The best time and the peak memory of each, run in turns."""
+def turns(a: list[str], b: list[str], reps: int) -> tuple[list[tuple[float, float]], ...]:
+    """Seconds and peak MB of every run of each, run in turns (a, b, a, b, ...)."""
     runs: tuple[list[tuple[float, float]], ...] = ([], [])
     for _ in range(reps):
         for args, out in zip((a, b), runs, strict=True):
             out.append(measured(args))
-    return tuple((min(t for t, _ in r), max(m for _, m in r)) for r in runs)
+    return runs
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
 
 def config(steps: int, hidden: int, inputs: int = 8, targets: bool = True) -> dict:
@@ -84,20 +106,30 @@ def grad(reps: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config(1000, 64)
         path = written(cfg, tmp, "long.yaml")
-        (fwd, fwd_mb), (bwd, bwd_mb) = paired([*RNNCALC, "lstm", "-c", path],
-                                              [*RNNCALC, "grad", "-c", path], reps)
-        row("rnncalc grad -c long.yaml", bwd, fwd, "<= 3")
-        _, bare = measured(IMPORTS)
+        fwd_runs, grad_runs = turns([*RNNCALC, "lstm", "-c", path],
+                                    [*RNNCALC, "grad", "-c", path], reps)
+        row("rnncalc grad -c long.yaml (best of each)", min(t for t, _ in grad_runs),
+            min(t for t, _ in fwd_runs), "<= 3")
+        ratios = [b[0] / a[0] for a, b in zip(fwd_runs, grad_runs, strict=True)]
+        print(f"  turn by turn: {spread(ratios)}")
+        bare = min(measured(CLI_IMPORTS)[1] for _ in range(2))
         ex = rnncalc.load(path)
         trace = rnncalc.run(ex)
         g = backprop(trace, steps=None)
-        text = subprocess.run([*RNNCALC, "grad", "-c", path], capture_output=True, check=True,
-                              cwd=ROOT).stdout
-        held = _nbytes(trace) + _nbytes(g) + len(text)
-        row("peak memory above the imports, against the output", bwd_mb - bare, held / 2**20,
-            "<= 2", "MB")
-        print(f"  (peaks: grad {bwd_mb:.0f} MB, forward {fwd_mb:.0f} MB, imports {bare:.0f} MB; "
-              f"the output: trace, rows shown and totals, {len(text) / 2**20:.1f} MB of text)")
+        text = {command: len(subprocess.run([*RNNCALC, command, "-c", path], capture_output=True,
+                                            check=True, cwd=ROOT).stdout)
+                for command in ("lstm", "grad")}
+        # what the output must hold: every number it shows (the trace; the gradients at the rows
+        # shown and the totals), and the text written
+        tensors, both = _nbytes(trace), _nbytes([trace, g])
+        fwd_mb, grad_mb = max(m for _, m in fwd_runs), max(m for _, m in grad_runs)
+        row("grad: peak above the imports, against its output", grad_mb - bare,
+            (both + text["grad"]) / 2**20, "<= ~2", "MB")
+        row("(lstm, the same config: the same, against its own)", fwd_mb - bare,
+            (tensors + text["lstm"]) / 2**20, "none", "MB")
+        print(f"  (peaks: grad {grad_mb:.0f} MB, lstm {fwd_mb:.0f} MB, the imports {bare:.0f} MB; "
+              f"grad's output: the trace {tensors / 2**20:.1f} MB, the gradients "
+              f"{(both - tensors) / 2**20:.1f} MB, {text['grad'] / 2**20:.1f} MB of text)")
         module = torch.nn.LSTM(8, 64, dtype=torch.float64)
         module.load_state_dict({k: torch.tensor(v, dtype=torch.float64)
                                 for k, v in cfg["weights"].items()})
@@ -141,22 +173,42 @@ def table(reps: int) -> None:
     import rnncalc
     from rnncalc.bptt import backprop
     from rnncalc.render.grad import render
+    from rnncalc.render.table import Laid, to_text
     from rnncalc.render.table import render as render_table
-    from rnncalc.render.table import to_text
 
-    print("2. The default grad table of a 500-step, seed-sized LSTM (2 units), rendered, "
-          "against the one second the issue allows")
+    print("2. The default grad table of a 500-step, seed-sized LSTM (2 units), rendered (laid "
+          "out and turned to text), against the one second the issue allows; beside it, in "
+          "turns, the forward table alone and the same grad tables laid out by rich's Table")
     ex = rnncalc.load(config(500, 2, inputs=3))
     trace = rnncalc.run(ex)
     g = backprop(trace, steps=None)
 
-    from bench import best  # benchmarks/ is the script's folder
+    def by_rich(self: Laid, console: object, options: object) -> object:
+        yield self.rich_table()
 
-    shown = best(lambda: to_text(render(trace, g, "table"), width=80), reps)
-    row("grad table (forward, loss, backward rows, totals)", shown, 1.0, "<= 1")
-    forward = best(lambda: to_text(render_table(trace), width=80), reps)
-    print(f"  (the forward table alone: {forward:.3f} s; backprop with the rows shown: "
-          f"{best(lambda: backprop(trace, steps=None), reps):.3f} s)")
+    def timed(fn: Callable[[], object]) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+    laid = Laid.pieces
+    times: dict[str, list[float]] = {"grad": [], "forward": [], "rich": []}
+    for _ in range(3 * reps):
+        times["forward"].append(timed(lambda: to_text(render_table(trace), width=80)))
+        times["grad"].append(timed(lambda: to_text(render(trace, g, "table"), width=80)))
+        Laid.pieces = by_rich  # type: ignore[assignment, method-assign]
+        times["rich"].append(timed(lambda: to_text(render(trace, g, "table"), width=80)))
+        Laid.pieces = laid  # type: ignore[method-assign]
+    lines = to_text(render(trace, g, "table"), width=80).count("\n")
+    row(f"grad table ({lines} lines; best)", min(times["grad"]), 1.0, "<= 1")
+    print(f"  runs {spread(times['grad'])} s; the forward table alone {spread(times['forward'])} s"
+          f"; grad / forward turn by turn "
+          f"{spread([a / b for a, b in zip(times['grad'], times['forward'], strict=True)])}; "
+          f"rich's Table instead {spread(times['rich'])} s, "
+          f"{spread([a / b for a, b in zip(times['rich'], times['grad'], strict=True)])}x")
+    start = time.perf_counter()
+    backprop(trace, steps=None)
+    print(f"  (backprop with the rows shown, not rendering: {time.perf_counter() - start:.3f} s)")
 
 
 def jobs(n: int, reps: int) -> None:
