@@ -123,14 +123,16 @@ def _worker_init() -> None:
 
 
 #: Seconds of work per byte of config, one process, written as JSON (a seed-sized config of 560
-#: bytes: 1.5 ms of CPU to read, check, compute on numpy and write; long sequences cost about as
-#: much per byte of inputs); as a table, rich's layout triples it.
-SECONDS_PER_BYTE = 3e-6
-TABLE_FACTOR = 3
-#: Work below which worker processes cannot pay: they start from a forkserver that imports
-#: rnncalc's engine and renderers, not torch (about 0.3 s; a worker imports torch only for a
-#: config that needs it), and the two cores' gain is at most the work halved.
-PARALLEL_FROM = 1.0
+#: bytes: about 1.1 ms of CPU to read, check, compute on numpy and write; long sequences cost
+#: about as much per byte of inputs); as a table, rich's layout takes it to about five times.
+SECONDS_PER_BYTE = 2e-6
+TABLE_FACTOR = 5
+#: Work below which worker processes do not pay: they start from a forkserver that imports
+#: rnncalc's engine and renderers, not torch (a worker imports it for a config that needs it),
+#: and the two cores' gain is at most the work halved, none when other work has the cores. On
+#: this machine at load 7 (other sessions' tests), 1000 seed configs as JSON (1 s of work) took
+#: 1.9x as long with two workers, 5000 (5 s) 0.96-1.1x: so, from 8 s.
+PARALLEL_FROM = 8.0
 
 
 def choose_jobs(sources: Sequence[str], asked: int | None, cores: int,

@@ -271,10 +271,10 @@ def test_steps_that_pick_some_steps_may_run_past_the_end(cli, tmp_path):
 
 def test_jobs_auto_starts_workers_only_for_enough_work(tmp_path, monkeypatch):
     """By default one process: a class of seed-sized configs is done before workers start;
-    as tables (three times the work each), the same class takes the workers."""
+    as tables (five times the work each), the same class takes the workers."""
     from rnncalc import jobs
 
-    small = [str(CONFIGS / "lstm.yaml")] * 300
+    small = [str(CONFIGS / "lstm.yaml")] * 3000
     assert jobs.choose_jobs(small, None, cores=2) == 1
     assert jobs.choose_jobs(small, None, cores=2, per_byte=jobs.Job("table").per_byte) == 2
     assert jobs.choose_jobs(small * 10, None, cores=2) == 2
