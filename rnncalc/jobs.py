@@ -185,8 +185,20 @@ def _stop(pool: Any) -> None:
     import contextlib
     import os
     import signal
+    import threading
+    from concurrent.futures import InvalidStateError
     from multiprocessing import forkserver
 
+    previous = threading.excepthook
+
+    def quiet(args: Any) -> None:
+        # the pool's manager thread, finding its workers killed, sets an error on futures that
+        # shutdown(cancel_futures=True) cancelled: InvalidStateError (Python 3.11), a traceback
+        # on stderr after "terminated"; the run is ending anyway
+        if args.exc_type is not InvalidStateError:
+            previous(args)
+
+    threading.excepthook = quiet
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         with contextlib.suppress(Exception):
             process.kill()
