@@ -6,12 +6,14 @@ import math
 from enum import IntEnum
 
 __all__ = [
-    "MAX_MESSAGE", "ConfigError", "ExitCode", "RnncalcError", "Terminated", "listed", "one_line",
-    "shown",
+    "MAX_MESSAGE", "MAX_PROBLEMS", "ConfigError", "ConfigProblems", "ExitCode", "RnncalcError",
+    "Terminated", "listed", "one_line", "shown",
 ]
 
 #: The longest message printed, in characters: a line of a terminal or two, never a screenful.
 MAX_MESSAGE = 300
+#: The most problems of one config printed, one line each; the rest are counted.
+MAX_PROBLEMS = 20
 
 
 class ExitCode(IntEnum):
@@ -46,9 +48,11 @@ class ConfigError(RnncalcError):
     """
 
     def __init__(
-        self, message: str, *, source: str | None = None, line: int | None = None, path: str = ""
+        self, message: str, *, source: str | None = None, line: int | None = None, path: str = "",
+        absent: bool = False,
     ) -> None:
         self.message, self.source, self.line, self.path = message, source, line, path
+        self.absent = absent  # about a key not written: less specific than one written wrong
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -57,6 +61,43 @@ class ConfigError(RnncalcError):
             where += f":{self.line}"
         text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
         return one_line(text)
+
+
+class ConfigProblems(ConfigError):
+    """Every problem found in a config, as a compiler lists them: one line each, the problems
+    with a value written (in the order of their lines) before the keys not written at all, each
+    field once, at most :data:`MAX_PROBLEMS` lines and then how many more. Its ``message``,
+    ``line`` and ``path`` are the first problem's.
+
+    >>> print(ConfigProblems([ConfigError("missing required key 'inputs'", source="a.yaml",
+    ...                                   path="inputs", absent=True),
+    ...                       ConfigError("expected at least 1, got -2", source="a.yaml", line=2,
+    ...                                   path="hidden_size")]))
+    a.yaml:2: hidden_size: expected at least 1, got -2
+    a.yaml: inputs: missing required key 'inputs'
+    """
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        flat = [p for problem in problems
+                for p in (problem.problems if isinstance(problem, ConfigProblems) else [problem])]
+        order = sorted(range(len(flat)), key=lambda i: (
+            flat[i].absent, flat[i].line if flat[i].line is not None else 1 << 62, i))
+        seen: set[tuple[str | None, str]] = set()
+        self.problems: list[ConfigError] = []
+        for i in order:
+            if (flat[i].source, flat[i].path) not in seen:  # one line a field: its first problem
+                seen.add((flat[i].source, flat[i].path))
+                self.problems.append(flat[i])
+        first = self.problems[0]
+        super().__init__(first.message, source=first.source, line=first.line, path=first.path,
+                         absent=first.absent)
+
+    def __str__(self) -> str:
+        lines = [ConfigError.__str__(p) for p in self.problems[:MAX_PROBLEMS]]
+        more = len(self.problems) - MAX_PROBLEMS
+        if more > 0:
+            lines.append(f"{self.source or '<config>'}: and {more:,} more problems")
+        return "\n".join(lines)
 
 
 def one_line(text: str) -> str:

@@ -84,7 +84,8 @@ CASES = [
      "8: inputs[1]: row 1 has 2 numbers but row 0 has 3", []),
     ("ragged-weights", "rnn", replaced(RNN, "[[0, -1], [0, -1]]", "[[0, -1], [0]]"),
      "12: weights.W_hh[1]: row 1 has 1 numbers but row 0 has 2", []),
-    ("empty-inputs", "rnn", replaced(RNN, "inputs:\n", "inputs: []\nx:\n"),
+    ("empty-inputs", "rnn", replaced(RNN, "inputs:\n  - [1, 2, 3]   # x_0\n  - [4, 5, 6]   # x_1\n"
+                                          "  - [7, 8, 9]   # x_2\n", "inputs: []\n"),
      "6: inputs: expected a non-empty list, got an empty list", []),
     ("empty-matrix", "rnn", replaced(RNN, "[[0, -1], [0, -1]]", "[]"),
      "12: weights.W_hh: expected a matrix: a list of rows of numbers, got []", []),
@@ -109,8 +110,10 @@ CASES = [
      "19: num_layers: expected at least 1, got 0", []),
     ("fractional-size", "rnn", RNN + "hidden_size: 2.5\n",
      "19: hidden_size: expected a whole number, got 2.5", []),
+    # blamed once, not at every weight and the head
     ("size-disagrees-with-weights", "rnn", RNN + "hidden_size: 3\n",
-     "11: weights.W_ih: expected shape [3, 3] (hidden x input), got [2, 3]", []),
+     "19: hidden_size: expected 2, the size the weights have (weights.W_hh is [2, 2]), got 3",
+     []),
     ("head-width", "rnn", replaced(RNN, "W: [[0, 1]]", "W: [[0, 1, 2]]"),
      "17: head.W: expected 2 columns (the top layer's output width), got shape [1, 3]", []),
     ("head-width-bidirectional", "rnn", replaced(BIDIR, "W: [[1, 1, 1, 1]]", "W: [[1, 1]]"),
@@ -171,6 +174,122 @@ def test_bad_config_is_one_line_naming_file_line_and_field(run_file, cmd, text, 
     assert message.startswith(f"{name}:{where}"), message
     for word in words:
         assert word in message
+
+
+# ---------------------------------------------------------------- every problem, one line each
+
+def problems(result) -> list[str]:
+    """The lines of a failed run, after checking its exit code (3) and that stdout is empty."""
+    assert result.exit_code == ExitCode.INVALID_INPUT, (result.exit_code, result.stderr)
+    assert result.stdout == "" and result.stderr.endswith("\n"), result.stdout
+    return result.stderr.splitlines()
+
+
+#: Four independent problems, one per line of the file: each is reported at its line, and none
+#: of what follows from them (the weights are read with the hidden size they have, 2).
+FOUR = """cell: rnn
+hidden_size: -2
+colour: blue
+inputs:
+  - [1, 2]
+  - [3, "x"]
+  - [5, 6]
+weights:
+  weight_ih_l0: [[0.1, 0.2], [0.3, 0.4]]
+  weight_hh_l0: [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
+"""
+
+
+@pytest.mark.parametrize("command", [["validate"], ["rnn", "-c"], ["grad", "-c"]])
+def test_every_problem_of_a_config_is_a_line_of_its_own(cli, tmp_path, command):
+    path = tmp_path / "four.yaml"
+    path.write_text(FOUR)
+    lines = problems(cli(*command, str(path)))
+    assert lines[0] == f"{path}:2: hidden_size: expected at least 1, got -2"
+    assert lines[1].startswith(f"{path}:3: colour: unknown key 'colour'; allowed: ")
+    assert lines[2] == f"{path}:6: inputs[1][1]: expected a number, got 'x'"
+    assert lines[3] == (f"{path}:10: weights.weight_hh_l0: expected shape [2, 2] "
+                        "(hidden x hidden), got [2, 3]")
+    assert len(lines) == 4
+
+
+@pytest.mark.parametrize(("text", "line"), ids=[
+    "size-without-weights", "size-against-every-weight", "misspelt-required-key",
+    "misspelt-weight-name", "misspelt-state-dict-name", "head-with-a-problem-and-its-loss",
+    "projection-without-its-size",
+], argvalues=[
+    # weights missing for want of a size are not missing (issue 12's own case)
+    ("cell: rnn\nhidden_size: 0\ninputs: [[1]]\n",
+     "2: hidden_size: expected at least 1, got 0"),
+    # not at each of the three weights and the head, but the one key they all disagree with
+    (RNN + "hidden_size: 3\n",
+     "19: hidden_size: expected 2, the size the weights have (weights.W_hh is [2, 2]), got 3"),
+    # not also "missing required key 'weights'"
+    (replaced(RNN, "weights:", "wieghts:"),
+     "10: wieghts: unknown key 'wieghts' (did you mean 'weights'?); allowed: "),
+    # not also "missing weight W_hf"
+    (replaced(LSTM, "W_hf:", "W_fh:"),
+     "14: weights.W_fh: unknown lstm per-gate weight name 'W_fh'; did you mean 'W_hf'?"),
+    ("cell: rnn\ninputs: [[1]]\nweights:\n  weight_ih_l0: [[1]]\n  weigth_hh_l0: [[1]]\n",
+     "5: weights.weigth_hh_l0: unknown PyTorch state_dict weight name 'weigth_hh_l0'; did you "
+     "mean 'weight_hh_l0'?"),
+    # the loss is read against the head: not also "a cross_entropy loss needs 2 outputs"
+    (replaced(RNN, "task: regression", "task: regresion") + "loss: {type: mse, target: 1}\n",
+     "16: head.task: expected one of regression, classification, labeling; got 'regresion'"),
+    # weight_hh is read as a projection of 1 asks ([8, 1]), not as [8, 2]
+    ("cell: lstm\ninputs: [[1, 2]]\nproj_size: 0\nweights:\n"
+     "  weight_ih_l0: [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1], [0, 0]]\n"
+     "  weight_hh_l0: [[1], [0], [1], [0], [1], [0], [1], [0]]\n  weight_hr_l0: [[1, 2]]\n",
+     "7: weights.weight_hr_l0: a projection (torch.nn.LSTM's proj_size), but the config sets no "
+     "proj_size; add proj_size (1, its rows)"),
+])
+def test_what_follows_from_a_problem_is_not_reported(cli, tmp_path, text, line):
+    path = tmp_path / "one.yaml"
+    path.write_text(text)
+    for command in (["validate"], ["rnn" if "cell: lstm" not in text else "lstm", "-c"]):
+        lines = problems(cli(*command, str(path)))
+        assert len(lines) == 1 and lines[0].startswith(f"{path}:{line}"), lines
+
+
+def test_problems_with_what_is_written_come_before_keys_not_written(cli, tmp_path):
+    path = tmp_path / "order.yaml"
+    path.write_text("cell: rnn\nnum_layers: 0\nweights: {}\ndtype: float16\n")
+    lines = problems(cli("validate", str(path)))
+    assert lines == [f"{path}:2: num_layers: expected at least 1, got 0",
+                     f"{path}:4: dtype: expected one of float64, float32; got 'float16'",
+                     f"{path}:1: inputs: missing required key 'inputs' (or 'batch')"]
+
+
+def test_problems_in_different_layers_are_each_reported(cli, tmp_path):
+    path = tmp_path / "layers.yaml"
+    path.write_text("cell: rnn\nnum_layers: 2\ninputs: [[1, 2]]\nweights:\n"
+                    "  weight_ih_l0: [[1, 2, 3]]\n  weight_hh_l0: [[1]]\n"
+                    "  weight_ih_l1: [[1]]\n  weight_hh_l1: [[1, 2]]\n")
+    assert problems(cli("validate", str(path))) == [
+        f"{path}:5: weights.weight_ih_l0: expected shape [1, 2] (hidden x input), got [1, 3]",
+        f"{path}:8: weights.weight_hh_l1: expected shape [1, 1] (hidden x hidden), got [1, 2]",
+    ]
+
+
+def test_many_problems_are_capped_and_the_rest_counted(cli, tmp_path):
+    path = tmp_path / "many.yaml"
+    rows = "".join(f"  - [{t}, bad{t}]\n" for t in range(33))  # line 3 + t
+    path.write_text("cell: rnn\ninputs:\n" + rows + "weights: {weight_ih_l0: [[1, 1]], "
+                    "weight_hh_l0: [[1]]}\n")
+    lines = problems(cli("validate", str(path)))
+    assert lines == [f"{path}:{3 + t}: inputs[{t}][1]: expected a number, got 'bad{t}'"
+                     for t in range(20)] + [f"{path}: and 13 more problems"]
+
+
+def test_a_field_is_reported_once():
+    from rnncalc.errors import ConfigError, ConfigProblems
+
+    first = ConfigError("expected a number, got 'x'", source="a.yaml", line=3, path="inputs[0]")
+    again = ConfigError("row 0 is wrong", source="a.yaml", line=3, path="inputs[0]")
+    other = ConfigError("expected at least 1, got 0", source="a.yaml", line=2, path="hidden_size")
+    assert str(ConfigProblems([first, again, other])).splitlines() == [
+        "a.yaml:2: hidden_size: expected at least 1, got 0",
+        "a.yaml:3: inputs[0]: expected a number, got 'x'"]
 
 
 @pytest.mark.parametrize("tag", [

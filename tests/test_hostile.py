@@ -551,12 +551,12 @@ def test_a_signal_to_run_jobs_ends_every_worker(tmp_path, sig, code):
 
 
 def test_validate_goes_on_after_a_config_that_fails_inside(cli, tmp_path, monkeypatch):
-    """validate A B C, B meeting a bug: one line per bad file, C still checked, the highest code."""
+    """validate A B C, B meeting a bug: a line for it, C still checked, the highest code."""
     import rnncalc.config
 
     real = rnncalc.config.check
     bad = write(tmp_path, Path(RNN).read_text(), "b.yaml")
-    invalid = write(tmp_path, "cell: rnn\n", "c.yaml")
+    invalid = write(tmp_path, "cell: rnn\nweights: {}\n", "c.yaml")  # one problem: no inputs
 
     def check(doc, folder):
         if doc.source == bad:

@@ -48,8 +48,8 @@ class JsonSchemaValueException(ValueError):
 
 
 class JsonSchemaValuesException(ValueError):
-    """Every error at once: raised only by a checker generated with ``fast_fail=False`` (ours
-    stops at the first), but imported by every checker."""
+    """Every error at once: what our checker raises (generated with ``fast_fail=False``: a
+    config's every problem is reported, not the first)."""
 
     def __init__(self, errors: list[JsonSchemaValueException]) -> None:
         self.message = "; ".join(error.message for error in errors)

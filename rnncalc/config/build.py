@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from rnncalc.aliases import concat_aliases, per_gate_aliases
 from rnncalc.cells import CELLS
@@ -17,16 +18,17 @@ from rnncalc.config.layout_keys import uses_layout
 from rnncalc.config.loss import read_loss
 from rnncalc.config.names import read_d2l
 from rnncalc.config.options import read_backward, read_direction, read_formulation
-from rnncalc.config.schema import check_structure
+from rnncalc.config.schema import structure_problems
 from rnncalc.config.shapes import normalize
 from rnncalc.config.suggest import did_you_mean
-from rnncalc.config.yamlsafe import Located, Path, shape_of
-from rnncalc.errors import ConfigError
+from rnncalc.config.yamlsafe import Located, Path, format_path, shape_of
+from rnncalc.errors import ConfigError, ConfigProblems
 from rnncalc.limits import check_run
 from rnncalc.model import GATES, Exercise, Head, LayerWeights, Matrix, Vector, param_name
 
 __all__ = ["build_exercise"]
 
+_T = TypeVar("_T")
 _GROUP = re.compile(r"^l(\d+)(_reverse)?$")
 _STATE_DICT = re.compile(r"^(weight|bias)_")
 
@@ -45,6 +47,10 @@ def build_exercise(
     ``cell`` is the command's cell (a config's own ``cell`` must agree with it); ``task`` replaces
     the head's task (``"hidden"`` drops the head); ``bidirectional=True`` on a one-direction config
     runs the backward direction with the forward weights, as the seed's exercise does.
+
+    Every problem found is raised at once (:class:`ConfigProblems`): those of the structure, and
+    of the shapes as far as the structure lets them be checked (a value with a problem is left
+    out of what is checked after it, so that no problem is reported twice).
     """
     written = _written(doc.data, cell)  # the layout the weights are written in, for grad's names
     doc = read_d2l(normalize(doc), cell)  # shapes and names as sources write them
@@ -52,7 +58,24 @@ def build_exercise(
         from rnncalc.config.layouts import to_canonical  # 750 lines, for such configs only
 
         doc = to_canonical(doc, cell)
-    check_structure(doc)
+    problems, checked = structure_problems(doc)
+    if checked is None:
+        raise ConfigProblems(problems)
+    try:
+        exercise = _build(checked, problems, written, cell=cell, task=task,
+                          bidirectional=bidirectional, dtype=dtype, convention=convention)
+    except ConfigError as exc:
+        problems.append(exc)
+    if problems:
+        raise ConfigProblems(problems) from None
+    return exercise
+
+
+def _build(doc: Located, problems: list[ConfigError], written: Any, *, cell: str | None,
+           task: str | None, bidirectional: bool | None, dtype: str | None,
+           convention: str | None) -> Exercise:
+    """The exercise of a structurally sound ``doc``; the problems that leave the rest checkable
+    are added to ``problems``, the first that does not is raised."""
     data: dict[str, Any] = doc.data
     own_cell = data.get("cell")
     if cell and own_cell and own_cell != cell:
@@ -76,8 +99,12 @@ def build_exercise(
         raise doc.error(("inputs",), "missing required key 'inputs' (or 'batch' or "
                         "'inputs_file')")
     dtype = dtype or data.get("dtype", "float64")
-    reader = _Reader(doc, dtype)
-    inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")
+    reader = _Reader(doc, dtype, problems)
+    try:
+        inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")
+    except ConfigError as exc:
+        problems.append(exc)
+        inputs = _zero_inputs(data["inputs"])
     notes: list[str] = []
     form = read_formulation(doc, cell, convention)
     bidir, reverse = read_direction(doc, None)
@@ -104,16 +131,22 @@ def build_exercise(
     if backward is not None and not bidir:
         raise doc.error(("backward_activations",), "backward_activations are the backward "
                         "direction's; this net has one direction")
-    h0 = reader.states("h", data, num_layers * len(dirs), weights.state)
+    states = num_layers * len(dirs)
+    h0 = reader.soft(((0.0,) * weights.state,) * states, reader.states, "h", data, states,
+                     weights.state)
     has_c = CELLS[cell].cell_state
-    c0 = reader.states("c", data, num_layers * len(dirs), hidden) if has_c else None
+    c0 = reader.soft(((0.0,) * hidden,) * states, reader.states, "c", data, states,
+                     hidden) if has_c else None
     if not has_c and "c" in data.get("initial", {}):
-        raise doc.error(("initial", "c"), f"only an lstm has a cell state c; this exercise's cell "
-                        f"is {cell}")
-    head = reader.head(data.get("head"), weights.out_width, task)
-    # a --task override changes the head the loss was written for: the forward commands skip it
+        problems.append(doc.error(("initial", "c"), f"only an lstm has a cell state c; this "
+                                  f"exercise's cell is {cell}"))
+    before = len(problems)
+    head = reader.soft(None, reader.head, data.get("head"), weights.out_width, task)
+    # a --task override changes the head the loss was written for: the forward commands skip it;
+    # a head with a problem is no head to check the loss against
     c_width = len(dirs) * hidden if CELLS[cell].cell_state else None
-    loss = None if task else read_loss(doc, head, len(inputs), weights.out_width, c_width)
+    loss = None if task or len(problems) > before else reader.soft(
+        None, read_loss, doc, head, len(inputs), weights.out_width, c_width)
     return Exercise(
         cell=cell, inputs=inputs, hidden_size=hidden, num_layers=num_layers, bidirectional=bidir,
         weights=layers, h0=h0, c0=c0, bias=bias,
@@ -165,11 +198,23 @@ class _Reader:
     """Turns YAML values into checked numbers, vectors and matrices, with located errors;
     in float32, numbers beyond its range (1e39) are refused where they are written."""
 
-    def __init__(self, doc: Located, dtype: str = "float64") -> None:
+    def __init__(self, doc: Located, dtype: str = "float64",
+                 problems: list[ConfigError] | None = None) -> None:
         self.doc, self.float32 = doc, dtype == "float32"
+        self.problems = [] if problems is None else problems
 
     def error(self, path: Path, message: str) -> ConfigError:
         return self.doc.error(path, message)
+
+    def soft(self, stand_in: _T, read: Callable[..., _T], *args: Any) -> _T:
+        """``read(*args)``; or, when it finds a problem, the problem noted and ``stand_in`` (a
+        value of the shape expected) read in its place, so that what comes after is still
+        checked, and against the shapes the config meant."""
+        try:
+            return read(*args)
+        except ConfigError as exc:
+            self.problems.append(exc)
+            return stand_in
 
     def number(self, path: Path, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -330,6 +375,17 @@ class _Weights:
         self.concat = data.get("merge_mode", "concat") == "concat"
         self.suffix = ""  # of the state_dict names of the layer being read
         self.vector = CELLS[cell].recurrent == "vector"  # weight_hh [G*H], read element-wise
+        self.meant: set[str] = set()  # names an unknown name may be the misspelling of
+
+    def _unknown(self, path: Path, key: Any, known: list[str], form: str) -> None:
+        """Note an unknown weight name, and the name it may have meant: that name's absence
+        follows from it and is not reported again."""
+        near = did_you_mean(key, known)
+        if near:
+            self.meant.add(near)
+        hint = f"did you mean {near!r}? " if near else ""
+        self.r.problems.append(self.r.error(
+            path, f"unknown {form} weight name {key!r}; {hint}expected one of {', '.join(known)}"))
 
     @property
     def state(self) -> int:
@@ -370,23 +426,36 @@ class _Weights:
                 if key not in groups and d == "backward" and self.share:
                     key = (layer, "forward")
                 if key not in groups:
-                    raise self.r.error(("weights",), self._missing_group(layer, d))
+                    self.r.problems.append(self.r.error(("weights",),
+                                                        self._missing_group(layer, d)))
+                    row.append(self._zeros(in_size))
+                    continue
                 path, group = groups[key]
                 # state_dict names come regrouped: show them whole (weight_ih_l1_reverse)
                 self.suffix = param_name("", *key) if path == ("weights",) else ""
-                row.append(self._layer(path, group, in_size))
+                row.append(self.r.soft(self._zeros(in_size), self._layer, path, group, in_size))
             layers.append(tuple(row))
-        extra = [k for k in groups if k[0] >= self.num_layers or k[1] not in self.dirs]
-        if extra:
-            layer, d = extra[0]
-            raise self.r.error(
-                groups[extra[0]][0], f"weights for layer {layer} {d} given, but the net has "
-                f"{self.num_layers} layer(s) and direction(s) {', '.join(self.dirs)}"
-            )
+        for layer, d in (k for k in groups if k[0] >= self.num_layers or k[1] not in self.dirs):
+            self.r.problems.append(self.r.error(
+                groups[(layer, d)][0], f"weights for layer {layer} {d} given, but the net has "
+                f"{self.num_layers} layer(s) and direction(s) {', '.join(self.dirs)}"))
         if self.share and any(d == "backward" for _, d in groups):
-            raise self.r.error(("share_directions",), "share_directions is true, but weights "
-                               "for the backward direction are given too; keep one of them")
+            self.r.problems.append(self.r.error(
+                ("share_directions",), "share_directions is true, but weights for the backward "
+                "direction are given too; keep one of them"))
         return tuple(layers), self.hidden, bias
+
+    def _zeros(self, in_size: int) -> LayerWeights:
+        """A layer's weights of the shapes expected, all 0: read in place of a layer with a
+        problem, so that the layers above it are still checked."""
+        rows = len(self.gates) * self.hidden
+        return LayerWeights(
+            weight_ih=((0.0,) * in_size,) * rows,
+            weight_hh=(0.0,) * rows if self.vector  # type: ignore[arg-type]
+            else ((0.0,) * self.state,) * rows,
+            bias_ih=(0.0,) * rows if self.bias_on else None,
+            bias_hh=(0.0,) * rows if self.bias_on else None,
+            weight_hr=((0.0,) * self.hidden,) * self.proj if self.proj else None)
 
     def _missing_group(self, layer: int, d: str) -> str:
         name = f"l{layer}" + ("_reverse" if d == "backward" else "")
@@ -405,11 +474,16 @@ class _Weights:
                 known = [param_name(k, l, d) for l in range(self.num_layers) for d in self.dirs
                          for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
                          + (("weight_hr",) if self.proj else ())]
-                raise self.r.error(("weights", key), _unknown(key, known, "PyTorch state_dict"))
+                self._unknown(("weights", key), key, known, "PyTorch state_dict")
+                continue
             if m[1] == "weight_hr" and not self.proj:
                 rows = f" ({len(value)}, its rows)" if isinstance(value, list) else ""
-                raise self.r.error(("weights", key), f"a projection (torch.nn.LSTM's proj_size), "
-                                   f"but the config sets no proj_size; add proj_size{rows}")
+                self.r.problems.append(self.r.error(
+                    ("weights", key), f"a projection (torch.nn.LSTM's proj_size), but the config "
+                    f"sets no proj_size; add proj_size{rows}"))
+                if not isinstance(value, list) or not value:
+                    continue
+                self.proj = len(value)  # what it says, so that weight_hh is read as it meant
             where = (int(m[2]), "backward" if m[3] else "forward")
             groups.setdefault(where, (("weights",), {}))[1][m[1]] = value
         return groups
@@ -419,8 +493,10 @@ class _Weights:
         for key, value in self.raw.items():
             m = _GROUP.match(str(key))
             if not m:
-                raise self.r.error(("weights", key), "mixes per-gate names with groups l0, l1, "
-                                   "...; put every per-gate matrix inside its group")
+                self.r.problems.append(self.r.error(
+                    ("weights", key), "mixes per-gate names with groups l0, l1, ...; put every "
+                    "per-gate matrix inside its group"))
+                continue
             if not isinstance(value, dict):
                 raise self.r.error(("weights", key), f"expected a mapping of per-gate matrices "
                                    f"(W_i?, W_h?, b_i?, b_h?), got {_show(value)}")
@@ -429,8 +505,6 @@ class _Weights:
 
     def _hidden_size(self, groups: dict[tuple[int, str], tuple[Path, dict[str, Any]]]) -> int:
         given = self.data.get("hidden_size")
-        if given is not None:
-            return int(given)
         key = (0, "forward") if (0, "forward") in groups else next(iter(groups))
         path, group = groups[key]
         G = len(self.gates)
@@ -438,6 +512,8 @@ class _Weights:
         # out, another tells the size, and _layer then says which name is wrong
         names = [("weight_hh", G), ("weight_ih", G)]
         names += [(f"{p}{g}", 1) for p in ("W_h", "W_i") for g in self.gates]
+        if given is not None:
+            return self._given_size(int(given), path, group, names, param_name("", *key))
         for name, per in names:
             if name in group:
                 # state_dict names come regrouped: show them whole (weight_hh_l0)
@@ -451,6 +527,23 @@ class _Weights:
                 return rows // per
         raise self.r.error(path, "cannot tell the hidden size from the weights; give hidden_size")
 
+    def _given_size(self, given: int, path: Path, group: dict[str, Any],
+                    names: list[tuple[str, int]], suffix: str) -> int:
+        """``hidden_size``; but when every matrix of the first layer gives one other size, that
+        size, and one problem at ``hidden_size`` rather than one at every weight."""
+        told = [(name, len(group[name]) // per) for name, per in names
+                if isinstance(group.get(name), list) and group[name]
+                and len(group[name]) % per == 0]
+        sizes = {size for _, size in told}
+        if len(sizes) != 1 or given in sizes:
+            return given
+        name, size = told[0]
+        # state_dict names come regrouped: show them whole (weight_hh_l0)
+        field = format_path((*path, name + suffix if name.startswith("weight_") else name))
+        self.r.problems.append(self.r.error(("hidden_size",), f"expected {size}, the size the "
+                               f"weights have ({field} is {shape_of(group[name])}), got {given}"))
+        return size
+
     def _layer(self, path: Path, group: dict[str, Any], in_size: int) -> LayerWeights:
         H, G, gates = self.hidden, len(self.gates), self.gates
         if "weight_ih" in group or "weight_hh" in group:
@@ -459,13 +552,13 @@ class _Weights:
         if "peepholes" in CELLS[self.cell].options:
             names.update(dict.fromkeys(("p_i", "p_f", "p_o") + (("W_hr",) if self.proj else ())))
         aliases = per_gate_aliases(self.cell)  # W_hc for W_hg: the name the user wrote is kept
-        for key in group:
+        for key in list(group):
             if key in aliases and aliases[key] in group:
                 raise self.r.error((*path, key), f"{key} and {aliases[key]} are the same weight "
                                    f"({CELLS[self.cell].alias_note}); give one of them")
             if key not in names and key not in aliases:
-                raise self.r.error((*path, key),
-                                   _unknown(key, list(names), f"{self.cell} per-gate"))
+                self._unknown((*path, key), key, list(names), f"{self.cell} per-gate")
+                group = {k: v for k, v in group.items() if k != key}
         group = {aliases.get(k, k): v for k, v in group.items()}
         spelled = {aliases[k]: k for k in self._group_keys(path) if k in aliases}
         blocks: dict[str, list[Vector]] = {"W_i": [], "W_h": [], "b_i": [], "b_h": []}
@@ -476,19 +569,25 @@ class _Weights:
                                                                  "hidden x proj_size")):
                 name = f"{prefix}{g}"
                 if prefix == "W_h" and self.vector:  # one recurrent weight per unit (indrnn)
-                    if name not in group:
-                        raise self.r.error(path, f"missing weight {name} (expected {H} numbers)")
-                    blocks[prefix].extend(self.r.shaped_vector(  # type: ignore[arg-type]
-                        (*path, name), group[name], H, "one recurrent weight per hidden unit"))
+                    if name not in group and name not in self.meant:
+                        self.r.problems.append(self.r.error(
+                            path, f"missing weight {name} (expected {H} numbers)"))
+                    weight: Any = self.r.soft(
+                        (0.0,) * H, self.r.shaped_vector, (*path, name), group[name], H,
+                        "one recurrent weight per hidden unit") if name in group else (0.0,) * H
+                    blocks[prefix].extend(weight)
                     continue
-                if name not in group:
-                    raise self.r.error(path, f"missing weight {name} (expected shape "
-                                       f"[{H}, {cols}])")
-                blocks[prefix].extend(self.r.shaped_matrix(
-                    (*path, spelled.get(name, name)), group[name], H, cols, meaning))
+                if name not in group and name not in self.meant:
+                    self.r.problems.append(self.r.error(
+                        path, f"missing weight {name} (expected shape [{H}, {cols}])"))
+                zeros = ((0.0,) * cols,) * H
+                blocks[prefix].extend(self.r.soft(
+                    zeros, self.r.shaped_matrix, (*path, spelled.get(name, name)), group[name],
+                    H, cols, meaning) if name in group else zeros)
             for prefix in ("b_i", "b_h"):
-                blocks[prefix].append(self._bias(path, group, f"{prefix}{g}", H,
-                                                 shown=spelled.get(f"{prefix}{g}")))
+                name = f"{prefix}{g}"
+                blocks[prefix].append(self.r.soft((0.0,) * H, self._bias, path, group, name, H,
+                                                  "", "one per hidden unit", spelled.get(name)))
         del G
         peephole = None
         if any(p in group for p in ("p_i", "p_f", "p_o")):
@@ -522,25 +621,28 @@ class _Weights:
         rec = "proj_size" if self.proj else "hidden"
         for name, cols, meaning in (("weight_ih", in_size, "input"),
                                     ("weight_hh", self.state, rec)):
+            vector = name == "weight_hh" and self.vector  # one recurrent weight a unit (indrnn)
+            zeros: Any = (0.0,) * (G * H) if vector else ((0.0,) * cols,) * (G * H)
+            field = (*path, name + self.suffix)
             if name not in group:
-                raise self.r.error(path, f"missing {name}{self.suffix} (expected shape "
-                                   f"[{G * H}, {cols}])")
-            if name == "weight_hh" and self.vector:  # one recurrent weight per unit (indrnn)
-                mats[name] = self.r.shaped_vector((*path, name + self.suffix), group[name], G * H,
-                                                  "one recurrent weight per hidden unit")
-                continue
-            mats[name] = self.r.shaped_matrix(
-                (*path, name + self.suffix), group[name], G * H, cols,
-                f"{G}*hidden x {meaning}, gates {order} stacked" if G > 1
-                else f"hidden x {meaning}",
-            )
+                if name + self.suffix not in self.meant:
+                    self.r.problems.append(self.r.error(path, f"missing {name}{self.suffix} "
+                                                        f"(expected shape [{G * H}, {cols}])"))
+                mats[name] = zeros
+            elif vector:
+                mats[name] = self.r.soft(zeros, self.r.shaped_vector, field, group[name], G * H,
+                                         "one recurrent weight per hidden unit")
+            else:
+                mats[name] = self.r.soft(zeros, self.r.shaped_matrix, field, group[name], G * H,
+                                         cols, f"{G}*hidden x {meaning}, gates {order} stacked"
+                                         if G > 1 else f"hidden x {meaning}")
         per = f"{G}*hidden, gates {order} stacked" if G > 1 else "one per hidden unit"
+        biases = {name: self.r.soft((0.0,) * (G * H), self._bias, path, group, name, G * H,
+                                    self.suffix, per)
+                  for name in ("bias_ih", "bias_hh")} if self.bias_on else {}
         return LayerWeights(
             weight_ih=mats["weight_ih"], weight_hh=mats["weight_hh"],
-            bias_ih=self._bias(path, group, "bias_ih", G * H, self.suffix, per) if self.bias_on
-            else None,
-            bias_hh=self._bias(path, group, "bias_hh", G * H, self.suffix, per) if self.bias_on
-            else None,
+            bias_ih=biases.get("bias_ih"), bias_hh=biases.get("bias_hh"),
             weight_hr=self._projection(path, group, "weight_hr", self.suffix),
         )
 
@@ -566,6 +668,15 @@ def _show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
+def _zero_inputs(value: Any) -> Matrix:
+    """Inputs of the shape ``value`` was meant to have, all 0, in place of inputs with a problem:
+    as many steps, each as wide as most of them are (the weights are checked against it)."""
+    steps = value if isinstance(value, list) else [value]
+    widths = Counter(len(step) if isinstance(step, list) else 1 for step in steps)
+    width = max(widths.most_common(1)[0][0], 1)
+    return ((0.0,) * width,) * len(steps)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -582,7 +693,4 @@ def _concat(parts: Iterable[Vector]) -> Vector:
     return tuple(v for part in parts for v in part)
 
 
-def _unknown(key: Any, known: list[str], form: str) -> str:
-    near = did_you_mean(key, known)
-    hint = f"did you mean {near!r}? " if near else ""
-    return f"unknown {form} weight name {key!r}; {hint}expected one of {', '.join(known)}"
+

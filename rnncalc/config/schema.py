@@ -9,6 +9,8 @@ by a test: the checker ``_schema_check.py`` and ``schema.json``.
 
 from __future__ import annotations
 
+import math
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,10 @@ from rnncalc.config.batch import PROPERTIES as _BATCH_PROPERTIES
 from rnncalc.config.layout_keys import PROPERTIES as _LAYOUT_PROPERTIES
 from rnncalc.config.options import PROPERTIES as _FORMULATION_PROPERTIES
 from rnncalc.config.suggest import did_you_mean
-from rnncalc.config.yamlsafe import Located
-from rnncalc.errors import listed, shown
+from rnncalc.config.yamlsafe import Located, format_path
+from rnncalc.errors import ConfigError, ConfigProblems, listed, shown
 
-__all__ = ["CELLS", "SCHEMA", "TASKS", "check_structure", "did_you_mean"]
+__all__ = ["CELLS", "SCHEMA", "TASKS", "check_structure", "did_you_mean", "structure_problems"]
 
 CELLS = tuple(ALL_CELLS)
 TASKS = ("regression", "classification", "labeling")
@@ -149,13 +151,14 @@ def checker_source() -> str:
 
     Compiling the schema at run time costs 60-80 ms, more than the rest of ``rnncalc validate``;
     the module is generated instead (``python -m rnncalc.config.schema``) and a test keeps it
-    current. Defaults are never written into the data (``use_default=False``). It imports its
+    current. Defaults are never written into the data (``use_default=False``); every error is
+    collected, not the first alone (``fast_fail=False``). It imports its
     exceptions and ``Decimal`` from :mod:`rnncalc.config._schema_runtime`, so that running it
     imports neither fastjsonschema nor decimal.
     """
     import fastjsonschema
 
-    code = fastjsonschema.compile_to_code(SCHEMA, use_default=False)
+    code = fastjsonschema.compile_to_code(SCHEMA, use_default=False, fast_fail=False)
     exceptions = "JsonSchemaValueException, JsonSchemaValuesException"
     for module, names in (("decimal", "Decimal"), ("fastjsonschema", exceptions)):
         imports = f"from {module} import {names}\n"
@@ -202,48 +205,118 @@ def _schema_at(path: tuple[str | int, ...]) -> dict[str, Any]:
 
 
 def check_structure(doc: Located) -> None:
-    """Raise the first structural error of ``doc`` as a one-line :class:`ConfigError`."""
-    from rnncalc.config._schema_runtime import JsonSchemaValueException
+    """Raise every structural problem of ``doc``, one line each (:class:`ConfigProblems`)."""
+    problems, _ = structure_problems(doc)
+    if problems:
+        raise ConfigProblems(problems) from None
+
+
+def structure_problems(doc: Located) -> tuple[list[ConfigError], Located | None]:
+    """Every structural problem of ``doc``, and ``doc`` with each problem taken out (a key with
+    a wrong value dropped, so that its default applies or the weights tell it; a number that is
+    not one read as 0), on which the shapes can still be checked without reporting what follows
+    from these problems; ``None`` when they cannot be (a required key missing or unusable)."""
+    from rnncalc.config._schema_runtime import JsonSchemaValuesException
 
     if not isinstance(doc.data, dict):
-        raise doc.error((), f"expected a mapping of config keys, got {_describe(doc.data)}")
+        return [doc.error((), f"expected a mapping of config keys, got {_describe(doc.data)}")], \
+            None
     try:
         _validator()(doc.data)
-    except JsonSchemaValueException as exc:
-        path = _data_path(doc.data, (exc.path or ["data"])[1:])
-        # An unknown key is reported on its own line, and before a "missing" key it may be
-        # the misspelling of (fastjsonschema checks required keys first).
-        unknown = _unknown_keys(exc.value, path) if exc.rule in _KEY_RULES else []
+        errors = []
+    except JsonSchemaValuesException as exc:
+        errors = exc.errors
+    problems: list[ConfigError] = []
+    meant: set[tuple[str | int, ...]] = set()  # keys an unknown key may be the misspelling of
+    fix = _Repair(doc.data)
+    for error in errors:
+        path = _data_path(doc.data, (error.path or ["data"])[1:])
+        unknown = _unknown_keys(error.value, path) if error.rule == "additionalProperties" else []
+        missing = None if unknown else _missing(error)
         if unknown:
-            raise doc.error((*path, unknown[0]), _unknown_message(unknown, path)) from None
-        missing = _missing(exc)
-        if missing and not path:  # a key written wrong is more telling than one not written
-            _check_present(doc, missing)
-        raise doc.error((*path, missing) if missing else path, _message(exc, path)) from None
+            near = _near(unknown, path)
+            meant.update((*path, _OR.get(key, key)) for key in near.values() if key)
+            problems.append(doc.error((*path, unknown[0]), _unknown_message(unknown, path, near)))
+        else:
+            problems.append(doc.error((*path, missing) if missing else path,
+                                      _message(error, path), absent=missing is not None))
+        fix.drop(path, unknown, error.rule == "type" and error.rule_definition == "number")
     for key in _WHOLE:  # JSON Schema counts 2.0 as an integer; sizes are counted in whole numbers
         value = doc.data.get(key)
-        if isinstance(value, float):
-            raise doc.error((key,), f"expected a whole number, got {value!r}; write it "
-                            f"{int(value)}")
+        if isinstance(value, float) and math.isfinite(value):
+            problems.append(doc.error((key,), f"expected a whole number, got {value!r}; write it "
+                                      f"{int(value)}"))
+            fix.drop((key,), [], False)
+    # a key missing because it is misspelt, or the weights for want of a size: said once
+    said = {format_path(path) for path in meant} | (
+        {"weights"} if fix.dropped & set(_SIZES) else set())
+    problems = [p for p in problems if not (p.absent and p.path in said)]
+    if fix.stopped:
+        return problems, None
+    return problems, Located(fix.done(), doc.lines, doc.source, doc.texts)
 
 
-def _check_present(doc: Located, missing: str) -> None:
-    """Raise the error of a key ``doc`` has, if any, rather than that ``missing`` is missing:
-    ``hidden_size: 0`` with no weights is first of all a hidden size of 0. (fastjsonschema
-    checks required keys first; the keys present are checked with a stand-in for the missing.)"""
-    from rnncalc.config._schema_runtime import JsonSchemaValueException
+#: Keys that stand for another's absence: a missing key is ``weights`` (or ``weights_file``).
+_OR = {"weights_file": "weights", "batch": "inputs", "kernel": "W"}
+#: Keys the rest of a config is read by: a problem with one leaves nothing to check it against.
+_NEEDED = ("inputs", "weights", "weights_file", "batch", "cell", "layout", "orientation", "concat")
+#: Sizes the weights tell when the key is dropped.
+_SIZES = ("hidden_size", "num_layers", "bidirectional", "proj_size")
+#: A key read against another: dropped with it.
+_READ_WITH = {"head": ("loss",)}
 
-    stand_in: dict[str, Any] | None = {"weights": {}}.get(missing)
-    if stand_in is None:
-        return
-    try:
-        _validator()({**doc.data, missing: stand_in})
-    except JsonSchemaValueException as exc:
-        path = _data_path(doc.data, (exc.path or ["data"])[1:])
-        if path and path[0] != missing and exc.rule not in _KEY_RULES:
-            raise doc.error(path, _message(exc, path)) from None
-    except Exception:  # the stand-in is not what is wrong: say what is missing
-        return
+
+class _Repair:
+    """A copy of a config's data with its structural problems taken out; the containers on the
+    way to a change are copied once each (a large config's inputs are not copied per number)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = dict(data)
+        self.fresh = {id(self.data)}
+        self.dropped: set[str] = set()
+        self.stopped = False
+
+    def drop(self, path: tuple[str | int, ...], unknown: list[str], number: bool) -> None:
+        """Take out the problem at ``path``: its ``unknown`` keys; a ``number`` that is not one
+        (read as 0); else the top-level key it is in, unless the config cannot go without it."""
+        if unknown:
+            container = self._own(path)
+            for key in unknown:
+                container.pop(key, None)
+        elif number and path and isinstance(path[-1], int):
+            self._own(path[:-1])[path[-1]] = 0.0
+        elif not path or path[0] in _NEEDED:
+            self.stopped = True
+        else:
+            for key in (str(path[0]), *_READ_WITH.get(str(path[0]), ())):
+                self.data.pop(key, None)
+                self.dropped.add(key)
+
+    def _own(self, path: tuple[str | int, ...]) -> Any:
+        """The container at ``path``, copied (and its ancestors) unless already a copy."""
+        node: Any = self.data
+        for part in path:
+            child = node[part]
+            if id(child) not in self.fresh:
+                child = list(child) if isinstance(child, list) else dict(child)
+                node[part] = child
+                self.fresh.add(id(child))
+            node = child
+        return node
+
+    def done(self) -> dict[str, Any]:
+        """The data, with the sizes dropped told by the weights' names, as for a weight file."""
+        weights = self.data.get("weights")
+        names = [str(k) for k in weights] if isinstance(weights, dict) else []
+        layers = [int(m[1]) for m in map(_LAYER_OF.search, names) if m]
+        if "num_layers" in self.dropped and layers:
+            self.data["num_layers"] = max(layers) + 1
+        if "bidirectional" in self.dropped:
+            self.data["bidirectional"] = any(n.endswith("_reverse") for n in names)
+        return self.data
+
+
+_LAYER_OF = re.compile(r"(?:^|_)l(\d+)(?:_reverse)?$")
 
 
 #: The keys whose schema type is ``integer``.
@@ -271,14 +344,22 @@ def _unknown_keys(value: Any, path: tuple[str | int, ...]) -> list[str]:
     return [k for k in value if k not in allowed] if isinstance(value, dict) else []
 
 
-def _unknown_message(keys: list[str], path: tuple[str | int, ...]) -> str:
+def _near(keys: list[str], path: tuple[str | int, ...]) -> dict[str, str | None]:
+    """The first few unknown ``keys`` (those a message names), each with the key it may have
+    meant (90,000 of them take a moment, not seconds)."""
+    allowed = sorted(_schema_at(path).get("properties", {}))
+    return {key: did_you_mean(key, allowed) if len(str(key)) <= 100 else None for key in keys[:3]}
+
+
+def _unknown_message(keys: list[str], path: tuple[str | int, ...],
+                     near: dict[str, str | None]) -> str:
     """The first few unknown keys, each with the key it may have meant, and a count of the rest
-    (90,000 of them take a moment and a line, not seconds and megabytes)."""
+    (90,000 of them take a line, not megabytes)."""
     allowed = sorted(_schema_at(path).get("properties", {}))
     words = []
     for key in keys[:3]:
-        near = did_you_mean(key, allowed) if len(str(key)) <= 100 else None
-        words.append(f"unknown key {shown(key)}" + (f" (did you mean {near!r}?)" if near else ""))
+        words.append(f"unknown key {shown(key)}" + (f" (did you mean {near[key]!r}?)"
+                                                     if near[key] else ""))
     more = f" and {len(keys) - 3:,} more unknown keys" if len(keys) > 3 else ""
     return "; ".join(words) + more + f"; allowed: {listed(allowed, 90)} (rnncalc schema)"
 

@@ -94,10 +94,10 @@ class Located:
                 return self.lines[path[:end]]
         return None
 
-    def error(self, path: Path, message: str) -> ConfigError:
-        return ConfigError(
-            message, source=self.source, line=self.line_of(path), path=format_path(path)
-        )
+    def error(self, path: Path, message: str, absent: bool = False) -> ConfigError:
+        """A problem at ``path``; ``absent``: the key at its end is not written."""
+        return ConfigError(message, source=self.source, line=self.line_of(path),
+                           path=format_path(path), absent=absent)
 
 
 def load_yaml(text: str, source: str, expected: str = "a mapping of config keys", *,
