@@ -66,7 +66,7 @@ class ConfigError(RnncalcError):
 class ConfigProblems(ConfigError):
     """Every problem found in a config, as a compiler lists them: one line each, the problems
     with a value written (in the order of their lines) before the keys not written at all, each
-    field once, at most :data:`MAX_PROBLEMS` lines and then how many more. Its ``message``,
+    once, at most :data:`MAX_PROBLEMS` lines and then how many more. Its ``message``,
     ``line`` and ``path`` are the first problem's.
 
     >>> print(ConfigProblems([ConfigError("missing required key 'inputs'", source="a.yaml",
@@ -82,11 +82,12 @@ class ConfigProblems(ConfigError):
                 for p in (problem.problems if isinstance(problem, ConfigProblems) else [problem])]
         order = sorted(range(len(flat)), key=lambda i: (
             flat[i].absent, flat[i].line if flat[i].line is not None else 1 << 62, i))
-        seen: set[tuple[str | None, str]] = set()
+        seen: set[str] = set()
         self.problems: list[ConfigError] = []
         for i in order:
-            if (flat[i].source, flat[i].path) not in seen:  # one line a field: its first problem
-                seen.add((flat[i].source, flat[i].path))
+            line = ConfigError.__str__(flat[i])
+            if line not in seen:  # found twice (by the schema, then by the shapes): said once
+                seen.add(line)
                 self.problems.append(flat[i])
         first = self.problems[0]
         super().__init__(first.message, source=first.source, line=first.line, path=first.path,

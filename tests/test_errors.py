@@ -281,15 +281,32 @@ def test_many_problems_are_capped_and_the_rest_counted(cli, tmp_path):
                      for t in range(20)] + [f"{path}: and 13 more problems"]
 
 
-def test_a_field_is_reported_once():
+def test_a_problem_found_twice_is_reported_once():
     from rnncalc.errors import ConfigError, ConfigProblems
 
     first = ConfigError("expected a number, got 'x'", source="a.yaml", line=3, path="inputs[0]")
-    again = ConfigError("row 0 is wrong", source="a.yaml", line=3, path="inputs[0]")
+    again = ConfigError("expected a number, got 'x'", source="a.yaml", line=3, path="inputs[0]")
     other = ConfigError("expected at least 1, got 0", source="a.yaml", line=2, path="hidden_size")
-    assert str(ConfigProblems([first, again, other])).splitlines() == [
+    same_field = ConfigError("another problem", source="a.yaml", line=3, path="inputs[0]")
+    assert str(ConfigProblems([first, again, other, same_field])).splitlines() == [
         "a.yaml:2: hidden_size: expected at least 1, got 0",
-        "a.yaml:3: inputs[0]: expected a number, got 'x'"]
+        "a.yaml:3: inputs[0]: expected a number, got 'x'",
+        "a.yaml:3: inputs[0]: another problem"]
+
+
+def test_every_problem_of_a_weight_file_is_told_at_weights_file(cli, tmp_path):
+    torch = pytest.importorskip("torch")
+    rnn = torch.nn.RNN(2, 3)  # hidden 3 (the biases say), input 2 (the config's inputs say)
+    weights = {**rnn.state_dict(), "weight_ih_l0": torch.zeros(3, 4),
+               "weight_hh_l0": torch.zeros(3, 5)}
+    torch.save(weights, tmp_path / "m.pt")
+    config = tmp_path / "w.yaml"
+    config.write_text("cell: rnn\ninputs: [[1, 2]]\nweights_file: m.pt\n")
+    assert problems(cli("rnn", "-c", str(config))) == [
+        f"{config}:3: weights_file: m.pt: weights.weight_ih_l0: expected shape [3, 2] (hidden x "
+        "input), got [3, 4]",
+        f"{config}:3: weights_file: m.pt: weights.weight_hh_l0: expected shape [3, 3] (hidden x "
+        "hidden), got [3, 5]"]
 
 
 @pytest.mark.parametrize("tag", [

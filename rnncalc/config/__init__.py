@@ -17,7 +17,7 @@ from rnncalc.config.modules import split_modules
 from rnncalc.config.schema import check_structure
 from rnncalc.config.weightfile import find_weights_file, read_weights
 from rnncalc.config.yamlsafe import Located, load_yaml
-from rnncalc.errors import ConfigError, ExitCode, RnncalcError
+from rnncalc.errors import ConfigError, ConfigProblems, ExitCode, RnncalcError
 from rnncalc.limits import max_config_bytes
 from rnncalc.model import Exercise
 from rnncalc.reading import decode, read_bounded
@@ -181,7 +181,9 @@ def _from_weight_file(doc: Located, weights: str | os.PathLike[str] | None,
     """``exc``, raised building what :func:`_with_weight_file` read into ``doc``, told about the
     file the weights came from: ``weights`` (``model.pt: weights.weight_ih_l0: ...``), or the
     config's ``weights_file`` (``ex.yaml:3: weights_file: model.pt: weights.weight_ih_l0: ...``).
-    An error about the config's other keys is returned as it is."""
+    An error about the config's other keys is returned as it is; of several, each."""
+    if isinstance(exc, ConfigProblems):
+        return ConfigProblems([_from_weight_file(doc, weights, p) for p in exc.problems])
     if exc.path != "weights" and not exc.path.startswith(("weights.", "weights[")):
         return exc  # about the config's own keys
     if weights is not None:

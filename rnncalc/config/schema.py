@@ -9,7 +9,6 @@ by a test: the checker ``_schema_check.py`` and ``schema.json``.
 
 from __future__ import annotations
 
-import math
 import re
 from functools import cache
 from pathlib import Path
@@ -243,7 +242,7 @@ def structure_problems(doc: Located) -> tuple[list[ConfigError], Located | None]
         fix.drop(path, unknown, error.rule == "type" and error.rule_definition == "number")
     for key in _WHOLE:  # JSON Schema counts 2.0 as an integer; sizes are counted in whole numbers
         value = doc.data.get(key)
-        if isinstance(value, float) and math.isfinite(value):
+        if isinstance(value, float) and value.is_integer():  # 2.5 the schema has refused
             problems.append(doc.error((key,), f"expected a whole number, got {value!r}; write it "
                                       f"{int(value)}"))
             fix.drop((key,), [], False)
