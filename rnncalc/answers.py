@@ -101,11 +101,21 @@ def lookup(doc: Any, key: Key) -> Any:
     return node
 
 
-def read_answers(source: str | os.PathLike[str],
-                 expected: dict[str, Any] | Callable[[str | None], dict[str, Any]]) -> Answers:
-    """Read ``source`` against ``expected`` (the run's JSON output): every answer must name a
-    quantity the run has; a wrong name, a non-number or a list too long is a located error.
-    ``expected`` may be a function of the file's ``student:`` id (a class of variants)."""
+@dataclass(frozen=True)
+class Parsed:
+    """An answers file read and checked as a file (:func:`parse_answers`), before what it answers
+    is checked against an exercise."""
+
+    doc: Located
+    raw: dict[DocPath, str]
+    tolerance: float | None
+    student: str | None
+
+
+def parse_answers(source: str | os.PathLike[str]) -> Parsed:
+    """Read ``source`` as an answers file, without the exercise (and without torch, which only
+    the exercise's arithmetic needs): its size, encoding, YAML, that it is a mapping, its
+    ``tolerance`` and ``student``; each problem a located error."""
     name = str(source)
     text = _text(name)
     doc = load_yaml(text, name, "a mapping of answers (see rnncalc answers-template)", texts=True)
@@ -117,14 +127,24 @@ def read_answers(source: str | os.PathLike[str],
     problem = None if tolerance is None else tolerance_problem(tolerance)
     if problem:
         raise doc.error(("tolerance",), problem)
-    student = student_of(doc, raw)
+    return Parsed(doc, raw, None if tolerance is None else float(tolerance),
+                  student_of(doc, raw))
+
+
+def read_answers(source: str | os.PathLike[str] | Parsed,
+                 expected: dict[str, Any] | Callable[[str | None], dict[str, Any]]) -> Answers:
+    """Read ``source`` (a file, or what :func:`parse_answers` read of one) against ``expected``
+    (the run's JSON output): every answer must name a quantity the run has; a wrong name, a
+    non-number or a list too long is a located error. ``expected`` may be a function of the
+    file's ``student:`` id (a class of variants)."""
+    parsed = source if isinstance(source, Parsed) else parse_answers(source)
+    doc = parsed.doc
     if callable(expected):
-        expected = expected(student)
+        expected = expected(parsed.student)
     given: list[Given] = []
     data = {k: v for k, v in doc.data.items() if k not in ("tolerance", "student")}
-    _walk(doc, raw, data, expected, (), (), given)
-    return Answers(tuple(given), None if tolerance is None else float(tolerance), doc.source,
-                   student)
+    _walk(doc, parsed.raw, data, expected, (), (), given)
+    return Answers(tuple(given), parsed.tolerance, doc.source, parsed.student)
 
 
 def student_of(doc: Located, raw: dict[DocPath, str]) -> str | None:

@@ -327,7 +327,9 @@ class _Variant:
 class Grader:
     """Marks answers files against one exercise config, or against a class of variants: a folder
     that ``rnncalc exercise --students`` wrote (``DIR/ID/exercise.yaml``), each answers file
-    marked against the variant of the ``student:`` it names. Each exercise is computed once."""
+    marked against the variant of the ``student:`` it names. Each exercise is computed once, when
+    a first answers file needs it: a config is checked at once, an answers file read before its
+    exercise is computed, so that bad files are refused without torch."""
 
     def __init__(self, config: str, options: Mapping[str, Any],
                  compute: Any = None) -> None:
@@ -337,16 +339,27 @@ class Grader:
         self.compute = compute
         self.folder = config != "-" and os.path.isdir(config)
         self.variants: dict[str, _Variant] = {}
-        self.single = None if self.folder else self._load(config)
+        self.single: _Variant | None = None
+        self.built = None if self.folder else self._build(config)
 
-    def _load(self, config: str) -> _Variant:
-        from rnncalc.answers import blank
-        from rnncalc.check import Marker
+    @property
+    def title(self) -> str:
+        """The exercise's title (a class of variants: none)."""
+        return self.built[0].title if self.built else ""
+
+    def _build(self, config: str) -> tuple[Exercise, Policy]:
+        """The config's exercise and marking policy, checked; nothing computed (no torch)."""
         from rnncalc.config import build, folder_of, read_document
 
         doc = read_document(config)
         ex = build(doc, folder_of(config))
-        policy = Policy.from_document(doc).with_options(**self.options)
+        return ex, Policy.from_document(doc).with_options(**self.options)
+
+    def _load(self, built: tuple[Exercise, Policy]) -> _Variant:
+        from rnncalc.answers import blank
+        from rnncalc.check import Marker
+
+        ex, policy = built
         trace = self.compute(ex, policy.round) if self.compute else None
         marker = Marker(ex, trace, round_to=policy.round)
         expected = marker.doc
@@ -360,7 +373,9 @@ class Grader:
     def _variant(self, source: str, student: str | None) -> _Variant:
         from pathlib import Path
 
-        if self.single is not None:
+        if self.built is not None:
+            if self.single is None:
+                self.single = self._load(self.built)
             return self.single
         if student is None:
             raise ConfigError(f"no student: id in this answers file; {self.config} is a class of "
@@ -370,21 +385,16 @@ class Grader:
             if not _safe_id(student) or not path.is_file():
                 raise ConfigError(f"no variant for student {student!r}: expected {path}",
                                   source=source, path="student")
-            self.variants[student] = self._load(str(path))
+            self.variants[student] = self._load(self._build(str(path)))
         return self.variants[student]
 
     def __call__(self, source: str) -> Score | Failed:
-        from rnncalc.answers import read_answers
+        from rnncalc.answers import parse_answers, read_answers
 
         try:
-            chosen: list[_Variant] = []
-
-            def expected(student: str | None) -> dict[str, Any]:
-                chosen.append(self._variant(source, student))
-                return chosen[0].expected
-
-            answers = read_answers(source, expected)
-            v = chosen[0]
+            parsed = parse_answers(source)  # a bad file is refused before torch is imported
+            v = self._variant(source, parsed.student)
+            answers = read_answers(parsed, v.expected)
             report = v.marker(answers, v.policy.tolerance)  # never the file's own tolerance
             return score(report, v.policy, v.asked, v.ex, answers.student)
         except RnncalcError as exc:

@@ -235,3 +235,22 @@ def test_main_sets_its_imports_aside_from_the_collector():
                          text=True, cwd=ROOT, timeout=120, check=True)
     before, after = map(int, out.stdout.split())
     assert before == 0 and after > 1000
+
+
+def test_check_refuses_bad_answers_files_before_torch(tmp_path):
+    """issue 12: a bad answers file is refused at once, before torch is imported (its import is
+    the second or so the exercise's arithmetic costs); a good one is then marked (with torch)."""
+    bad = {"nan-tolerance.yaml": "tolerance: .nan\n", "not-yaml.yaml": "layers: [\n",
+           "a-list.yaml": "- 1\n", "latin1.yaml": "title: caf\xe9\n".encode("latin-1"),
+           "student-a-mapping.yaml": "student: {id: 1}\n"}
+    for name, text in bad.items():
+        (tmp_path / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    good = tmp_path / "good.yaml"
+    good.write_text("layers: [{layer: 0, directions: {forward: [{t: 0, h: [0.5, 0.5]}]}}]\n")
+    config = str(CONFIGS / "lstm.yaml")
+    runs = [["check", config, str(tmp_path / name)] for name in bad]
+    runs.append(["check", config, *(str(tmp_path / name) for name in bad), "-f", "jsonl"])
+    runs.append(["check", config, str(good)])  # last: torch stays imported once it is
+    seen = _probe(runs)
+    assert seen[:-1] == [[3, False]] * (len(bad) + 1)
+    assert seen[-1] == [1, True]  # marked (0.5 is wrong): the probe sees torch when it is there

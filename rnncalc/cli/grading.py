@@ -197,7 +197,7 @@ def check(
             "rounding": rounding.value if rounding else None, "tolerance": tolerance,
             "round": round}, compute=compute)
         results = [grader(s) for s in sources]
-        title = grader.single.ex.title if grader.single else ""
+        title = grader.title
         text, errors = render(results, format.value, title=title, precision=precision)
         for line in errors:
             print(line, file=sys.stderr)

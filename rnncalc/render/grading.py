@@ -117,10 +117,8 @@ def _histogram(scores: Sequence[float], top: float, bins: int = 5) -> str:
 
 def render(results: Sequence[Score | Failed], fmt: str, *, title: str = "",
            precision: int = 4) -> tuple[str, list[str]]:
-    """``rnncalc check``'s output for ``results`` in ``fmt``, and the error lines for stderr."""
-    from rnncalc.render.check import render as one_table
-    from rnncalc.render.check import render_json
-
+    """``rnncalc check``'s output for ``results`` in ``fmt``, and the error lines for stderr.
+    Files refused are rendered without torch (which a marked file's table imports)."""
     errors = [r.error for r in results if isinstance(r, Failed)]
     if fmt == "jsonl":
         return "".join(jsonl(r) for r in results), []
@@ -132,6 +130,9 @@ def render(results: Sequence[Score | Failed], fmt: str, *, title: str = "",
     if not marked:
         return "", errors
     r = marked[0]
+    from rnncalc.render.check import render as one_table
+    from rnncalc.render.check import render_json
+
     if fmt == "gradescope":
         return gradescope(r, precision), []
     if fmt == "json":
