@@ -2,6 +2,7 @@
 
     python benchmarks/bench_parse.py            # 1 MB and 10 MB configs
     python benchmarks/bench_parse.py 1 10 30    # sizes in MB
+    python benchmarks/bench_parse.py 10 --turns 1
 
 Each config is an RNN exercise whose inputs are one long matrix (rows of 8 numbers written as a
 student would, ``-0.25``), the shape of a config that is large for a reason. For each size it
@@ -10,13 +11,17 @@ prints, in one process, the CPU time and the peak of Python's allocations (trace
 - ``rnncalc``: ``read_document`` + ``check`` (what ``rnncalc validate`` does: read, parse with
   lines, check the structure and the shapes), with ``RNNCALC_MAX_CONFIG_BYTES`` raised to fit;
 - ``yaml.compose``: PyYAML's C composer alone (nodes with marks, what rnncalc used to build on);
-- ``yaml.load``: PyYAML's C loader (``CSafeLoader``), for reference.
+- ``yaml.load``: PyYAML's C loader (``CSafeLoader``), for reference;
+- ``json.loads``: the same data written as JSON, read by the standard library's C parser: about
+  the least any reader of the text can take.
 
-Times are the best of three; the ratio to ``yaml.load`` is what to compare between machines.
+Times are the best of three (``--turns N``); the ratio to ``yaml.load`` is what to compare
+between machines.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -36,9 +41,9 @@ def config_text(megabytes: float) -> str:
             + "]\n  weight_hh_l0: [[0.5, 0], [0, 0.5]]\n")
 
 
-def measure(run: Callable[[], object]) -> tuple[float, float]:
+def measure(run: Callable[[], object], turns: int) -> tuple[float, float]:
     best = float("inf")
-    for _ in range(3):
+    for _ in range(turns):
         start = time.process_time()
         run()
         best = min(best, time.process_time() - start)
@@ -49,7 +54,7 @@ def measure(run: Callable[[], object]) -> tuple[float, float]:
     return best, peak / 2**20
 
 
-def main(sizes: list[float]) -> None:
+def main(sizes: list[float], turns: int = 3) -> None:
     from rnncalc.config import check, read_document
 
     os.environ["RNNCALC_MAX_CONFIG_BYTES"] = str(int(max(sizes) * 2_000_000))
@@ -59,12 +64,14 @@ def main(sizes: list[float]) -> None:
             path = Path(folder) / f"big{size:g}.yaml"
             text = config_text(size)
             path.write_text(text)
+            as_json = json.dumps(yaml.load(text, Loader=yaml.CSafeLoader))
             rows = {
                 "rnncalc": lambda p=path: check(read_document(p), p.parent),
                 "yaml.compose": lambda t=text: yaml.compose(t, Loader=yaml.CSafeLoader),
                 "yaml.load": lambda t=text: yaml.load(t, Loader=yaml.CSafeLoader),
+                "json.loads": lambda t=as_json: json.loads(t),
             }
-            results = {name: measure(run) for name, run in rows.items()}
+            results = {name: measure(run, turns) for name, run in rows.items()}
             reference = results["yaml.load"][0]
             for name, (seconds, peak) in results.items():
                 print(f"{len(text) / 1e6:>6.1f}MB  {name:<14} {seconds:>7.2f} {peak:>9.1f} "
@@ -72,4 +79,6 @@ def main(sizes: list[float]) -> None:
 
 
 if __name__ == "__main__":
-    main([float(a) for a in sys.argv[1:]] or [1, 10])
+    args = sys.argv[1:]
+    turns = int(args.pop(args.index("--turns") + 1)) if "--turns" in args else 3
+    main([float(a) for a in args if a != "--turns"] or [1, 10], turns)

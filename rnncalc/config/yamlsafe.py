@@ -47,7 +47,6 @@ _CORE = "tag:yaml.org,2002:"
 _PLAIN_SCALARS = {_CORE + name for name in ("str", "int", "float", "bool", "null")}
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml, else pure Python
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
-_INT = re.compile(r"[-+]?[0-9]+")
 _INT_8 = re.compile(r"0o[0-7]+")
 _INT_16 = re.compile(r"0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
@@ -141,12 +140,13 @@ def scalar(text: str, tag: str | None = None) -> Any:
     if tag is None and text[:1] not in _NUMERIC_START:  # most keys and words: no pattern to try
         return _SPECIAL.get(text, text)
     if tag is None or tag == _CORE + "int" or tag == _CORE + "float":
-        if _INT.fullmatch(text):
+        number = _FLOAT.fullmatch(text)  # an int too: one match for either
+        if number and number[2] is None and number[3] is None and number[1][0] != ".":
             digits = len(text.lstrip("+-"))
             if digits > 300 and (digits > MAX_INT_DIGITS or abs(int(text)) > _FLOAT_MAX):
                 return Huge(text)
             value: Any = int(text)
-        elif _FLOAT.fullmatch(text):
+        elif number:
             value = float(text)
         elif _INT_16.fullmatch(text) or _INT_8.fullmatch(text):
             value = int(text[2:], 16 if text[1] == "x" else 8)
@@ -259,10 +259,19 @@ class _Builder:
             out: Any = []
             count = 1
             event = get()
+            plain = self.texts is None
             while type(event) is not ev.SequenceEndEvent:
-                item, n = self.value(get, event, (*path, len(out)), line)
-                out.append(item)
-                count += n
+                if plain and type(event) is ev.ScalarEvent and event.tag is None \
+                        and not event.style and not event.anchor:  # a number, mostly: inline
+                    here = event.start_mark.line + 1
+                    if here != line:
+                        self.lines[(*path, len(out))] = here
+                    out.append(scalar(event.value))
+                    count += 1
+                else:
+                    item, n = self.value(get, event, (*path, len(out)), line)
+                    out.append(item)
+                    count += n
                 event = get()
         else:
             if tag not in (None, "!", _CORE + "map"):
