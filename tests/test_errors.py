@@ -257,7 +257,8 @@ def test_problems_with_what_is_written_come_before_keys_not_written(cli, tmp_pat
     lines = problems(cli("validate", str(path)))
     assert lines == [f"{path}:2: num_layers: expected at least 1, got 0",
                      f"{path}:4: dtype: expected one of float64, float32; got 'float16'",
-                     f"{path}:1: inputs: missing required key 'inputs' (or 'batch')"]
+                     f"{path}:1: inputs: missing required key 'inputs' (or 'batch' or "
+                     "'inputs_file')"]
 
 
 def test_problems_in_different_layers_are_each_reported(cli, tmp_path):

@@ -375,14 +375,13 @@ class _Weights:
         self.concat = data.get("merge_mode", "concat") == "concat"
         self.suffix = ""  # of the state_dict names of the layer being read
         self.vector = CELLS[cell].recurrent == "vector"  # weight_hh [G*H], read element-wise
-        self.meant: set[str] = set()  # names an unknown name may be the misspelling of
+        self.unsure: set[Path] = set()  # groups with an unknown name: what is missing may be it
 
     def _unknown(self, path: Path, key: Any, known: list[str], form: str) -> None:
-        """Note an unknown weight name, and the name it may have meant: that name's absence
-        follows from it and is not reported again."""
+        """Note an unknown weight name: in its group (``path[:-1]``), a name missing may be it,
+        misspelt, and is not reported as missing."""
+        self.unsure.add(path[:-1])
         near = did_you_mean(key, known)
-        if near:
-            self.meant.add(near)
         hint = f"did you mean {near!r}? " if near else ""
         self.r.problems.append(self.r.error(
             path, f"unknown {form} weight name {key!r}; {hint}expected one of {', '.join(known)}"))
@@ -426,8 +425,9 @@ class _Weights:
                 if key not in groups and d == "backward" and self.share:
                     key = (layer, "forward")
                 if key not in groups:
-                    self.r.problems.append(self.r.error(("weights",),
-                                                        self._missing_group(layer, d)))
+                    if ("weights",) not in self.unsure:
+                        self.r.problems.append(self.r.error(("weights",),
+                                                            self._missing_group(layer, d)))
                     row.append(self._zeros(in_size))
                     continue
                 path, group = groups[key]
@@ -569,7 +569,7 @@ class _Weights:
                                                                  "hidden x proj_size")):
                 name = f"{prefix}{g}"
                 if prefix == "W_h" and self.vector:  # one recurrent weight per unit (indrnn)
-                    if name not in group and name not in self.meant:
+                    if name not in group and path not in self.unsure:
                         self.r.problems.append(self.r.error(
                             path, f"missing weight {name} (expected {H} numbers)"))
                     weight: Any = self.r.soft(
@@ -577,7 +577,7 @@ class _Weights:
                         "one recurrent weight per hidden unit") if name in group else (0.0,) * H
                     blocks[prefix].extend(weight)
                     continue
-                if name not in group and name not in self.meant:
+                if name not in group and path not in self.unsure:
                     self.r.problems.append(self.r.error(
                         path, f"missing weight {name} (expected shape [{H}, {cols}])"))
                 zeros = ((0.0,) * cols,) * H
@@ -625,7 +625,7 @@ class _Weights:
             zeros: Any = (0.0,) * (G * H) if vector else ((0.0,) * cols,) * (G * H)
             field = (*path, name + self.suffix)
             if name not in group:
-                if name + self.suffix not in self.meant:
+                if path not in self.unsure:
                     self.r.problems.append(self.r.error(path, f"missing {name}{self.suffix} "
                                                         f"(expected shape [{G * H}, {cols}])"))
                 mats[name] = zeros
