@@ -216,7 +216,7 @@ def test_every_problem_of_a_config_is_a_line_of_its_own(cli, tmp_path, command):
 @pytest.mark.parametrize(("text", "line"), ids=[
     "size-without-weights", "size-against-every-weight", "misspelt-required-key",
     "misspelt-weight-name", "misspelt-state-dict-name", "head-with-a-problem-and-its-loss",
-    "projection-without-its-size",
+    "head-key-misspelt", "projection-without-its-size",
 ], argvalues=[
     # weights missing for want of a size are not missing (issue 12's own case)
     ("cell: rnn\nhidden_size: 0\ninputs: [[1]]\n",
@@ -236,6 +236,10 @@ def test_every_problem_of_a_config_is_a_line_of_its_own(cli, tmp_path, command):
     # the loss is read against the head: not also "a cross_entropy loss needs 2 outputs"
     (replaced(RNN, "task: regression", "task: regresion") + "loss: {type: mse, target: 1}\n",
      "16: head.task: expected one of regression, classification, labeling; got 'regresion'"),
+    # the head is dropped for its missing task; its unknown key is not looked for in it again
+    # (was exit 4: a KeyError, found by the fuzz test)
+    (replaced(RNN, "task: regression", "'task ': regression"),
+     "16: head.task : unknown key 'task ' (did you mean 'task'?)"),
     # weight_hh is read as a projection of 1 asks ([8, 1]), not as [8, 2]
     ("cell: lstm\ninputs: [[1, 2]]\nproj_size: 0\nweights:\n"
      "  weight_ih_l0: [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1], [0, 0]]\n"

@@ -278,6 +278,8 @@ class _Repair:
     def drop(self, path: tuple[str | int, ...], unknown: list[str], number: bool) -> None:
         """Take out the problem at ``path``: its ``unknown`` keys; a ``number`` that is not one
         (read as 0); else the top-level key it is in, unless the config cannot go without it."""
+        if path and path[0] in self.dropped:
+            return  # already out, with what is in it
         if unknown:
             container = self._own(path)
             for key in unknown:
