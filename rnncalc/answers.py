@@ -58,6 +58,14 @@ class Given:
     text: str  # as written: "0.9860"
     line: int | None
 
+    @property
+    def shown(self) -> str:
+        """``text`` for a table or a note: a 5,000-digit number is elided with its length given
+        (``"1000000000000000... (5,001 characters)"``), not echoed whole."""
+        if len(self.text) <= 40:
+            return self.text
+        return f"{self.text[:16]}... ({len(self.text):,} characters)"
+
 
 @dataclass(frozen=True)
 class Answers:

@@ -308,7 +308,7 @@ def _show(value: Any, g: Given) -> str:
     if isinstance(value, (int, str)):
         return str(value)
     # rounded as agrees() rounds (half away from zero): 1.71105 shows as 1.7111, not 1.7110
-    step = Decimal(1).scaleb(-max(decimals(g.text), 4), context=_EXACT)
+    step = Decimal(1).scaleb(-min(max(decimals(g.text), 4), 12), context=_EXACT)  # not 400
     return str(_true(float(value)).quantize(step, ROUND_HALF_UP, context=_EXACT))
 
 

@@ -16,7 +16,8 @@ LEGEND = ("ok right · ok~ right when every intermediate is rounded as you wrote
 
 def _expected(value: object, text: str, precision: int) -> str:
     if isinstance(value, float):
-        return f"{value:.{max(decimals(text), precision)}f}"
+        # at most 12 decimals: a student's 400 decimals would print as many of float noise
+        return f"{value:.{min(max(decimals(text), precision), 12)}f}"
     return "-" if value is None else str(value)
 
 
@@ -32,7 +33,7 @@ def render(report: Report, *, title: str = "", precision: int = 4) -> str:
            f"({how}; {rule})", ""]
     first = report.first_wrong
     rows = [("", "quantity", "given", "expected", "")]
-    rows += [(SIGNS[i.mark], i.name, i.given.text, _expected(i.expected, i.given.text, precision),
+    rows += [(SIGNS[i.mark], i.name, i.given.shown, _expected(i.expected, i.given.text, precision),
               "<< first mistake" + (f"; {i.note}" if i.note else "") if i is first else i.note)
              for i in report.items]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
@@ -41,7 +42,7 @@ def render(report: Report, *, title: str = "", precision: int = 4) -> str:
                     + "  " + r[4]).rstrip())
     if first is not None:
         line = f" (line {first.given.line})" if first.given.line else ""
-        out += ["", f"First mistake: {first.name}{line}, you wrote {first.given.text}"]
+        out += ["", f"First mistake: {first.name}{line}, you wrote {first.given.shown}"]
         if first.note:
             out.append(f"  {first.note}")
         out += ["  " + line_text(ln, precision) for ln in report.explain]

@@ -50,7 +50,7 @@ def gradescope(result: Score, precision: int = 4) -> str:
         if worth == 0:
             continue
         shown = _expected(item.expected, item.given.text, precision)
-        text = f"{SIGNS[item.mark]} {item.mark}: you wrote {item.given.text}, expected {shown}"
+        text = f"{SIGNS[item.mark]} {item.mark}: you wrote {item.given.shown}, expected {shown}"
         tests.append({"name": item.name, "score": _n(earned), "max_score": _n(worth),
                       "output": text + (f"; {item.note}" if item.note else ""),
                       "visibility": "visible"})
