@@ -227,7 +227,7 @@ def _refusals(folder: Path) -> dict[str, tuple[str, str, dict]]:
         "lying header": ("lying.npy", "lying.npy: inputs: expected 24,000,000,000,000 bytes of "
                          "data (shape [1000000000000, 3], float64), got 48", {}),
         "zip bomb": ("bomb.npz", "bomb.npz: inflates to 178,258,048 bytes (a zip archive of 1 "
-                     "members), larger than the limit of 161,048,576 (8 bytes for each of "
+                     "member), larger than the limit of 161,048,576 (8 bytes for each of "
                      "RNNCALC_MAX_VALUES numbers, plus RNNCALC_MAX_CONFIG_BYTES); nothing in it "
                      "was read", {}),
         "no such file": ("nope.npy", "no such file 'nope.npy' (looked in "

@@ -5,6 +5,7 @@ test of every class together is in ``tests/test_fuzz.py``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -129,13 +130,53 @@ def test_a_weight_file_that_inflates_past_the_limit_is_refused_uninflated(cli, t
         archive.writestr("archive/data.pkl", bytes(3 * 2**20))
     assert path.stat().st_size < 10_000
     message = one_error(cli("rnn", "-w", str(path)))
-    assert message.startswith(f"{path}: inflates to 3,145,728 bytes (a zip archive of 1 members)")
+    assert message.startswith(f"{path}: inflates to 3,145,728 bytes (a zip archive of 1 member)")
     # what torch.save writes is within it, and runs
     import torch
 
     good = tmp_path / "good.pt"
     torch.save(torch.nn.RNN(3, 2).state_dict(), good)
     assert cli("rnn", "-w", str(good)).exit_code == 0
+
+
+def test_a_weight_file_swapped_for_a_stream_after_its_check_is_read_bounded(tmp_path,
+                                                                          monkeypatch):
+    """What torch loads is the bytes the bounded read took from the opened file, not the path
+    again: a file that became an endless FIFO between the check and the load is refused at the
+    limit (here the check is skipped, as if the swap came right after it), never read forever."""
+    import threading
+
+    from rnncalc.config import weightfile
+    from rnncalc.errors import ConfigError
+
+    monkeypatch.setenv("RNNCALC_MAX_VALUES", "1000")
+    monkeypatch.setenv("RNNCALC_MAX_CONFIG_BYTES", "1000")
+    monkeypatch.setattr(weightfile, "file_problem", lambda *args: None)
+    fifo = tmp_path / "w.pt"
+    os.mkfifo(fifo)
+
+    def endless() -> None:
+        try:
+            with open(fifo, "wb") as f:
+                while True:
+                    f.write(bytes(4096))
+        except (BrokenPipeError, OSError):
+            pass
+
+    threading.Thread(target=endless, daemon=True).start()
+    outcome: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            weightfile.read_weights(fifo)
+        except BaseException as exc:  # the test reads whatever ended the load
+            outcome.append(exc)
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(60)  # a generous bound: the refusal comes after about 9 KB
+    assert outcome, "read_weights was still reading the stream after 60 s"
+    assert isinstance(outcome[0], ConfigError) and "went on past it" in str(outcome[0])
 
 
 # ----------------------------------------------------------------------------- paths and contents

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from rnncalc.errors import ConfigError, shown
 from rnncalc.limits import max_config_bytes, max_values
+from rnncalc.reading import read_bounded
 
 if TYPE_CHECKING:
     from zipfile import ZipInfo
@@ -142,9 +143,11 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
                               f"weight_ih_l0=..., ...)), got {'only ' if arrays else ''}"
                               f"{', '.join(arrays) or 'no arrays'}", source=name)
         return _without_prefix(state)
-    problem = _archive_problem(file)
+    raw = read_bounded(name, size_limit(), _PT, LIMIT_HINT)  # the bytes checked are those loaded
+    problem = _archive_problem(raw)
     if problem:
         raise ConfigError(problem, source=name)
+    import io
     import pickle
 
     import torch
@@ -152,7 +155,7 @@ def read_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols; one line is ours
             warnings.simplefilter("ignore")
-            state = torch.load(file, map_location="cpu", weights_only=True)
+            state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = _reason(exc)
         if "GLOBAL" in reason:  # the name of what it would build, elided: not the file's bytes
@@ -198,14 +201,15 @@ _NOT_A_STATE_DICT = ("not a PyTorch state_dict file (torch.save): neither a read
                      "nor a weights-only pickle; nothing in it was run")
 
 
-def _archive_problem(file: Path) -> str | None:
+def _archive_problem(raw: bytes) -> str | None:
     """Why a zip archive (what torch.save writes) must not be loaded: more than the size limit
     once inflated, as its central directory declares, read before anything is inflated (a 2 MB
     file can inflate to gigabytes). Not a zip, or a broken one: torch.load says what it is."""
+    import io
     import zipfile
 
     try:
-        with zipfile.ZipFile(file) as archive:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return None
@@ -218,7 +222,8 @@ def inflated_problem(members: list[ZipInfo]) -> str | None:
     limit = size_limit()
     total = sum(m.file_size for m in members)
     if total > limit:
-        return (f"inflates to {total:,} bytes (a zip archive of {len(members):,} members), "
+        many = "s" if len(members) != 1 else ""
+        return (f"inflates to {total:,} bytes (a zip archive of {len(members):,} member{many}), "
                 f"larger than the limit of {limit:,} ({LIMIT_HINT}); nothing in it was read")
     return None
 
