@@ -214,6 +214,24 @@ def _stop(pool: Any) -> None:
                 os.kill(child, signal.SIGKILL)
         with contextlib.suppress(OSError):
             os.kill(server, signal.SIGKILL)
+    _quiet_manager_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     with contextlib.suppress(Exception):
         forkserver._forkserver._stop()  # type: ignore[attr-defined]  # reaps it, forgets it
+
+
+def _quiet_manager_thread() -> None:
+    """Keep the pool's manager thread from printing a traceback as rnncalc ends its workers:
+    seeing them gone, it marks every pending future failed, and Python 3.11's ``set_exception``
+    raises ``InvalidStateError`` on the futures ``map`` has just cancelled (CPython's race, not
+    an error of the run: the command still ends with 130 or 143, and says so in one line)."""
+    import threading
+    from concurrent.futures import InvalidStateError
+
+    default = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not (args.exc_type is not None and issubclass(args.exc_type, InvalidStateError)):
+            default(args)
+
+    threading.excepthook = hook
