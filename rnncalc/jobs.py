@@ -205,7 +205,11 @@ def _stop(pool: Any) -> None:
     server = getattr(forkserver._forkserver, "_forkserver_pid", None)
     if server:  # killed, not asked: while it still imports modules it would not hear the request
         # and first the workers it was still forking, which the pool does not list yet (they
-        # would live on, then print a traceback when their parent's pipe is gone)
+        # would live on, then print a traceback when their parent's pipe is gone); stopped
+        # first, so that it forks none after its children are read (Linux restarts a fork
+        # that a signal interrupts, so none is half made)
+        with contextlib.suppress(OSError):
+            os.kill(server, signal.SIGSTOP)
         with contextlib.suppress(OSError, ValueError):
             from pathlib import Path
 
