@@ -185,20 +185,9 @@ def _stop(pool: Any) -> None:
     import contextlib
     import os
     import signal
-    import threading
-    from concurrent.futures import InvalidStateError
     from multiprocessing import forkserver
 
-    previous = threading.excepthook
-
-    def quiet(args: Any) -> None:
-        # the pool's manager thread, finding its workers killed, sets an error on futures that
-        # shutdown(cancel_futures=True) cancelled: InvalidStateError (Python 3.11), a traceback
-        # on stderr after "terminated"; the run is ending anyway
-        if args.exc_type is not InvalidStateError:
-            previous(args)
-
-    threading.excepthook = quiet
+    _quiet_manager_thread()
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         with contextlib.suppress(Exception):
             process.kill()
@@ -218,7 +207,6 @@ def _stop(pool: Any) -> None:
                 os.kill(child, signal.SIGKILL)
         with contextlib.suppress(OSError):
             os.kill(server, signal.SIGKILL)
-    _quiet_manager_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     with contextlib.suppress(Exception):
         forkserver._forkserver._stop()  # type: ignore[attr-defined]  # reaps it, forgets it
