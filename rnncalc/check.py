@@ -2,8 +2,9 @@
 
 Marks, in the order tried:
 
-- ``right``: the true value, rounded half away from zero to the decimals written, is the number
-  written (``0.9866`` for 0.986614); with a ``tolerance``, within it.
+- ``right``: the true value, rounded half away from zero to the decimals written (at least
+  :data:`MIN_DECIMALS`), is the number written (``0.9866`` for 0.986614; ``1`` for 0.9241 is
+  checked as 1.00, wrong); with a ``tolerance``, within it.
 - ``rounding`` (counted right): it is what a sheet gets that rounds every intermediate to the
   decimals written (``rnncalc ... --round N``); only when not checking at an explicit ``--round``.
 - ``carried`` (counted wrong, told apart): wrong, after an earlier wrong answer (in computing
@@ -84,9 +85,21 @@ def _significant(text: str) -> int:
     return len("".join(map(str, Decimal(text).as_tuple().digits)).rstrip("0"))
 
 
+#: The fewest decimals a number is checked to, whatever it was written with: ``1`` for a gate of
+#: 0.9241 is checked as 1.00 (wrong), else whole numbers would mark almost every sigmoid right and
+#: an answers file would choose its own tolerance. The grader's ``--tolerance`` replaces it.
+MIN_DECIMALS = 2
+
+
+def checked_decimals(text: str) -> int:
+    """The decimals ``text`` is checked to: as written, at least :data:`MIN_DECIMALS`."""
+    return max(decimals(text), MIN_DECIMALS)
+
+
 def _step(text: str) -> Decimal:
-    """One unit of the last decimal ``text`` was written to: ``_step("0.986") == 0.001``."""
-    return Decimal(1).scaleb(-decimals(text), context=_EXACT)
+    """One unit of the last decimal ``text`` is checked to: ``_step("0.986") == 0.001``,
+    ``_step("1") == 0.01``."""
+    return Decimal(1).scaleb(-checked_decimals(text), context=_EXACT)
 
 
 def _truncated(given: Given, value: float) -> bool:
@@ -245,9 +258,9 @@ class Marker:
             if agrees(g, expected, tol):
                 mark = "right"
             elif round_to is None and tol is None and _by_rounding(ex, g, self.rounded):
+                d = checked_decimals(g.text)
                 mark, note = "rounding", (f"right when every intermediate is rounded to "
-                                          f"{decimals(g.text)} decimals (--round "
-                                          f"{decimals(g.text)})")
+                                          f"{d} decimals (--round {d})")
             else:
                 earlier = any(i.mark in ("wrong", "carried") for i in items)
                 carried = own.value(g.key) if earlier else None
@@ -315,8 +328,8 @@ def _show(value: Any, g: Given) -> str:
 def _by_rounding(ex: Exercise, g: Given, cache: dict[int, dict[str, Any]]) -> bool:
     if isinstance(g.value, str):
         return False
-    d = decimals(g.text)
-    if not 0 < d <= 12:  # a whole number, or a machine's digits: not a hand-rounded sheet
+    d = checked_decimals(g.text)
+    if decimals(g.text) == 0 or d > 12:  # a whole number, or a machine's digits: not a sheet
         return False
     if d not in cache:
         from rnncalc.engine import run
