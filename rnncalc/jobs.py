@@ -129,17 +129,18 @@ SECONDS_PER_BYTE = 2e-6
 TABLE_FACTOR = 5
 #: Work below which worker processes do not pay: they start from a forkserver that imports
 #: rnncalc's engine and renderers, not torch (a worker imports it for a config that needs it),
-#: and the two cores' gain is at most the work halved, none when other work has the cores. On
-#: this machine at load 7 (other sessions' tests), 1000 seed configs as JSON (1 s of work) took
-#: 1.9x as long with two workers, 5000 (5 s) 0.96-1.1x: so, from 8 s.
-PARALLEL_FROM = 8.0
+#: and the two cores' gain is at most the work halved. On this 2-core machine, quiet, seed
+#: configs as JSON: 300 (0.3 s of work) 1.08x as long with two workers, 1000 0.91x, 2000
+#: 0.81-0.91x, 5000 0.60x (``benchmarks/bench_length.py --only jobs``).
+PARALLEL_FROM = 1.5
 
 
 def choose_jobs(sources: Sequence[str], asked: int | None, cores: int,
-                per_byte: float = SECONDS_PER_BYTE) -> int:
+                per_byte: float = SECONDS_PER_BYTE, idle: float | None = None) -> int:
     """``--jobs``: the number asked (0: one per core), or, by default (``None``), one process
     unless the configs' size (times ``per_byte``, :attr:`Job.per_byte`) says the work outweighs
-    the workers' start-up."""
+    the workers' start-up, and then one per idle core (``idle``: the cores less the load
+    average; at load 7 on two cores, other work has them, and two workers were no faster)."""
     if asked is not None:
         return asked or cores
     if cores < 2 or len(sources) < 2:
@@ -150,7 +151,12 @@ def choose_jobs(sources: Sequence[str], asked: int | None, cores: int,
     for source in sources:
         with contextlib.suppress(OSError):
             size += os.stat(source).st_size if source != "-" else 0
-    return cores if size * per_byte >= PARALLEL_FROM else 1
+    if size * per_byte < PARALLEL_FROM:
+        return 1
+    if idle is None:
+        idle = cores - os.getloadavg()[0]
+    workers = min(cores, int(idle + 0.5))
+    return workers if workers >= 2 else 1
 
 
 def outcomes(job: Callable[[str], Outcome], sources: Sequence[str], jobs: int = 1

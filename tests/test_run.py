@@ -270,18 +270,26 @@ def test_steps_that_pick_some_steps_may_run_past_the_end(cli, tmp_path):
 
 
 def test_jobs_auto_starts_workers_only_for_enough_work(tmp_path, monkeypatch):
-    """By default one process: a class of seed-sized configs is done before workers start;
-    as tables (five times the work each), the same class takes the workers."""
+    """By default one process: a few hundred seed-sized configs are done before workers start;
+    from about 1.5 s of work (1000 seed configs as JSON; 300 as tables, five times the work
+    each) one worker per idle core, none when other work has the cores."""
     from rnncalc import jobs
 
-    small = [str(CONFIGS / "lstm.yaml")] * 3000
-    assert jobs.choose_jobs(small, None, cores=2) == 1
-    assert jobs.choose_jobs(small, None, cores=2, per_byte=jobs.Job("table").per_byte) == 2
-    assert jobs.choose_jobs(small * 10, None, cores=2) == 2
-    assert jobs.choose_jobs(small * 10, None, cores=1) == 1
-    assert jobs.choose_jobs(["-", "missing.yaml"], None, cores=2) == 1
-    assert jobs.choose_jobs(small, 3, cores=2) == 3
-    assert jobs.choose_jobs(small, 0, cores=2) == 2
+    size = (CONFIGS / "lstm.yaml").stat().st_size  # 653 bytes: 1.3 ms of estimated work
+    few, class_ = [str(CONFIGS / "lstm.yaml")] * 300, [str(CONFIGS / "lstm.yaml")] * 3000
+    work = size * jobs.SECONDS_PER_BYTE
+    assert 300 * work < jobs.PARALLEL_FROM < 3000 * work
+    assert jobs.choose_jobs(few, None, cores=2, idle=2.0) == 1
+    assert jobs.choose_jobs(few, None, cores=2, idle=2.0,
+                            per_byte=jobs.Job("table").per_byte) == 2
+    assert jobs.choose_jobs(class_, None, cores=2, idle=1.9) == 2
+    assert jobs.choose_jobs(class_, None, cores=2, idle=2 - 7.0) == 1  # load 7: no idle core
+    assert jobs.choose_jobs(class_, None, cores=2, idle=1.2) == 1  # one idle core: one process
+    assert jobs.choose_jobs(class_, None, cores=8, idle=3.6) == 4
+    assert jobs.choose_jobs(class_, None, cores=1, idle=1.0) == 1
+    assert jobs.choose_jobs(["-", "missing.yaml"], None, cores=2, idle=2.0) == 1
+    assert jobs.choose_jobs(few, 3, cores=2) == 3
+    assert jobs.choose_jobs(few, 0, cores=2) == 2
 
 
 @pytest.mark.parametrize("value", ["two", "-1", "1.5", ""])
