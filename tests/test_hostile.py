@@ -5,7 +5,6 @@ test of every class together is in ``tests/test_fuzz.py``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -139,7 +138,7 @@ def test_a_weight_file_that_inflates_past_the_limit_is_refused_uninflated(cli, t
     assert cli("rnn", "-w", str(good)).exit_code == 0
 
 
-def test_a_weight_file_swapped_for_a_stream_after_its_check_is_read_bounded(tmp_path,
+def test_a_weight_file_swapped_for_a_stream_after_its_check_is_read_bounded(endless_fifo,
                                                                           monkeypatch):
     """What torch loads is the bytes the bounded read took from the opened file, not the path
     again: a file that became an endless FIFO between the check and the load is refused at the
@@ -152,18 +151,7 @@ def test_a_weight_file_swapped_for_a_stream_after_its_check_is_read_bounded(tmp_
     monkeypatch.setenv("RNNCALC_MAX_VALUES", "1000")
     monkeypatch.setenv("RNNCALC_MAX_CONFIG_BYTES", "1000")
     monkeypatch.setattr(weightfile, "file_problem", lambda *args: None)
-    fifo = tmp_path / "w.pt"
-    os.mkfifo(fifo)
-
-    def endless() -> None:
-        try:
-            with open(fifo, "wb") as f:
-                while True:
-                    f.write(bytes(4096))
-        except (BrokenPipeError, OSError):
-            pass
-
-    threading.Thread(target=endless, daemon=True).start()
+    fifo = endless_fifo
     outcome: list[BaseException] = []
 
     def load() -> None:
