@@ -26,9 +26,6 @@ os.environ.setdefault("RNNCALC_MAX_CONFIG_BYTES", "100000000000")
 ROOT = Path(__file__).resolve().parent.parent
 RNNCALC = [sys.executable, "-m", "rnncalc"]
 IMPORTS = [sys.executable, "-c", "import torch, rnncalc.engine, rnncalc.bptt, rnncalc.render.json"]
-#: What `rnncalc lstm` and `rnncalc grad` import before they read a config
-CLI_IMPORTS = [sys.executable, "-c", "import torch, rnncalc.cli, rnncalc.engine, rnncalc.bptt, "
-               "rnncalc.render.grad, rnncalc.render.table, rnncalc.render.formats"]
 
 
 #: Runs a command and writes its seconds and peak resident KB to a file. The measured command is
@@ -112,7 +109,10 @@ def grad(reps: int) -> None:
             min(t for t, _ in fwd_runs), "<= 3")
         ratios = [b[0] / a[0] for a, b in zip(fwd_runs, grad_runs, strict=True)]
         print(f"  turn by turn: {spread(ratios)}")
-        bare = min(measured(CLI_IMPORTS)[1] for _ in range(2))
+        # the imports: the same command on a 2-step config of the same net (whatever it
+        # imports, numpy alone or torch, and nothing of size)
+        tiny = written(config(2, 64), tmp, "tiny.yaml")
+        bare = min(measured([*RNNCALC, "grad", "-c", tiny])[1] for _ in range(2))
         ex = rnncalc.load(path)
         trace = rnncalc.run(ex)
         g = backprop(trace, steps=None)
@@ -127,7 +127,8 @@ def grad(reps: int) -> None:
             (both + text["grad"]) / 2**20, "<= ~2", "MB")
         row("(lstm, the same config: its whole peak, against its own)", fwd_mb,
             (tensors + text["lstm"]) / 2**20, "none", "MB")  # on numpy: no torch imported
-        print(f"  (peaks: grad {grad_mb:.0f} MB, lstm {fwd_mb:.0f} MB, the imports {bare:.0f} MB; "
+        print(f"  (peaks: grad {grad_mb:.0f} MB, lstm {fwd_mb:.0f} MB, "
+              f"the imports (grad of 2 steps) {bare:.0f} MB; "
               f"grad's output: the trace {tensors / 2**20:.1f} MB, the gradients "
               f"{(both - tensors) / 2**20:.1f} MB, {text['grad'] / 2**20:.1f} MB of text)")
         module = torch.nn.LSTM(8, 64, dtype=torch.float64)
