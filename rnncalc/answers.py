@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from rnncalc.model import Exercise
 
 __all__ = [
-    "META_KEYS", "Answers", "Given", "Key", "blank", "lookup", "read_answers", "shape_of",
-    "student_of", "template", "tolerance_problem",
+    "META_KEYS", "Answers", "Given", "Key", "blank", "lookup", "read_answers", "round_problem",
+    "shape_of", "student_of", "template", "tolerance_problem",
 ]
 
 #: A quantity's place in the JSON output: keys, list indices, ``"t=1"`` (the step whose ``t`` is 1)
@@ -69,13 +69,15 @@ class Given:
 
 @dataclass(frozen=True)
 class Answers:
-    """What :func:`read_answers` returns: the answers, and the ``tolerance`` the file itself
-    wrote, which is never used for marking (the grader's policy: ``check(..., tolerance=)``)."""
+    """What :func:`read_answers` returns: the answers, and the ``tolerance`` and ``round`` the
+    file itself wrote, which are never used for marking (the grader's policy: ``check(...,
+    tolerance=, round_to=)``); rnncalc's own JSON output, a valid answers file, has a ``round``."""
 
     given: tuple[Given, ...]
     tolerance: float | None
     source: str
     student: str | None = None  # the file's ``student:``, which picks its variant of a class
+    round: int | None = None
 
 
 def tolerance_problem(value: object) -> str | None:
@@ -89,6 +91,17 @@ def tolerance_problem(value: object) -> str | None:
         return f"expected a finite number >= 0, got {shown(value)}"
     if not math.isfinite(value) or value < 0:
         return f"expected a finite number >= 0, got {shown(value)}"
+    return None
+
+
+def round_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a ``round`` (``None``: it can): decimals, as ``--round`` takes.
+
+    >>> round_problem(1.5)
+    'expected a whole number of decimals from 0 to 12, got 1.5'
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 12:
+        return f"expected a whole number of decimals from 0 to 12, got {shown(value)}"
     return None
 
 
@@ -118,12 +131,13 @@ class Parsed:
     raw: dict[DocPath, str]
     tolerance: float | None
     student: str | None
+    round: int | None
 
 
 def parse_answers(source: str | os.PathLike[str]) -> Parsed:
     """Read ``source`` as an answers file, without the exercise (and without torch, which only
     the exercise's arithmetic needs): its size, encoding, YAML, that it is a mapping, its
-    ``tolerance`` and ``student``; each problem a located error."""
+    ``tolerance``, ``round`` and ``student``; each problem a located error."""
     name = str(source)
     text = _text(name)
     doc = load_yaml(text, name, "a mapping of answers (see rnncalc answers-template)", texts=True)
@@ -131,12 +145,15 @@ def parse_answers(source: str | os.PathLike[str]) -> Parsed:
         raise ConfigError("expected a mapping of answers (see rnncalc answers-template)",
                           source=doc.source, line=doc.line_of(()))
     raw = doc.texts or {}
-    tolerance = doc.data.get("tolerance")  # a student's own: shown as not used, never applied
-    problem = None if tolerance is None else tolerance_problem(tolerance)
-    if problem:
-        raise doc.error(("tolerance",), problem)
+    # a student's own policy: shown as not used, never applied
+    tolerance, round_to = doc.data.get("tolerance"), doc.data.get("round")
+    for key, value, why in (("tolerance", tolerance, tolerance_problem),
+                            ("round", round_to, round_problem)):
+        problem = None if value is None else why(value)
+        if problem:
+            raise doc.error((key,), problem)
     return Parsed(doc, raw, None if tolerance is None else float(tolerance),
-                  student_of(doc, raw))
+                  student_of(doc, raw), round_to)
 
 
 def read_answers(source: str | os.PathLike[str] | Parsed,
@@ -152,7 +169,7 @@ def read_answers(source: str | os.PathLike[str] | Parsed,
     given: list[Given] = []
     data = {k: v for k, v in doc.data.items() if k not in ("tolerance", "student")}
     _walk(doc, parsed.raw, data, expected, (), (), given)
-    return Answers(tuple(given), parsed.tolerance, doc.source, parsed.student)
+    return Answers(tuple(given), parsed.tolerance, doc.source, parsed.student, parsed.round)
 
 
 def student_of(doc: Located, raw: dict[DocPath, str]) -> str | None:

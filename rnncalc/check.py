@@ -135,6 +135,7 @@ class Report:
     round_to: int | None
     tolerance: float | None
     file_tolerance: float | None = None  # what the answers file wrote: shown, not used
+    file_round: int | None = None  # the same
 
     @property
     def counts(self) -> dict[str, int]:
@@ -269,7 +270,8 @@ class Marker:
                 else:
                     note = self.slips.explain(g, tol)
             items.append(Item(name, g.key, g, expected, mark, note, where))
-        report = Report(tuple(items), (), answers.source, round_to, tol, answers.tolerance)
+        report = Report(tuple(items), (), answers.source, round_to, tol, answers.tolerance,
+                        answers.round)
         first = report.first_wrong
         lines: tuple[Line, ...] = ()
         if first is not None and first.where is not None:

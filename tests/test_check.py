@@ -265,6 +265,28 @@ def test_rounding_difference_is_told_apart(cli, tmp_path):
         "items"][0]["mark"] == "wrong"
 
 
+def test_answers_file_cannot_set_round(cli, tmp_path):
+    """rnncalc's own JSON output carries ``round``; in an answers file it is shown as not used and
+    never applied: c_0[0] = -0.2877 stays "rounding" (exact -0.287650 -> -0.2876, the worked
+    figures above), not the "right" that ``--round 4`` gives. A round that is no number of
+    decimals is refused at its line; ``round: ~`` (an exact run's output) says nothing."""
+    body = yaml.safe_dump(steps({"t": 0, "c": [-0.2877]}))
+    path = write(tmp_path, "round: 4\n" + body)
+    assert marks(check(cli, LSTM, path)) == {"c_0[0]": "rounding"}
+    result = cli("check", LSTM, path)
+    assert result.exit_code == 0, result.stdout
+    assert "the answers file's round: 4 is not used (a grader's --round is)" in result.stdout
+    both = cli("check", LSTM, write(tmp_path, "tolerance: 1\nround: 0\n" + body)).stdout
+    assert "tolerance: 1 is not used" in both and "round: 0 is not used" in both
+    assert "not used" not in cli("check", LSTM, write(tmp_path, "round: ~\n" + body)).stdout
+    for bad in ("-1", "13", "1.5", "four", ".inf", "true"):
+        result = cli("check", LSTM, write(tmp_path, f"# mine\nround: {bad}\n" + body))
+        assert result.exit_code == 3, result.stdout
+        assert result.stderr.startswith(f"{tmp_path / 'answers.yaml'}:2: round: expected a "
+                                        "whole number of decimals from 0 to 12, got "), \
+            result.stderr
+
+
 # ----------------------------------------------------------------------------- carried mistakes
 
 

@@ -26,9 +26,9 @@ def render(report: Report, *, title: str = "", precision: int = 4) -> str:
            if report.round_to is not None else "exact arithmetic")
     rule = (f"within {report.tolerance:g}" if report.tolerance is not None
             else "each number at the precision written")
-    if report.file_tolerance is not None:  # a student's own: the policy is the grader's
-        rule += (f"; the answers file's tolerance: {report.file_tolerance:g} is not used (a "
-                 "grader's --tolerance is)")
+    for key, value in (("tolerance", report.file_tolerance), ("round", report.file_round)):
+        if value is not None:  # a student's own: the policy is the grader's
+            rule += f"; the answers file's {key}: {value:g} is not used (a grader's --{key} is)"
     out = [f"Checking {report.source}" + (f" against {title}" if title else ""),
            f"({how}; {rule})", ""]
     first = report.first_wrong
