@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -48,6 +49,10 @@ META_KEYS = {"cell", "dtype", "sizes", "direction", "merge_mode", "formulation",
 
 _MAX_BYTES = 4 * 1024 * 1024
 
+#: A number as YAML 1.2 (and JSON) writes one, in ASCII digits: the only text read as a number,
+#: written plainly or in quotes.
+_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
 
 @dataclass(frozen=True)
 class Given:
@@ -57,6 +62,7 @@ class Given:
     value: float | int | str
     text: str  # as written: "0.9860"
     line: int | None
+    quoted: bool = False  # a number written in quotes ("0.9860"): YAML text, read as the number
 
     @property
     def shown(self) -> str:
@@ -242,11 +248,7 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
     if isinstance(node, bool) or not isinstance(node, (int, float, str)):
         raise doc.error(path, f"expected a number, got {node!r}")
     text = raw.get(path, str(node)).strip()
-    try:
-        finite = Decimal(text).is_finite()
-    except InvalidOperation:
-        finite = False
-    if not finite:
+    if not _NUMBER.fullmatch(text):  # not 0.98_66 or fullwidth digits, which Decimal reads
         raise doc.error(path, f"expected a finite number, got {shown(text)}")
     whole = text.lstrip("-").isdigit()
     if isinstance(expected, int) and not whole:  # a label: a class index, as t and layer are
@@ -259,7 +261,7 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
         raise doc.error(path, f"expected a class index (a whole number from 0), got a "
                         f"{len(text.lstrip('-')):,}-digit number")
     value: float | int = int(text) if isinstance(expected, int) else float(text)
-    out.append(Given(key, value, text, doc.line_of(path)))
+    out.append(Given(key, value, text, doc.line_of(path), isinstance(node, str)))
 
 
 def template(expected: dict[str, Any], title: str = "", student: str | None = None, *,

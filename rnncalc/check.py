@@ -43,6 +43,9 @@ __all__ = ["Item", "Marker", "Report", "agrees", "check", "decimals"]
 
 MARKS = ("right", "rounding", "carried", "wrong")
 
+#: The note on a number written in quotes: YAML text, marked as the number it spells.
+QUOTED = "written in quotes, read as the number (write numbers without quotes)"
+
 #: Rounding to the decimals a student wrote, however many: the default context stops at 28 digits
 #: (a value pasted with 30 decimals raised decimal.InvalidOperation, an internal error).
 _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
@@ -269,6 +272,8 @@ class Marker:
                     mark, note = "carried", f"follows from your answers above: {_show(carried, g)}"
                 else:
                     note = self.slips.explain(g, tol)
+            if g.quoted:  # marked as the number it spells, as on paper; the student is told
+                note = f"{note}; {QUOTED}" if note else QUOTED
             items.append(Item(name, g.key, g, expected, mark, note, where))
         report = Report(tuple(items), (), answers.source, round_to, tol, answers.tolerance,
                         answers.round)

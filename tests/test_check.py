@@ -287,6 +287,31 @@ def test_answers_file_cannot_set_round(cli, tmp_path):
             result.stderr
 
 
+def test_a_quoted_number_is_marked_as_the_number_with_a_note(cli, tmp_path):
+    """"0.9866" is YAML text; a teacher reads it as the number written, at its written precision
+    (h_0 = tanh(2.5), tanh(1.5) = 0.98661, 0.90515), and says to write numbers without quotes.
+    Only a number as YAML writes one is read: not 0.98_66 nor fullwidth digits, which Python's
+    Decimal would take, quoted or not."""
+    assert round(math.tanh(2.5), 4) == 0.9866 and round(math.tanh(1.5), 2) == 0.91
+    path = write(tmp_path, 'layers: [{layer: 0, directions: {forward: [{t: 0, h: ["0.9866",\n'
+                 "  '0.90']}]}}]\n")
+    report = check(cli, RNN, path)
+    assert marks(report) == {"h_0[0]": "right", "h_0[1]": "wrong"}  # 0.90 for 0.91: wrong
+    for item in report["items"]:
+        assert item["note"].endswith("written in quotes, read as the number (write numbers "
+                                     "without quotes)"), item
+    text = cli("check", RNN, path).stdout
+    assert re.search(r"ok\s+h_0\[0\]\s+0\.9866\s+0\.9866\s+written in quotes", text), text
+    assert check(cli, RNN, write(tmp_path, steps({"t": 0, "h": [0.9866]})))["items"][0][
+        "note"] == ""  # unquoted: no note
+    for bad in ("0.98_66", "\uff10.\uff19\uff18\uff16\uff16", "1_0"):
+        for written in (bad, f'"{bad}"'):
+            result = cli("check", RNN, write(tmp_path, f"# mine\nhead: {{y: [{written}]}}\n"))
+            assert result.exit_code == 3, (written, result.stdout)
+            assert result.stderr == f"{tmp_path / 'answers.yaml'}:2: head.y[0]: expected a " \
+                f"finite number, got {bad!r}\n", result.stderr
+
+
 # ----------------------------------------------------------------------------- carried mistakes
 
 
