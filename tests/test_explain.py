@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 import rnncalc
+from rnncalc.cells.activations import ACTIVATIONS, activation, apply
 from rnncalc.explain import explain, line_text, parse_selection
 from rnncalc.render.explain import render
-from rnncalc.rounding import round_half_away
+from rnncalc.rounding import round_half_away, rounding
 from tests.conftest import CONFIGS
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -254,6 +255,30 @@ def test_round_in_cli_and_json(cli):
     d = json.loads(result.stdout)
     assert d["round"] == 2
     assert [s["h"] for s in d["layers"][0]["directions"]["forward"]] == _hand_rnn(2)
+
+
+def test_round_rounds_softplus_as_a_sheet_does():
+    """A 1-unit RNN with softplus, worked at 2 decimals: h_0 = ln(1 + e^0.5) = 0.974077 -> 0.97;
+    pre h_1 = 1 + 0.97 = 1.97, h_1 = ln(1 + e^1.97) = 2.100563 -> 2.10 (unrounded h_0 would give
+    pre 1.97 too, but h_1 = 2.100563 and h_0 = 0.974077 left as they are)."""
+    r = lambda v: round_half_away(v, 2)  # noqa: E731
+    h0 = r(math.log1p(math.exp(0.5)))
+    h1 = r(math.log1p(math.exp(r(1 + h0))))
+    assert (h0, h1) == (0.97, 2.1)
+    ex = rnncalc.load(dict(cell="rnn", inputs=[[0.5], [1]], activations={"hidden": "softplus"},
+                           weights={"W_ih": [[1]], "W_hh": [[1]]}))
+    assert rnncalc.run(ex, round_to=2).layers[0].directions["forward"].h.tolist() == [[h0], [h1]]
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_round_rounds_every_activation(name):
+    """Every activation's value under --round 2 is a 2-decimal number, for inputs that are."""
+    import torch
+
+    x = torch.tensor([-1.23, 0.33, 2.71], dtype=torch.float64)
+    with rounding(2):
+        y = apply(activation(name), x)
+    assert y.tolist() == [round_half_away(v, 2) for v in y.tolist()], name
 
 
 # ----------------------------------------------------------------------------- every option
