@@ -31,6 +31,7 @@ __all__ = ["build_exercise"]
 _T = TypeVar("_T")
 _GROUP = re.compile(r"^l(\d+)(_reverse)?$")
 _STATE_DICT = re.compile(r"^(weight|bias)_")
+_NUMBERS = (int, float)
 
 
 def build_exercise(
@@ -217,7 +218,7 @@ class _Reader:
             return stand_in
 
     def number(self, path: Path, value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, _NUMBERS):
             raise self.error(path, f"expected a number, got {_show(value)}")
         if not math.isfinite(value):
             raise self.error(path, f"expected a finite number, got {_show(value)}")
@@ -229,8 +230,10 @@ class _Reader:
         if not isinstance(value, list) or not value:
             raise self.error(path, f"expected {what} (a non-empty list of numbers), "
                              f"got {_show(value)}")
-        if all(type(v) is float for v in value) and math.isfinite(sum(value)):
-            return self.fits(path, tuple(value))  # the sum of floats is finite only if each is
+        if all(type(v) is float or type(v) is int for v in value):  # the usual: no bool, no Huge
+            floats = tuple(map(float, value))
+            if math.isfinite(sum(floats)):  # the sum of floats is finite only if each is
+                return self.fits(path, floats)
         return self.fits(path, tuple(self.number((*path, i), v) for i, v in enumerate(value)))
 
     def fits(self, path: Path, values: Vector, alone: bool = False) -> Vector:
@@ -252,16 +255,17 @@ class _Reader:
     def matrix(self, path: Path, value: Any, what: str = "a matrix") -> Matrix:
         if _is_number(value):  # one unit, one input
             value = [[value]]
-        if isinstance(value, list) and len(value) > 1 and all(_is_number(v) for v in value):
-            raise self.error(path, f"expected {what}: a list of rows of numbers, got a flat list "
-                             f"of {len(value)} numbers; write its rows, or give it with its shape "
-                             "as {shape: [rows, cols], values: [...]} (row-major)")
-        if not isinstance(value, list) or not value or not all(isinstance(r, list) for r in value):
+        if not (isinstance(value, list) and value and all(isinstance(r, list) for r in value)):
+            if isinstance(value, list) and len(value) > 1 and all(map(_is_number, value)):
+                raise self.error(path, f"expected {what}: a list of rows of numbers, got a flat "
+                                 f"list of {len(value)} numbers; write its rows, or give it with "
+                                 "its shape as {shape: [rows, cols], values: [...]} (row-major)")
             raise self.error(path, f"expected {what}: a list of rows of numbers, "
                              f"got {_show(value)}")
         rows = tuple(self.vector((*path, i), row) for i, row in enumerate(value))
+        width = len(rows[0])
         for i, row in enumerate(rows):
-            if len(row) != len(rows[0]):
+            if len(row) != width:
                 raise self.error(
                     (*path, i), f"row {i} has {len(row)} numbers but row 0 has {len(rows[0])} "
                     "(every row of a matrix must have the same length)"
@@ -678,7 +682,7 @@ def _zero_inputs(value: Any) -> Matrix:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
 
 
 def _is_column(value: Any) -> bool:
