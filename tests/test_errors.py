@@ -286,6 +286,80 @@ def test_many_problems_are_capped_and_the_rest_counted(cli, tmp_path):
                      for t in range(20)] + [f"{path}: and 13 more problems"]
 
 
+def test_ragged_inputs_are_reported_with_missing_weights(cli, tmp_path):
+    """The inputs need no weights to be checked: both lines, not only the missing weights."""
+    path = tmp_path / "ragged.yaml"
+    path.write_text("cell: rnn\nhidden_size: 2\ninputs:\n  - [1, 2, 3]\n  - [4, 5]\n")
+    assert problems(cli("validate", str(path))) == [
+        f"{path}:5: inputs[1]: row 1 has 2 numbers but row 0 has 3 (every row of a matrix must "
+        "have the same length)",
+        f"{path}:1: weights: missing required key 'weights' (or weights_file: a PyTorch "
+        "state_dict file)"]
+
+
+def test_every_bad_entry_of_a_batch_is_reported(cli, tmp_path):
+    """Each entry's own problem at its line; batch[1]'s width is told against batch[0]'s as
+    written (its ragged row is its own problem), not blamed on the weights."""
+    path = tmp_path / "batch.yaml"
+    path.write_text("cell: rnn\nhidden_size: 2\nweights:\n  W_ih: [[1, 0], [0, 1]]\n"
+                    "  W_hh: [[1, 0], [0, 1]]\nbatch:\n"
+                    "  - [[1, 0], [0, 1, 2]]\n"                  # 7
+                    "  - [[1, 0, 5], [0, 1, 4]]\n"               # 8
+                    "  - {inputs: [[1, 0]], colour: red}\n"      # 9
+                    "  - {initial: {h: [1, 2]}}\n"               # 10
+                    "  - [[1, 0], [0, x]]\n"                     # 11
+                    "  - [[1, 0], [0, 1]]\n")
+    for command in (["validate"], ["rnn", "-c"]):
+        assert problems(cli(*command, str(path))) == [
+            f"{path}:7: batch[0][1]: row 1 has 3 numbers but row 0 has 2 (every row of a matrix "
+            "must have the same length)",
+            f"{path}:8: batch[1][0]: expected vectors of 2 numbers, as batch[0]'s (the same "
+            "weights read every sequence), got 3",
+            f"{path}:9: batch[2].colour: unknown key 'colour' in a batch entry; expected inputs, "
+            "initial, target, targets, upstream, upstream_c (the rest is shared by the batch)",
+            f"{path}:10: batch[3]: missing required key 'inputs' (this sequence's x_0, x_1, ...)",
+            f"{path}:11: batch[4][1][1]: expected a number, got 'x'"]
+
+
+ONNX_GRU = """cell: gru
+layout: onnx
+hidden_size: 2
+colour: blue
+inputs:
+  - [1, 0]
+  - [0, 1, 3]
+weights:
+  W: [[[1, 0], [0, 1], [0.5, 0.5], [-0.5, 0.5], [1, -1]]]
+  R: [[[0.1, 0], [0, 0.1], [0.2, 0], [0, 0.2], [0.5, 0], [0, 0.5]]]
+  B: [[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]
+loss: {type: mae}
+"""
+
+
+def test_a_layout_problem_is_reported_beside_the_others(cli, tmp_path):
+    """An ONNX W of 5 rows for 3 gates of 2 units, with an unknown key, ragged inputs and a bad
+    loss type, which the translation does not read: four lines. With W right, the three others
+    (the builder's, from the translated config). A problem in a key the translation reads
+    (direction) stops it: W is not read, the inputs still are."""
+    path = tmp_path / "onnx.yaml"
+    path.write_text(ONNX_GRU)
+    colour = f"{path}:4: colour: unknown key 'colour'; allowed: "
+    ragged = (f"{path}:7: inputs[1]: row 1 has 3 numbers but row 0 has 2 (every row of a matrix "
+              "must have the same length)")
+    loss = f"{path}:12: loss.type: expected one of mse, half_sse, cross_entropy, bce; got 'mae'"
+    lines = problems(cli("validate", str(path)))
+    assert lines[0].startswith(colour) and lines[1:] == [
+        ragged, f"{path}:9: weights.W: expected shape [1, 6, 2] ([num_directions, 3*hidden, "
+        "input], gates z|r|h), got [1, 5, 2]", loss]
+    path.write_text(ONNX_GRU.replace("[1, -1]]]", "[1, -1], [0, 1]]]"))
+    lines = problems(cli("validate", str(path)))
+    assert lines[0].startswith(colour) and lines[1:] == [ragged, loss]
+    path.write_text(ONNX_GRU.replace("colour: blue", "direction: sideways"))
+    assert problems(cli("validate", str(path))) == [
+        f"{path}:4: direction: expected one of forward, reverse, bidirectional; got 'sideways'",
+        ragged, loss]
+
+
 def test_a_problem_found_twice_is_reported_once():
     from rnncalc.errors import ConfigError, ConfigProblems
 

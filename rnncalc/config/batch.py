@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rnncalc.config.yamlsafe import Located, Path, format_path
-from rnncalc.errors import ConfigError
+from rnncalc.errors import ConfigError, ConfigProblems
 from rnncalc.model import Exercise
 
 __all__ = ["ENTRY_KEYS", "PROPERTIES", "Batch", "read_batch"]
@@ -79,43 +79,73 @@ def read_batch(doc: Located, build: Callable[..., Exercise], **options: Any
                         f"batch), got {len(lens)}")
     shared = {k: v for k, v in data.items() if k not in ("batch", "sequence_lens")}
     exercises: list[Exercise] = []
+    problems: list[ConfigError] = []  # every entry's, one line each (a shared one said once)
+    first: tuple[int, int] | None = None  # the first good entry, and its input size
     for b, entry in enumerate(entries):
-        at: Path = ("batch", b)
-        if isinstance(entry, list):
-            entry, at = {"inputs": entry}, (*at, "inputs")
-            lines = {("inputs", *p[2:]): n for p, n in doc.lines.items() if p[:2] == ("batch", b)}
-        else:
-            for key in entry:
-                if key not in ENTRY_KEYS:
-                    raise doc.error((*at, key), f"unknown key {key!r} in a batch entry; expected "
-                                    f"{', '.join(ENTRY_KEYS)} (the rest is shared by the batch)")
-            if "inputs" not in entry:
-                raise doc.error(at, "missing required key 'inputs' (this sequence's x_0, x_1, "
-                                "...)")
-            lines = {p[2:]: n for p, n in doc.lines.items() if p[:2] == at and len(p) > 2}
-        sub = {**shared, **{k: v for k, v in entry.items() if k not in ("target", "targets")}}
-        if "target" in entry or "targets" in entry:
-            if "loss" not in data:
-                raise doc.error((*at, next(k for k in entry if k.startswith("target"))),
-                                "a target needs the config's loss: {type, reduction}")
-            loss = {k: v for k, v in data["loss"].items() if k not in ("target", "targets")}
-            sub["loss"] = {**loss, **{k: v for k, v in entry.items() if k.startswith("target")}}
-            lines.update({("loss", *p[1:]): n for p, n in list(lines.items())
-                          if p[:1] in (("target",), ("targets",))})
-        if lens is not None:
-            sub = _cut(doc, sub, b, lens[b], at)
-        first = sub["inputs"][0] if isinstance(sub["inputs"], list) and sub["inputs"] else None
-        if exercises and isinstance(first, list) and len(first) != exercises[0].input_size:
-            where = (*at, 0) if at[-1] == "inputs" else (*at, "inputs", 0)
-            raise doc.error(where, f"expected vectors of {exercises[0].input_size} numbers, as "
-                            f"batch[0]'s (the same weights read every sequence), got {len(first)}")
-        kept = {p: n for p, n in doc.lines.items() if p and p[0] not in ("batch", "inputs")}
         try:
-            exercises.append(build(Located(sub, {**kept, **lines}, doc.source), **options))
+            ex = _sequence(doc, shared, b, entry, first, build, options)
         except ConfigError as exc:
-            raise _in_entry(exc, at, entry, bare=at[-1] == "inputs") from None
+            problems.append(exc)
+            if first is None and all(p.path.startswith("batch[")
+                                     for p in ConfigProblems([exc]).problems):
+                first = _width(b, entry)  # its own problem: the weights fit its width
+            continue
+        first = first or (b, ex.input_size)
+        exercises.append(ex)
+    if problems:
+        raise ConfigProblems(problems)
     return _shared_denominator(tuple(exercises))
 
+
+def _sequence(doc: Located, shared: dict[str, Any], b: int, entry: Any,
+              size: tuple[int, int] | None, build: Callable[..., Exercise],
+              options: dict[str, Any]) -> Exercise:
+    """The exercise of entry ``b`` of the batch: the config's ``shared`` keys with the entry's
+    own; ``size``: an earlier entry's index and input size, which this one's must equal."""
+    data: dict[str, Any] = doc.data
+    lens = data.get("sequence_lens")
+    at: Path = ("batch", b)
+    if isinstance(entry, list):
+        entry, at = {"inputs": entry}, (*at, "inputs")
+        lines = {("inputs", *p[2:]): n for p, n in doc.lines.items() if p[:2] == ("batch", b)}
+    else:
+        for key in entry:
+            if key not in ENTRY_KEYS:
+                raise doc.error((*at, key), f"unknown key {key!r} in a batch entry; expected "
+                                f"{', '.join(ENTRY_KEYS)} (the rest is shared by the batch)")
+        if "inputs" not in entry:
+            raise doc.error(at, "missing required key 'inputs' (this sequence's x_0, x_1, "
+                            "...)")
+        lines = {p[2:]: n for p, n in doc.lines.items() if p[:2] == at and len(p) > 2}
+    sub = {**shared, **{k: v for k, v in entry.items() if k not in ("target", "targets")}}
+    if "target" in entry or "targets" in entry:
+        if "loss" not in data:
+            raise doc.error((*at, next(k for k in entry if k.startswith("target"))),
+                            "a target needs the config's loss: {type, reduction}")
+        loss = {k: v for k, v in data["loss"].items() if k not in ("target", "targets")}
+        sub["loss"] = {**loss, **{k: v for k, v in entry.items() if k.startswith("target")}}
+        lines.update({("loss", *p[1:]): n for p, n in list(lines.items())
+                      if p[:1] in (("target",), ("targets",))})
+    if lens is not None:
+        sub = _cut(doc, sub, b, lens[b], at)
+    row = sub["inputs"][0] if isinstance(sub["inputs"], list) and sub["inputs"] else None
+    if size and isinstance(row, list) and len(row) != size[1]:
+        where = (*at[:2], 0) if at[-1] == "inputs" else (*at, "inputs", 0)
+        raise doc.error(where, f"expected vectors of {size[1]} numbers, as batch[{size[0]}]'s "
+                        f"(the same weights read every sequence), got {len(row)}")
+    kept = {p: n for p, n in doc.lines.items() if p and p[0] not in ("batch", "inputs")}
+    try:
+        return build(Located(sub, {**kept, **lines}, doc.source), **options)
+    except ConfigError as exc:
+        raise ConfigProblems([_in_entry(p, at, entry, bare=at[-1] == "inputs")
+                              for p in ConfigProblems([exc]).problems]) from None
+
+
+def _width(b: int, entry: Any) -> tuple[int, int] | None:
+    """Entry ``b``'s index and the width of its first input vector, as written (if a list)."""
+    inputs = entry.get("inputs") if isinstance(entry, dict) else entry
+    row = inputs[0] if isinstance(inputs, list) and inputs else None
+    return (b, len(row)) if isinstance(row, list) else None
 
 def _cut(doc: Located, sub: dict[str, Any], b: int, n: int, at: Path) -> dict[str, Any]:
     """The entry's sequence cut to its length ``n`` (ONNX ``sequence_lens``)."""

@@ -32,6 +32,7 @@ _T = TypeVar("_T")
 _GROUP = re.compile(r"^l(\d+)(_reverse)?$")
 _STATE_DICT = re.compile(r"^(weight|bias)_")
 _NUMBERS = (int, float)
+_INPUTS = "inputs (one vector per time step)"
 
 
 def build_exercise(
@@ -58,10 +59,13 @@ def build_exercise(
     if uses_layout(doc.data):  # layout: onnx, keras, ... -> PyTorch's names
         from rnncalc.config.layouts import to_canonical  # 750 lines, for such configs only
 
-        doc = to_canonical(doc, cell)
+        try:
+            doc = to_canonical(doc, cell)
+        except ConfigError as exc:
+            raise ConfigProblems([exc, *_inputs_problems(doc, [exc])]) from None
     problems, checked = structure_problems(doc)
     if checked is None:
-        raise ConfigProblems(problems)
+        raise ConfigProblems([*problems, *_inputs_problems(doc, problems)])
     try:
         exercise = _build(checked, problems, written, cell=cell, task=task,
                           bidirectional=bidirectional, dtype=dtype, convention=convention)
@@ -102,7 +106,7 @@ def _build(doc: Located, problems: list[ConfigError], written: Any, *, cell: str
     dtype = dtype or data.get("dtype", "float64")
     reader = _Reader(doc, dtype, problems)
     try:
-        inputs = reader.matrix(("inputs",), data["inputs"], "inputs (one vector per time step)")
+        inputs = reader.matrix(("inputs",), data["inputs"], _INPUTS)
     except ConfigError as exc:
         problems.append(exc)
         inputs = _zero_inputs(data["inputs"])
@@ -158,6 +162,23 @@ def _build(doc: Located, problems: list[ConfigError], written: Any, *, cell: str
         merge_mode=data.get("merge_mode", "concat"), proj_size=data.get("proj_size", 0),
         written=written, backward_formulation=backward,
     )
+
+
+def _inputs_problems(doc: Located, known: list[ConfigError]) -> list[ConfigError]:
+    """The inputs' own problem (ragged rows, a number that is not one) when the rest of ``doc``
+    cannot be built (its weights missing or unreadable): the inputs need nothing else to be
+    checked. None when ``known`` already has one of theirs."""
+    data = doc.data
+    flat = ConfigProblems(known).problems if known else []
+    if not isinstance(data, dict) or not isinstance(data.get("inputs"), list) or any(
+            p.path == "inputs" or p.path.startswith(("inputs[", "inputs.")) for p in flat):
+        return []
+    reader = _Reader(doc, "float32" if data.get("dtype") == "float32" else "float64")
+    try:
+        reader.matrix(("inputs",), data["inputs"], _INPUTS)
+    except ConfigError as exc:
+        return [exc]
+    return []
 
 
 def _written(data: Any, cell: str | None

@@ -51,7 +51,7 @@ from rnncalc.config.layout_keys import (
 )
 from rnncalc.config.suggest import did_you_mean
 from rnncalc.config.yamlsafe import Located, Path, shape_of
-from rnncalc.errors import ConfigError
+from rnncalc.errors import ConfigError, ConfigProblems
 from rnncalc.formulation import ACTIVATIONS, CONVENTIONS, PACKINGS, preset
 from rnncalc.model import DIRECTIONS, GATES, Exercise, LayerWeights, param_name
 
@@ -543,11 +543,39 @@ def to_canonical(doc: Located, cell: str | None = None) -> Located:
         return doc
     # check every key against the schema before it is read, except the ONNX attributes spelled
     # unlike rnncalc's keys (a list of activations, input_forget 0/1), which are read below
-    from rnncalc.config.schema import check_structure
+    from rnncalc.config.schema import structure_problems
 
     onnx = data.get("layout") == "onnx"
     probe = {k: v for k, v in data.items() if not (onnx and k in ("activations", "input_forget"))}
-    check_structure(Located(copy.deepcopy(probe), doc.lines, doc.source))  # it fills defaults in
+    problems, _ = structure_problems(Located(copy.deepcopy(probe), doc.lines, doc.source))
+    if any(_reads(re.split(r"[.\[]", p.path)[0]) for p in problems):
+        raise ConfigProblems(problems)  # a key the translation reads: nothing more to check
+    try:  # the layout's own problems beside the others'
+        return _translate(doc, cell)
+    except ConfigError as exc:
+        if not problems:
+            raise
+        raise ConfigProblems([*problems, exc]) from None
+
+
+#: Keys that translating a layout never reads: a problem with one (or an unknown key) leaves the
+#: weights still to be checked; the builder reports it again from the translated config.
+_APART = frozenset({
+    "title", "description", "dtype", "inputs", "inputs_file", "batch", "sequence_lens", "initial",
+    "loss", "grading", "upstream", "upstream_c", "share_directions", "nonlinearity", "bias",
+    "clip", "forget_bias", "z_weights", "backward_activations", "weights_prefix"})
+
+
+def _reads(key: str) -> bool:
+    """Whether translating a layout reads the top-level ``key`` (``""``: the whole config; an
+    unknown key it never does)."""
+    from rnncalc.config.schema import SCHEMA
+
+    return not key or (key in SCHEMA["properties"] and key not in _APART)
+
+
+def _translate(doc: Located, cell: str | None) -> Located:
+    data = doc.data
     layout = data.get("layout", "pytorch")
     for key in ONNX_ATTRIBUTES:
         if key in data and layout != "onnx":
