@@ -93,8 +93,8 @@ class Laid:
             return
         n = len(self.columns)
         header = _table(*self.columns)
-        header.add_row(*([_Measured(*_measure(column)) for column in zip(*self.rows, strict=True)]
-                         or [_Measured(0, 0)] * n))
+        measured = [_measure(column) for column in zip(*self.rows, strict=True)] or [(0, 0)] * n
+        header.add_row(*[_Measured(lo, hi) for lo, hi in measured])
         widths = header._calculate_column_widths(  # rich's own, on each column's measurement
             console, options.update_width(options.max_width - header._extra_width))
         _, right, _, left = header.padding
@@ -108,27 +108,30 @@ class Laid:
             column._cells.clear()
             column.width = width - header._get_padding_width(column._index)
         *top, bottom = Segment.split_lines(console.render(header, options))
-        out: list[Segment] = []
-        for line in top:  # the top edge, the header, its rule (the bottom edge last)
-            out += [*line, Segment.line()]
+        # the top edge, the header, its rule (the bottom edge last)
+        yield Segments([segment for line in top for segment in (*line, Segment.line())])
+        folds = [_Fold(w - a - b, "right" if k == 0 else "left", a, b, lo <= w - a - b)
+                 for k, (w, (a, b), (lo, _)) in enumerate(zip(widths, pads, measured,
+                                                              strict=True))]
+        blanks = [" " * w for w in widths]
         bx = box.SIMPLE_HEAD.substitute(options, safe=console.safe_box)
         rule = bx.get_row(widths, "row", edge=True)
+        out: list[str] = []
         for i, row in enumerate(self.rows):
             last = i == len(self.rows) - 1
             edge_l, edge_r, divider = (bx.foot_left, bx.foot_right, bx.foot_vertical) if last \
                 else (bx.mid_left, bx.mid_right, bx.mid_vertical)
-            cells = [_fold(c, w - a - b, "right" if k == 0 else "left", a, b)
-                     for k, (c, w, (a, b)) in enumerate(zip(row, widths, pads, strict=True))]
-            for j in range(max(len(c) for c in cells)):
-                out += [Segment(edge_l + divider.join(
-                    c[j] if j < len(c) else " " * w for c, w in zip(cells, widths, strict=True))
-                    + edge_r), Segment.line()]
+            cells = [fold(c) for fold, c in zip(folds, row, strict=True)]
+            height = max(map(len, cells))
+            for cell, blank in zip(cells, blanks, strict=True):
+                cell += [blank] * (height - len(cell))
+            out += [edge_l + divider.join(line) + edge_r for line in zip(*cells, strict=True)]
             if i in self.sections and not last:
-                out += [Segment(rule), Segment.line()]
-            if len(out) > 2 * PIECE:
-                yield Segments(out)
+                out.append(rule)
+            if len(out) > PIECE:
+                yield Segments([Segment("".join(line + "\n" for line in out))])
                 out = []
-        yield Segments([*out, *bottom, Segment.line()])
+        yield Segments([Segment("".join(line + "\n" for line in out)), *bottom, Segment.line()])
 
 
 class _Measured:
@@ -180,23 +183,46 @@ def _breaks(line: str, width: int) -> list[int]:
     return breaks
 
 
-def _fold(text: str, width: int, justify: str, left: int, right: int) -> list[str]:
-    """``text`` folded between words into lines of ``width`` cells (a word longer than that
-    across lines), justified, padded: rich's ``Text.wrap`` with ``overflow="fold"``."""
-    out = []
-    for line in text.split("\n"):
+class _Fold:
+    """A column's cells folded between words into lines of ``width`` cells (a word longer than
+    that across lines), justified, padded: rich's ``Text.wrap`` with ``overflow="fold"``.
+
+    ``words_fit``: no word of the column is wider than ``width`` (its measured widest word), so
+    a line of plain words folds by one regular expression: the most words that fit, from a
+    word's start to a word's end (a gradient table's 5 MB of numbers, word by word, took 1 s).
+    """
+
+    def __init__(self, width: int, justify: str, left: int, right: int, words_fit: bool) -> None:
+        self.width, self.justify, self.words_fit = width, justify, words_fit
+        self.left, self.right = " " * left, " " * right
+        self.pad = f"{self.left}{{:{'>' if justify == 'right' else '<'}{width}}}{self.right}".format
+        # from a word's start, at most `width` characters, to a word's end
+        self.line = re.compile(rf"\S.{{0,{width - 1}}}(?<=\S)(?=\s|$)")
+
+    def __call__(self, text: str) -> list[str]:
+        out: list[str] = []
+        for line in text.split("\n"):
+            if self.words_fit and line.isascii() and line.isprintable() and not line[:1].isspace():
+                out += map(self.pad, self.line.findall(line) or [""])
+            else:
+                out += self._by_word(line)
+        return out
+
+    def _by_word(self, line: str) -> list[str]:
+        out = []
+        width = self.width
         cuts = [0, *_breaks(line, width), len(line)]
         for a, b in itertools.pairwise(cuts):
             piece = line[a:b]
-            if justify == "right" or len(piece) > width:  # (left: whitespace past the width)
+            if self.justify == "right" or len(piece) > width:  # (left: whitespace past the width)
                 piece = piece.rstrip()
             size = cell_len(piece)
             if size > width:
                 piece, size = set_cell_size(piece, width), width
             pad = " " * (width - size)
-            piece = pad + piece if justify == "right" else piece + pad
-            out.append(" " * left + piece + " " * right)
-    return out
+            piece = pad + piece if self.justify == "right" else piece + pad
+            out.append(self.left + piece + self.right)
+        return out
 
 
 def to_text(renderable: RenderableType, *, width: int | None = None, color: bool = False) -> str:
