@@ -360,6 +360,37 @@ def test_a_layout_problem_is_reported_beside_the_others(cli, tmp_path):
         ragged, loss]
 
 
+def test_a_flat_array_problem_is_reported_beside_the_others(cli, tmp_path):
+    """A {shape, values} of 3 numbers for [2, 2] is read as zeros of [2, 2]: W_hh and the head's
+    task are still checked, and W_ih is not also said to be wrong."""
+    path = tmp_path / "flat.yaml"
+    path.write_text("cell: rnn\ninputs: [[1, 2], [3, 4]]\nweights:\n"
+                    "  W_ih: {shape: [2, 2], values: [1, 0, 0]}\n"
+                    "  W_hh: [[1, 0, 3], [0, 1, 4]]\nhead: {task: regresion, W: [[1, 1]]}\n")
+    assert problems(cli("validate", str(path))) == [
+        f"{path}:4: weights.W_ih.values: expected 4 numbers (shape [2, 2], row-major), got 3",
+        f"{path}:5: weights.W_hh: expected shape [2, 2] (hidden x hidden), got [2, 3]",
+        f"{path}:6: head.task: expected one of regression, classification, labeling; got "
+        "'regresion'"]
+
+
+def test_a_formulation_problem_is_reported_beside_the_others(cli, tmp_path):
+    """An unknown activation and another cell's option are taken out (the cell's defaults read
+    in their place): the inputs and the weights are still checked."""
+    path = tmp_path / "form.yaml"
+    path.write_text("cell: rnn\nactivations: {hidden: tanhh}\nreset_after: true\n"
+                    "inputs:\n  - [1, 2]\n  - [3, x]\nweights:\n  W_ih: [[1, 0], [0, 1]]\n"
+                    "  W_hh: [[1, 0, 3], [0, 1, 4]]\n")
+    lines = problems(cli("validate", str(path)))
+    assert lines[0].startswith(f"{path}:2: activations.hidden: unknown activation 'tanhh' (did "
+                               "you mean 'tanh'?); expected one of sigmoid, tanh, "), lines
+    assert lines[1:] == [
+        f"{path}:3: reset_after: reset_after is an option of the gru cell; this exercise's cell "
+        "is rnn",
+        f"{path}:6: inputs[1][1]: expected a number, got 'x'",
+        f"{path}:9: weights.W_hh: expected shape [2, 2] (hidden x hidden), got [2, 3]"]
+
+
 def test_a_problem_found_twice_is_reported_once():
     from rnncalc.errors import ConfigError, ConfigProblems
 

@@ -55,15 +55,18 @@ def build_exercise(
     out of what is checked after it, so that no problem is reported twice).
     """
     written = _written(doc.data, cell)  # the layout the weights are written in, for grad's names
-    doc = read_d2l(normalize(doc), cell)  # shapes and names as sources write them
+    shaped: list[ConfigError] = []  # a flat array's problems, zeros of its shape in its place
+    doc = read_d2l(normalize(doc, shaped), cell)  # shapes and names as sources write them
     if uses_layout(doc.data):  # layout: onnx, keras, ... -> PyTorch's names
         from rnncalc.config.layouts import to_canonical  # 750 lines, for such configs only
 
         try:
             doc = to_canonical(doc, cell)
         except ConfigError as exc:
-            raise ConfigProblems([exc, *_inputs_problems(doc, [exc])]) from None
+            known = [*shaped, exc]
+            raise ConfigProblems([*known, *_inputs_problems(doc, known)]) from None
     problems, checked = structure_problems(doc)
+    problems = shaped + problems
     if checked is None:
         raise ConfigProblems([*problems, *_inputs_problems(doc, problems)])
     try:
@@ -111,7 +114,7 @@ def _build(doc: Located, problems: list[ConfigError], written: Any, *, cell: str
         problems.append(exc)
         inputs = _zero_inputs(data["inputs"])
     notes: list[str] = []
-    form = read_formulation(doc, cell, convention)
+    form = _formulation(doc, cell, convention, problems)
     bidir, reverse = read_direction(doc, None)
     share = data.get("share_directions", False)
     if bidirectional is not None and bidirectional != bidir:
@@ -162,6 +165,27 @@ def _build(doc: Located, problems: list[ConfigError], written: Any, *, cell: str
         merge_mode=data.get("merge_mode", "concat"), proj_size=data.get("proj_size", 0),
         written=written, backward_formulation=backward,
     )
+
+
+#: Keys only the formulation reads: one with a problem is taken out, and the rest read again.
+_FORMULATION_ONLY = ("activations", "nonlinearity", "reset_after", "z_weights", "input_forget",
+                     "forget_bias")
+
+
+def _formulation(doc: Located, cell: str, convention: str | None,
+                 problems: list[ConfigError]) -> Any:
+    """The config's formulation; a problem in a key only it reads (an unknown activation, an
+    option of another cell) noted and that key taken out, so the weights are still checked."""
+    data = doc.data
+    while True:
+        try:
+            return read_formulation(Located(data, doc.lines, doc.source), cell, convention)
+        except ConfigError as exc:
+            key = re.split(r"[.\[]", exc.path)[0]
+            if key not in _FORMULATION_ONLY or key not in data:
+                raise
+            problems.append(exc)
+            data = {k: v for k, v in data.items() if k != key}
 
 
 def _inputs_problems(doc: Located, known: list[ConfigError]) -> list[ConfigError]:

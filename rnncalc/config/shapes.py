@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from rnncalc.config.yamlsafe import Located, Path
+from rnncalc.errors import ConfigError
 
 __all__ = ["FLAT", "normalize"]
 
@@ -29,12 +30,14 @@ FLAT = {"type": "object", "additionalProperties": False, "required": ["shape", "
 _VECTOR_NAMES = ("b_", "bias", "p_")
 
 
-def normalize(doc: Located) -> Located:
-    """``doc`` with column vectors, bare numbers and flat arrays in rnncalc's shapes."""
+def normalize(doc: Located, problems: list[ConfigError] | None = None) -> Located:
+    """``doc`` with column vectors, bare numbers and flat arrays in rnncalc's shapes. A flat
+    array's problem is raised; or, given ``problems``, added to them, and zeros of its shape read
+    in its place, so that the rest is still checked against the shape meant."""
     data = doc.data
     if not isinstance(data, dict):
         return doc
-    r = _Rewriter(doc)
+    r = _Rewriter(doc, problems)
     new = dict(data)
     if "inputs" in data:
         new["inputs"] = r.inputs(data["inputs"])
@@ -48,8 +51,8 @@ def normalize(doc: Located) -> Located:
 
 
 class _Rewriter:
-    def __init__(self, doc: Located) -> None:
-        self.doc, self.changed = doc, False
+    def __init__(self, doc: Located, problems: list[ConfigError] | None) -> None:
+        self.doc, self.changed, self.problems = doc, False, problems
 
     def inputs(self, value: Any) -> Any:
         value = self.value(("inputs",), value)
@@ -91,12 +94,23 @@ class _Rewriter:
                                  "values: [...]} (shape: whole numbers >= 1), got "
                                  + repr(spec)[:100])
         if not isinstance(values, list) or not all(_is_number(v) for v in values):
-            raise self.doc.error((*path, "values"), "expected a flat list of numbers (row-major)")
+            return self.stand_in(shape, self.doc.error(
+                (*path, "values"), "expected a flat list of numbers (row-major)"))
         if len(values) != math.prod(shape):
-            raise self.doc.error((*path, "values"), f"expected {math.prod(shape)} numbers (shape "
-                                 f"{shape}, row-major), got {len(values)}")
+            return self.stand_in(shape, self.doc.error(
+                (*path, "values"), f"expected {math.prod(shape)} numbers (shape {shape}, "
+                f"row-major), got {len(values)}"))
         self.changed = True
         return _reshape(values, shape)
+
+    def stand_in(self, shape: list[int], problem: ConfigError) -> Any:
+        """Zeros of ``shape`` for an array with a ``problem``, noted (a shape past a million
+        numbers, which no exercise has, is not made: the problem is raised alone)."""
+        if self.problems is None or math.prod(shape) > 1_000_000:
+            raise problem
+        self.problems.append(problem)
+        self.changed = True
+        return _reshape([0.0] * math.prod(shape), shape)
 
 
 def _reshape(values: list[Any], shape: list[int]) -> Any:
