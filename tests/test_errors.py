@@ -185,6 +185,13 @@ def problems(result) -> list[str]:
     return result.stderr.splitlines()
 
 
+def validated(cli, tmp_path, text: str):
+    """The config ``text`` written to a file, and the problem lines ``validate`` gives it."""
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path, problems(cli("validate", str(path)))
+
+
 #: Four independent problems, one per line of the file: each is reported at its line, and none
 #: of what follows from them (the weights are read with the hidden size they have, 2).
 FOUR = """cell: rnn
@@ -288,9 +295,9 @@ def test_many_problems_are_capped_and_the_rest_counted(cli, tmp_path):
 
 def test_ragged_inputs_are_reported_with_missing_weights(cli, tmp_path):
     """The inputs need no weights to be checked: both lines, not only the missing weights."""
-    path = tmp_path / "ragged.yaml"
-    path.write_text("cell: rnn\nhidden_size: 2\ninputs:\n  - [1, 2, 3]\n  - [4, 5]\n")
-    assert problems(cli("validate", str(path))) == [
+    path, lines = validated(cli, tmp_path, "cell: rnn\nhidden_size: 2\ninputs:\n  - [1, 2, 3]\n"
+                            "  - [4, 5]\n")
+    assert lines == [
         f"{path}:5: inputs[1]: row 1 has 2 numbers but row 0 has 3 (every row of a matrix must "
         "have the same length)",
         f"{path}:1: weights: missing required key 'weights' (or weights_file: a PyTorch "
@@ -363,11 +370,11 @@ def test_a_layout_problem_is_reported_beside_the_others(cli, tmp_path):
 def test_a_flat_array_problem_is_reported_beside_the_others(cli, tmp_path):
     """A {shape, values} of 3 numbers for [2, 2] is read as zeros of [2, 2]: W_hh and the head's
     task are still checked, and W_ih is not also said to be wrong."""
-    path = tmp_path / "flat.yaml"
-    path.write_text("cell: rnn\ninputs: [[1, 2], [3, 4]]\nweights:\n"
-                    "  W_ih: {shape: [2, 2], values: [1, 0, 0]}\n"
-                    "  W_hh: [[1, 0, 3], [0, 1, 4]]\nhead: {task: regresion, W: [[1, 1]]}\n")
-    assert problems(cli("validate", str(path))) == [
+    path, lines = validated(cli, tmp_path, "cell: rnn\ninputs: [[1, 2], [3, 4]]\nweights:\n"
+                            "  W_ih: {shape: [2, 2], values: [1, 0, 0]}\n"
+                            "  W_hh: [[1, 0, 3], [0, 1, 4]]\n"
+                            "head: {task: regresion, W: [[1, 1]]}\n")
+    assert lines == [
         f"{path}:4: weights.W_ih.values: expected 4 numbers (shape [2, 2], row-major), got 3",
         f"{path}:5: weights.W_hh: expected shape [2, 2] (hidden x hidden), got [2, 3]",
         f"{path}:6: head.task: expected one of regression, classification, labeling; got "
@@ -377,11 +384,9 @@ def test_a_flat_array_problem_is_reported_beside_the_others(cli, tmp_path):
 def test_a_formulation_problem_is_reported_beside_the_others(cli, tmp_path):
     """An unknown activation and another cell's option are taken out (the cell's defaults read
     in their place): the inputs and the weights are still checked."""
-    path = tmp_path / "form.yaml"
-    path.write_text("cell: rnn\nactivations: {hidden: tanhh}\nreset_after: true\n"
-                    "inputs:\n  - [1, 2]\n  - [3, x]\nweights:\n  W_ih: [[1, 0], [0, 1]]\n"
-                    "  W_hh: [[1, 0, 3], [0, 1, 4]]\n")
-    lines = problems(cli("validate", str(path)))
+    path, lines = validated(cli, tmp_path, "cell: rnn\nactivations: {hidden: tanhh}\n"
+                            "reset_after: true\ninputs:\n  - [1, 2]\n  - [3, x]\nweights:\n"
+                            "  W_ih: [[1, 0], [0, 1]]\n  W_hh: [[1, 0, 3], [0, 1, 4]]\n")
     assert lines[0].startswith(f"{path}:2: activations.hidden: unknown activation 'tanhh' (did "
                                "you mean 'tanh'?); expected one of sigmoid, tanh, "), lines
     assert lines[1:] == [
