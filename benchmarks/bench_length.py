@@ -247,35 +247,46 @@ def json_output() -> None:
 
 
 GROWTH = """
-import json, sys, time, resource
-sys.path.insert(0, {root!r})
-from benchmarks.bench_length import config
+import json, sys, time
+import numpy as np
 import rnncalc
 from rnncalc.bptt import backprop
-ex = rnncalc.load(config({steps}, {hidden}))
+from rnncalc.engine import compute
+rng = np.random.default_rng(0)
+T, H, I = {steps}, {hidden}, 8
+k = H ** -0.5  # torch.nn.LSTM's initial weights: uniform in (-k, k)
+u = lambda *shape: rng.uniform(-k, k, shape).tolist()
+ex = rnncalc.load({{"cell": "lstm", "inputs": rng.standard_normal((T, I)).tolist(),
+                    "weights": {{"weight_ih_l0": u(4 * H, I), "weight_hh_l0": u(4 * H, H),
+                                "bias_ih_l0": u(4 * H), "bias_hh_l0": u(4 * H)}},
+                    "head": {{"task": "regression", "b": 0,
+                             "W": (0.1 * rng.standard_normal((1, H))).tolist()}},
+                    "loss": {{"type": "mse", "targets": [[0.1]] * T}}}})
 start = time.perf_counter()
-trace = rnncalc.run(ex)
+trace = compute(ex)  # as the commands do: numpy for a small exercise, else torch
 if {grad}:
     backprop(trace, steps=None)
-print(json.dumps(time.perf_counter() - start))
+print(json.dumps([time.perf_counter() - start, "torch" in sys.modules]))
 """
 
 
 def growth() -> None:
     print("5. How time and peak memory grow with T and H (float64 LSTM, 8 inputs, an mse head): "
-          "rnncalc.run, then backprop with the default rows; from Python numbers, no YAML, no "
-          "rendering; peak of the whole process")
-    print(f"  {'T':>6} {'H':>4}  {'forward s':>9} {'MB':>6}  {'grad s':>8} {'MB':>6}")
+          "engine.compute as the commands call it (numpy, or torch: '*'), then backprop with the "
+          "default rows; from Python numbers, no YAML, no rendering; peak of the whole process")
+    print(f"  {'T':>6} {'H':>4}  {'forward s':>10} {'MB':>6}  {'grad s':>9} {'MB':>6}")
     for steps in (100, 1000, 10_000):
         for hidden in (2, 64, 512):
             cells = []
             for do_grad in (False, True):
                 code = GROWTH.format(root=str(ROOT), steps=steps, hidden=hidden, grad=do_grad)
-                proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                                        cwd=ROOT)
-                out = proc.stdout.read() if proc.stdout else b""
-                _, _, usage = os.wait4(proc.pid, 0)
-                cells.append(f"{json.loads(out):9.2f} {usage.ru_maxrss / 1024:6.0f}")
+                with tempfile.NamedTemporaryFile("r") as report:  # the peak, as measured() has it
+                    out = subprocess.run([sys.executable, "-c", LAUNCH, report.name,
+                                          sys.executable, "-c", code], stdout=subprocess.PIPE,
+                                         cwd=ROOT, check=True).stdout
+                    kb = int(report.read().split()[1])
+                seconds, on_torch = json.loads(out)
+                cells.append(f"{seconds:9.2f}{'*' if on_torch else ' '} {kb / 1024:6.0f}")
             print(f"  {steps:>6} {hidden:>4}  {cells[0]}  {cells[1]}")
 
 
