@@ -103,12 +103,18 @@ def startup(reps: int) -> None:
 
 
 def compute(reps: int) -> None:
-    print("2. A computing command, against `python -c 'import torch, gc; gc.freeze()'` (run in "
-          "turns): rnncalc freezes torch's objects out of the collector's reach, which spares "
-          "the 0.27 s a bare `import torch` spends collecting them at exit")
-    ref, value = paired(command([PY, "-c", "import torch, gc; gc.freeze()"]),
-                        command([*RNNCALC, "lstm", "--format", "json"]), reps)
-    row("rnncalc lstm --format json (seed exercise)", value, ref, "<= 1.15")
+    print("2. A computing command against the imports it needs, run in turns: the seed exercise, "
+          "which computes on numpy, against `python -c 'import numpy, typer, rich, yaml'`; with "
+          "--round, which computes on torch (its rounding is a torch function mode), against "
+          "`python -c 'import torch, gc; gc.freeze()'` (rnncalc freezes torch's objects out of "
+          "the collector's reach, which spares the 0.27 s a bare `import torch` spends "
+          "collecting them at exit). The seed run against a numpy script is section 7 (peer)")
+    for args, imports, target in (
+            (["lstm", "--format", "json"], "import numpy, typer, rich, yaml", "<= 1.5"),
+            (["lstm", "--round", "4", "--format", "json"], "import torch, gc; gc.freeze()",
+             "<= 1.15")):
+        ref, value = paired(command([PY, "-c", imports]), command([*RNNCALC, *args]), reps)
+        row("rnncalc " + " ".join(args), value, ref, target)
 
 
 #: Starts its arguments, prints their wall time and peak RSS (wait4's). A small process of its own:
