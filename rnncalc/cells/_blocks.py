@@ -1,5 +1,5 @@
 """What the cells' steps on a whole block share: the states of every step from torch's fused
-kernel, a linear recurrence solved for every step at once, a backward step's contributions.
+kernel, a linear recurrence solved for every step at once.
 
 Imported by the cells' functions when they run (it imports torch), never by the registry.
 """
@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from rnncalc.cells._spec import CellGrad, Params
+from rnncalc.cells._spec import Params
 
-__all__ = ["SCAN_BLOCK", "SLICES", "finish", "linear_scan", "states"]
+__all__ = ["SCAN_BLOCK", "SLICES", "linear_scan", "states"]
 
 #: The fused kernel goes this many slices of steps at a time:
 #: its temporaries stay a sixteenth of a block. With 8, the memory freed between slices, which
@@ -107,11 +107,3 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, c0: torch.Tensor) -> torch.Ten
         b[t].addcmul_(a[t], b[t - 1])
     return b
 
-
-def finish(p: Params, s: Any, dpre: dict[str, torch.Tensor], dc: torch.Tensor | None,
-           dc_prev: torch.Tensor | None, extra: dict[str, torch.Tensor] | None = None
-           ) -> CellGrad:
-    """The contributions when every gate reads ``W_i? x_t + W_h? h_{t-1}`` (rnn, lstm)."""
-    da = torch.cat(list(dpre.values()))
-    return CellGrad(dpre, dc, torch.outer(da, s.x), torch.outer(da, s.h_prev), da, da,
-                    p.weight_ih.T @ da, p.weight_hh.T @ da, dc_prev, extra or {})

@@ -7,18 +7,19 @@ torch: tensors reach the cells' functions from the engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from rnncalc.arrays import namespace
+from rnncalc.arrays import chunks, namespace
 
 if TYPE_CHECKING:
     import torch
 
     from rnncalc.expr import Line
 
-__all__ = ["CellGrad", "CellSpec", "Params", "StepOut", "arg", "clip", "unclipped"]
+__all__ = ["CellGrad", "CellSpec", "Params", "Product", "StepOut", "arg", "clip", "finish",
+           "outer", "passed", "total", "unclipped"]
 
 
 class Params(NamedTuple):
@@ -40,19 +41,94 @@ class StepOut(NamedTuple):
     extra: dict[str, torch.Tensor] = {}  # noqa: RUF012  # other intermediates (lstm projection: "m")
 
 
-class CellGrad(NamedTuple):
-    """One cell's backward step: every quantity is for this step only."""
+class Product(NamedTuple):
+    """A step's contribution to a parameter, kept as the two vectors it is the product of:
+    ``left ⊗ right`` (``left[:, None] * right[None, :]``), or ``left ⊙ right`` when
+    ``elementwise``; ``right`` a tuple: one vector for each block of ``left`` (the gates' blocks
+    of a GRU, which read different vectors). :func:`total` sums it over steps as one block
+    product, without the per-step matrices."""
 
-    dpre: dict[str, torch.Tensor]  # gate -> dL/d(pre-activation) [H]
-    dc: torch.Tensor | None  # dL/dc_t (lstm)
-    weight_ih: torch.Tensor  # [G*H, H_in] this step's contribution, PyTorch's layout
-    weight_hh: torch.Tensor  # [G*H, H]
-    bias_ih: torch.Tensor  # [G*H]
-    bias_hh: torch.Tensor  # [G*H]
-    dx: torch.Tensor  # dL/dx_t [H_in]
-    dh_prev: torch.Tensor  # dL/dh_{t-1} through this step
-    dc_prev: torch.Tensor | None  # dL/dc_{t-1} through this step (lstm)
-    extra: dict[str, torch.Tensor] = {}  # noqa: RUF012  # lstm: "peephole" [3, H], "weight_hr"
+    left: Any
+    right: Any
+    elementwise: bool = False
+
+    def value(self) -> Any:
+        """This step's contribution (the matrix, for an outer product)."""
+        if self.elementwise:
+            return self.left * self.right
+        if isinstance(self.right, tuple):
+            blocks = chunks(self.left, len(self.right), axis=0)
+            return namespace(self.left).concat([outer(a, b) for a, b in zip(
+                blocks, self.right, strict=True)])
+        return outer(self.left, self.right)
+
+
+def outer(a: Any, b: Any) -> Any:
+    """``a ⊗ b``: ``[len(a), len(b)]``."""
+    return a[:, None] * b[None, :]
+
+
+def total(products: Sequence[Product]) -> Any:
+    r"""``\sum_t`` of the steps' ``products`` (all of one parameter), as block products over every
+    step: ``L^\top R`` for outer products (``L``, ``R`` the steps' vectors stacked ``[K, ...]``),
+    block by block when each block reads its own; ``\sum_t L \odot R`` element-wise."""
+    first = products[0]
+    xp = namespace(first.left)
+    left = xp.stack([p.left for p in products])
+    if first.elementwise:
+        return xp.sum(left * xp.stack([p.right for p in products]), axis=0)
+    if not isinstance(first.right, tuple):
+        return left.T @ xp.stack([p.right for p in products])
+    blocks = chunks(left, len(first.right))
+    return xp.concat([block.T @ xp.stack([p.right[i] for p in products])
+                      for i, block in enumerate(blocks)])
+
+
+class CellGrad(NamedTuple):
+    """One cell's backward step: every quantity is for this step only. Its contributions to the
+    parameters are kept as :class:`Product` s and computed when read (:attr:`weight_ih`, ...):
+    a recursion over every step keeps the vectors alone, and sums the products as block products
+    over all steps (:func:`total`)."""
+
+    dpre: dict[str, Any]  # gate -> dL/d(pre-activation) [H]
+    dc: Any | None  # dL/dc_t (lstm)
+    da: Any  # [G*H] every gate's dL/da, stacked: the input side's (bias_ih's contribution)
+    da_h: Any  # [G*H] the hidden side's (bias_hh's): da, but for a GRU's n
+    dh_prev: Any  # dL/dh_{t-1} through this step
+    dc_prev: Any | None  # dL/dc_{t-1} through this step (lstm)
+    products: dict[str, Product]  # weight_ih, weight_hh (and lstm: weight_hr, peephole)
+    w_ih: Any  # the input weights [G*H, H_in], for dL/dx_t
+
+    @property
+    def weight_ih(self) -> Any:
+        """``[G*H, H_in]`` this step's contribution, PyTorch's layout: ``da ⊗ x_t``."""
+        return self.products["weight_ih"].value()
+
+    @property
+    def weight_hh(self) -> Any:
+        """``[G*H, H]`` (``[H]`` for indrnn): ``da_h ⊗`` what the hidden side reads."""
+        return self.products["weight_hh"].value()
+
+    @property
+    def bias_ih(self) -> Any:
+        return self.da
+
+    @property
+    def bias_hh(self) -> Any:
+        return self.da_h
+
+    @property
+    def dx(self) -> Any:
+        """dL/dx_t ``[H_in]``: ``W_ih^T da``."""
+        return self.w_ih.T @ self.da
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The options' contributions (lstm: ``peephole`` [3, H], ``weight_hr`` [P, H])."""
+        return {k: v.value() for k, v in self.products.items() if k not in _MAIN}
+
+
+_MAIN = ("weight_ih", "weight_hh")
 
 
 #: (params, x, h_prev, c_prev, formulation) -> the step's intermediates
@@ -135,9 +211,27 @@ def clip(a: torch.Tensor, bound: float | None) -> torch.Tensor:
     return a if bound is None else namespace(a).clip(a, -bound, bound)
 
 
-def unclipped(a: torch.Tensor, bound: float | None) -> torch.Tensor | float:
+def unclipped(a: Any, bound: float | None) -> Any:
     """Where ``clip`` let the pre-activation through (1) or clamped it (0): the clamp's slope."""
-    return 1.0 if bound is None else (a.abs() < bound).to(a.dtype)
+    if bound is None:
+        return 1.0
+    xp = namespace(a)
+    return xp.astype(xp.abs(a) < bound, a.dtype)
+
+
+def passed(slope: Any, a: Any, bound: float | None) -> Any:
+    """``slope`` where ``clip`` let the pre-activation ``a`` through, 0 where it clamped it."""
+    return slope if bound is None else slope * unclipped(a, bound)
+
+
+def finish(p: Params, s: Any, dpre: dict[str, Any], dc: Any | None, dc_prev: Any | None,
+           extra: dict[str, Product] | None = None) -> CellGrad:
+    r"""The step's gradients when every gate reads ``W_i? x_t + W_h? h_{t-1}`` (rnn, lstm):
+    ``da`` on both sides, ``\delta h^{fut}_{t-1} = W_{hh}^\top da``."""
+    da = namespace(s.x).concat(list(dpre.values()))
+    return CellGrad(dpre, dc, da, da, p.weight_hh.T @ da, dc_prev,
+                    {"weight_ih": Product(da, s.x), "weight_hh": Product(da, s.h_prev),
+                     **(extra or {})}, p.weight_ih)
 
 
 def arg(*terms: str) -> str:

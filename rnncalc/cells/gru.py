@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from rnncalc.arrays import chunks
+from rnncalc.arrays import chunks, namespace
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
-from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
+from rnncalc.cells._spec import CellGrad, CellSpec, Params, Product, StepOut, arg, clip, passed
 from rnncalc.cells.activations import apply, slope
 from rnncalc.expr import Diff, Expr, Line, Num, Prod, Sum, Sym
 
@@ -103,31 +103,29 @@ def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None
         \delta h^{fut}_{t-1} = \delta h \odot z (or 1 - z) + W_{hr}^\top \delta a^r
                                + W_{hz}^\top \delta a^z + (hidden side of n, back to h_{t-1})
     """
-    import torch
-
     sigma, n_act = form.activations
     r, z, n = s.act["r"], s.act["z"], s.act["n"]
-    W_hr, W_hz, W_hn = p.weight_hh.chunk(3, dim=0)
-    b_hn = p.bias_hh.chunk(3)[2]
+    W_hr, W_hz, W_hn = chunks(p.weight_hh, 3, axis=0)
+    b_hn = chunks(p.bias_hh, 3)[2]
     previous = form.z_weights == "previous"
     dn, dz = (dh * (1 - z), dh * (s.h_prev - n)) if previous else (dh * z, dh * (n - s.h_prev))
     direct = dh * (z if previous else 1 - z)
-    passed = {k: unclipped(s.pre[k], form.clip) for k in ("r", "z", "n")}
-    da_n = dn * slope(n_act, s.pre["n"], n) * passed["n"]
-    da_z = dz * slope(sigma, s.pre["z"], z) * passed["z"]
-    d_r = slope(sigma, s.pre["r"], r) * passed["r"]
+    da_n = dn * passed(slope(n_act, s.pre["n"], n), s.pre["n"], form.clip)
+    da_z = dz * passed(slope(sigma, s.pre["z"], z), s.pre["z"], form.clip)
+    d_r = passed(slope(sigma, s.pre["r"], r), s.pre["r"], form.clip)
     if form.reset_after:
         da_r = da_n * (W_hn @ s.h_prev + b_hn) * d_r
         da_hn, n_reads, back_n = da_n * r, s.h_prev, W_hn.T @ (da_n * r)
     else:
         da_r = (W_hn.T @ da_n) * s.h_prev * d_r
         da_hn, n_reads, back_n = da_n, r * s.h_prev, r * (W_hn.T @ da_n)
-    da = torch.cat([da_r, da_z, da_n])
-    weight_hh = torch.cat([torch.outer(da_r, s.h_prev), torch.outer(da_z, s.h_prev),
-                           torch.outer(da_hn, n_reads)])
+    concat = namespace(dh).concat
+    da, da_h = concat([da_r, da_z, da_n]), concat([da_r, da_z, da_hn])
     dh_prev = direct + W_hr.T @ da_r + W_hz.T @ da_z + back_n
-    return CellGrad({"r": da_r, "z": da_z, "n": da_n}, None, torch.outer(da, s.x), weight_hh,
-                    da, torch.cat([da_r, da_z, da_hn]), p.weight_ih.T @ da, dh_prev, None)
+    reads = s.h_prev if form.reset_after else (s.h_prev, s.h_prev, n_reads)
+    return CellGrad({"r": da_r, "z": da_z, "n": da_n}, None, da, da_h, dh_prev, None,
+                    {"weight_ih": Product(da, s.x), "weight_hh": Product(da_h, reads)},
+                    p.weight_ih)
 
 
 def explain(sheet: Any) -> Iterator[Line]:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rnncalc.cells import rnn
-from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
+from rnncalc.cells._spec import CellGrad, CellSpec, Params, Product, StepOut, arg, clip, passed
 from rnncalc.cells.activations import apply, slope
 
 if TYPE_CHECKING:
@@ -43,13 +43,12 @@ def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None
              form: Any) -> CellGrad:
     r"""``\delta a_t = \delta h_t \odot f'(a_t)``; ``\Delta w_{hh} = \delta a_t \odot h_{t-1}``,
     ``\delta h^{fut}_{t-1} = w_{hh} \odot \delta a_t``."""
-    import torch
-
     (f,) = form.activations
     a = s.pre["h"]
-    da = dh * slope(f, a, s.act["h"]) * unclipped(a, form.clip)
-    return CellGrad({"h": da}, None, torch.outer(da, s.x), da * s.h_prev, da, da,
-                    p.weight_ih.T @ da, p.weight_hh * da, None)
+    da = dh * passed(slope(f, a, s.act["h"]), a, form.clip)
+    return CellGrad({"h": da}, None, da, da, p.weight_hh * da, None,
+                    {"weight_ih": Product(da, s.x),
+                     "weight_hh": Product(da, s.h_prev, elementwise=True)}, p.weight_ih)
 
 
 def explain(sheet: Any) -> Iterator[Line]:

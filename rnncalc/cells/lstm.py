@@ -30,9 +30,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from rnncalc.arrays import chunks
+from rnncalc.arrays import chunks, namespace
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
-from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
+from rnncalc.cells._spec import (
+    CellGrad,
+    CellSpec,
+    Params,
+    Product,
+    StepOut,
+    arg,
+    clip,
+    finish,
+    passed,
+)
 from rnncalc.cells.activations import apply, num, slope
 from rnncalc.expr import Call, Diff, Line, Num, Prod, Sum, Sym, Where
 
@@ -129,19 +139,15 @@ def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None
     to ``weight_hr``;
     ``forget_bias`` is a constant.
     """
-    import torch
-
-    from rnncalc.cells._blocks import finish
-
     assert s.c is not None and s.c_prev is not None and dc_future is not None
     sigma, g_act, h_act = form.activations
-    i, f, g, o = (s.act[k] for k in ("i", "f", "g", "o"))
+    i, f, g, o = (s.act[k] for k in GATES)
     extra = {}
     if p.weight_hr is not None:  # h_t = W_hr m_t: the cell's own output is m_t
-        extra["weight_hr"] = torch.outer(dh, s.extra["m"])
+        extra["weight_hr"] = Product(dh, s.extra["m"])
         dh = p.weight_hr.T @ dh
-    d = {k: slope(act, s.pre[k], s.act[k]) * unclipped(s.pre[k], form.clip)
-         for k, act in zip("ifgo", (sigma, sigma, g_act, sigma), strict=True)}  # da/d(gate)
+    d = {k: passed(slope(act, s.pre[k], s.act[k]), s.pre[k], form.clip)
+         for k, act in zip(GATES, (sigma, sigma, g_act, sigma), strict=True)}  # da/d(gate)
     out_c = apply(h_act, s.c)
     dpre = {"o": dh * out_c * d["o"]}
     dc = dh * o * slope(h_act, s.c, out_c) + dc_future
@@ -149,7 +155,7 @@ def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None
         dc = dc + p.peephole[2] * dpre["o"]
     if form.input_forget:  # f_t = 1 - i_t
         dpre["i"] = dc * (g - s.c_prev) * d["i"]
-        dpre["f"] = torch.zeros_like(dc)
+        dpre["f"] = namespace(dc).zeros_like(dc)
     else:
         dpre["i"] = dc * g * d["i"]
         dpre["f"] = dc * s.c_prev * d["f"]
@@ -157,8 +163,9 @@ def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None
     dc_prev = dc * f
     if p.peephole is not None:  # i_t and f_t read c_{t-1}
         dc_prev = dc_prev + p.peephole[0] * dpre["i"] + p.peephole[1] * dpre["f"]
-        extra["peephole"] = torch.stack([dpre["i"] * s.c_prev, dpre["f"] * s.c_prev,
-                                         dpre["o"] * s.c])
+        stack = namespace(dc).stack
+        extra["peephole"] = Product(stack([dpre["i"], dpre["f"], dpre["o"]]),
+                                    stack([s.c_prev, s.c_prev, s.c]), elementwise=True)
     return finish(p, s, {k: dpre[k] for k in GATES}, dc, dc_prev, extra)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from rnncalc.cells._diagram import Box, Diagram, Link
-from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, unclipped
+from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, finish, passed
 from rnncalc.cells.activations import apply, slope
 from rnncalc.expr import Line, Num, Sym
 
@@ -58,11 +58,9 @@ def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None
              form: Any) -> CellGrad:
     r"""``\delta a_t = \delta h_t \odot f'(a_t)`` (``f' = 1 - h_t^2`` for tanh, ``[a_t > 0]`` for
     relu)."""
-    from rnncalc.cells._blocks import finish
-
     (f,) = form.activations
     a = s.pre["h"]
-    return finish(p, s, {"h": dh * slope(f, a, s.act["h"]) * unclipped(a, form.clip)}, None, None)
+    return finish(p, s, {"h": dh * passed(slope(f, a, s.act["h"]), a, form.clip)}, None, None)
 
 
 def explain(sheet: Any) -> Iterator[Line]:
