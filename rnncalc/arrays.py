@@ -7,7 +7,7 @@ the functions of the `array API standard <https://data-apis.org/array-api/>`_, t
 exercises then run on numpy without importing torch (:func:`rnncalc.engine.compute`), long ones
 and every gradient on torch, from the same equations.
 
-Four functions the standard lacks are here: on torch each is torch's own one operation (so that
+The functions the standard lacks are here: on torch each is torch's own one operation (so that
 ``--round``, which rounds the result of each torch operation, rounds it once, as before), on
 numpy its formula. Importing this module imports neither numpy nor torch.
 """
@@ -17,7 +17,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["chunks", "is_array", "namespace", "relu", "sigmoid", "softmax", "softsign"]
+__all__ = ["chunks", "is_array", "logsumexp", "namespace", "relu", "sigmoid", "softmax",
+           "softplus", "softsign"]
 
 _NAMESPACES: dict[type, Any] = {}
 
@@ -91,3 +92,22 @@ def softmax(z: Any) -> Any:
     xp = namespace(z)
     e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
     return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+def logsumexp(z: Any) -> Any:
+    """``log sum exp`` over the last axis, shifted by the largest value (no overflow)."""
+    if hasattr(z, "logsumexp"):
+        return z.logsumexp(dim=-1)
+    xp = namespace(z)
+    top = xp.max(z, axis=-1, keepdims=True)
+    return top[..., 0] + xp.log(xp.sum(xp.exp(z - top), axis=-1))
+
+
+def softplus(x: Any) -> Any:
+    """``log(1 + exp(x))``: torch's ``softplus`` on a tensor (which returns ``x`` itself above
+    20), exactly on numpy."""
+    if hasattr(x, "sigmoid"):
+        import torch.nn.functional as F
+
+        return F.softplus(x)
+    return namespace(x).logaddexp(x, 0.0)

@@ -1,4 +1,6 @@
-r"""Backpropagation through time, step by step, from hand-derived equations (no autograd).
+r"""Backpropagation through time, step by step, from hand-derived equations (no autograd), on the
+trace's own arrays: numpy for a small exercise computed without torch, torch tensors for
+:func:`rnncalc.run`'s trace (the cells' backward steps are written once, against the array API).
 
 The backward recursion visits the steps of each layer and direction in the reverse of the order
 they were computed (a forward direction from ``t = T-1`` down to 0, a backward direction from 0 up).
@@ -8,15 +10,31 @@ At each step
     \delta h_t = \delta h^{out}_t + \delta h^{fut}_t
     (\delta h^{out}_t: from the head, or from the layer above; \delta h^{fut}_t: from step t+1)
 
-then one cell's backward step gives the gradient of every gate's pre-activation ``\delta a``, and
+then one cell's backward step gives the gradient of every gate's pre-activation, on the input side
+``\delta a`` and on the hidden side ``\delta a^{h}`` (``= \delta a`` except where a cell treats the
+hidden side apart: GRU's ``n``), and the gradient passed on,
+``\delta h^{fut}_{t-1} = W_{hh}^\top \delta a^{h}`` (and an LSTM's ``\delta c^{fut}_{t-1}``).
+That is all the loop computes. Each step's contributions
 
 .. math::
     \Delta W_{ih} = \delta a \otimes x_t          \Delta W_{hh} = \delta a^{h} \otimes h_{t-1}
     \Delta b_{ih} = \delta a                      \Delta b_{hh} = \delta a^{h}
-    \delta x_t = W_{ih}^\top \delta a             \delta h^{fut}_{t-1} = W_{hh}^\top \delta a^{h}
 
-are this step's contributions (``\delta a^{h} = \delta a`` except where a cell treats the hidden
-side apart: GRU's ``n``). The totals are the sums of the contributions, per layer and direction.
+are kept as the vectors they are products of (:class:`rnncalc.cells.CellGrad`), worked out only
+for the rows shown; after the recursion the totals are block products over all the ``K`` steps
+differentiated, the steps' vectors stacked ``[K, ...]``:
+
+.. math::
+    \partial L/\partial W_{ih} = \Delta A^\top X \qquad
+    \partial L/\partial W_{hh} = \Delta A_h^\top H_{prev} \qquad
+    \partial L/\partial b_{ih} = \textstyle\sum_t \delta a_t \qquad
+    \delta X = \Delta A \, W_{ih}
+
+(``[K, G H]^\top [K, H_{in}]``; per gate block where a block reads another vector, a GRU's ``n``
+before reset ``r \odot h_{t-1}``; IndRNN's vector ``w_{hh}``: ``\sum_t \delta a^h_t \odot h_{t-1}``;
+an LSTM's ``weight_hr`` and peepholes alike). ``--round`` (each intermediate rounded, a torch
+function mode) keeps the contributions of every step, each rounded, and adds them up, as a sheet
+does.
 
 Each cell's own equations are its backward step's docstring, in its module (:mod:`rnncalc.cells`):
 ``rnn.backward``, ``lstm.backward`` (with the LSTM's options), ``gru.backward``,
@@ -30,15 +48,16 @@ computed; the state entering them, and everything before, is a constant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
+import numpy as np
 
-from rnncalc.bptt_fused import Fused, fused
+from rnncalc.arrays import chunks, namespace
 from rnncalc.cells import CellGrad, Params, spec
-from rnncalc.cells._spec import unclipped
+from rnncalc.cells._spec import total, unclipped
 from rnncalc.cells.activations import apply, slope
 from rnncalc.engine import params as _params
 from rnncalc.errors import RnncalcError
@@ -47,7 +66,6 @@ from rnncalc.gradnames import in_layout
 from rnncalc.limits import check_finite
 from rnncalc.loss import LossGrad, loss_grad
 from rnncalc.model import EXTRA_PARAMS, PARAMS, Exercise, Loss, gate_weight_names, param_name
-from rnncalc.rounding import rounding
 from rnncalc.steps import shown
 from rnncalc.trace import DirectionTrace, Trace
 
@@ -55,7 +73,11 @@ __all__ = ["CellGrad", "DirectionGrad", "GradTrace", "backprop", "gate_weight_na
            "unclipped"]
 
 
-def _list(t: torch.Tensor | None) -> Any:
+#: A numpy array or a torch tensor (the trace's own kind).
+Array = Any
+
+
+def _list(t: Any) -> Any:
     return None if t is None else t.tolist()
 
 
@@ -70,35 +92,35 @@ class DirectionGrad:
     gates: tuple[str, ...]
     order: tuple[int, ...]  # t of every step the recursion went through, in its order
     positions: tuple[int, ...]  # t of each row held (steps selected, in the same order)
-    dh_out: torch.Tensor  # [K, H] from the output (head or layer above)
-    dh_future: torch.Tensor  # [K, H] from step t+1 (t-1 for a backward direction)
-    dh: torch.Tensor  # [K, H] their sum
-    dc_future: torch.Tensor | None  # [K, H] lstm
-    dc: torch.Tensor | None  # [K, H] lstm
-    dpre: dict[str, torch.Tensor]  # gate -> [K, H]
-    contrib: dict[str, torch.Tensor]  # weight_ih [K, G*H, H_in], weight_hh, bias_ih, bias_hh
+    dh_out: Array  # [K, H] from the output (head or layer above)
+    dh_future: Array  # [K, H] from step t+1 (t-1 for a backward direction)
+    dh: Array  # [K, H] their sum
+    dc_future: Array | None  # [K, H] lstm
+    dc: Array | None  # [K, H] lstm
+    dpre: dict[str, Array]  # gate -> [K, H]
+    contrib: dict[str, Array]  # weight_ih [K, G*H, H_in], weight_hh, bias_ih, bias_hh
     # (and EXTRA_PARAMS an lstm's options have)
-    dx: torch.Tensor  # [K, H_in]
-    dh0: torch.Tensor | None  # dL/d(initial h), when the recursion reached the first step
-    dc0: torch.Tensor | None
-    totals: dict[str, torch.Tensor]  # PyTorch names (weight_ih_l0, ...) -> sum of contributions
-    dc_out: torch.Tensor | None = None  # [K, H] lstm: dL/dc_t given from above (upstream_c)
-    slopes: dict[str, torch.Tensor] | None = None  # gate -> [K, H] act'(pre), what dpre used
-    tanh_c: torch.Tensor | None = None  # [K, H] lstm: the cell output's activation of c_t
+    dx: Array  # [K, H_in]
+    dh0: Array | None  # dL/d(initial h), when the recursion reached the first step
+    dc0: Array | None
+    totals: dict[str, Array]  # PyTorch names (weight_ih_l0, ...) -> sum of contributions
+    dc_out: Array | None = None  # [K, H] lstm: dL/dc_t given from above (upstream_c)
+    slopes: dict[str, Array] | None = None  # gate -> [K, H] act'(pre), what dpre used
+    tanh_c: Array | None = None  # [K, H] lstm: the cell output's activation of c_t
 
     @property
     def extra_kinds(self) -> tuple[str, ...]:
         """The options' parameters (``weight_hr``, ``peephole``) this recursion has."""
         return tuple(kind for kind in EXTRA_PARAMS if kind in self.contrib)
 
-    def gate_blocks(self, kind: str, k: int) -> dict[str, torch.Tensor]:
+    def gate_blocks(self, kind: str, k: int) -> dict[str, Array]:
         """Row ``k``'s contribution to ``kind`` (``weight_ih``, ...) cut into per-gate blocks,
         named like the forward weights: ``{"W_ii": ..., "W_if": ...}``."""
         if kind in EXTRA_PARAMS:  # weight_hr: one [P, H] block; peephole [3, H]: a row per gate
             row = self.contrib[kind][k]
             return dict(zip(EXTRA_PARAMS[kind], row[None] if kind == "weight_hr" else row,
                             strict=True))
-        blocks = self.contrib[kind][k].chunk(len(self.gates), dim=0)
+        blocks = chunks(self.contrib[kind][k], len(self.gates), axis=0)
         index = PARAMS.index(kind)
         return {gate_weight_names(g)[index]: b for g, b in zip(self.gates, blocks, strict=True)}
 
@@ -136,15 +158,15 @@ class GradTrace:
     loss: Loss
     value: float | None  # the loss (None with upstream)
     at: str | None  # "final" (the head on the final state) | "steps" | None (upstream)
-    z: torch.Tensor | None  # [n, d_out] the head's outputs the loss reads
-    target: torch.Tensor | None
-    dz: torch.Tensor | None  # [n, d_out] dL/dz
-    h_head: torch.Tensor | None  # [n, width] what the head read (None with upstream)
-    dh_head: torch.Tensor  # [n, width] dL/d(what the head reads); the upstream given: [T, width]
+    z: Array | None  # [n, d_out] the head's outputs the loss reads
+    target: Array | None
+    dz: Array | None  # [n, d_out] dL/dz
+    h_head: Array | None  # [n, width] what the head read (None with upstream)
+    dh_head: Array  # [n, width] dL/d(what the head reads); the upstream given: [T, width]
     layers: tuple[dict[str, DirectionGrad], ...]  # [layer][direction]
-    params: dict[str, torch.Tensor]  # PyTorch names, then head.W, head.b
+    params: dict[str, Array]  # PyTorch names, then head.W, head.b
     truncate: int | None
-    terms: torch.Tensor | None = None  # [n] each term's share of the loss (they add up to it)
+    terms: Array | None = None  # [n] each term's share of the loss (they add up to it)
     written: dict[str, Any] | None = None  # the totals in the config's own layout (gradnames)
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,23 +208,44 @@ def _check_supported(ex: Exercise) -> None:
                            "head) or upstream gradients (upstream: one dL/d output_t per position)")
 
 
-def unmerge(d: torch.Tensor, parts: list[torch.Tensor], mode: str) -> list[torch.Tensor]:
+def unmerge(d: Array, parts: list[Array], mode: str) -> list[Array]:
     """The gradient reaching each direction's ``h`` from ``d``, the gradient of their merge:
     concat: its slices; sum: ``d``; ave: ``d / 2``; mul: ``d`` times the other direction's ``h``."""
     if len(parts) == 1:
         return [d]
     if mode == "concat":
-        return list(d.split([p.shape[-1] for p in parts], dim=-1))
+        width = parts[0].shape[-1]
+        return [d[..., :width], d[..., width:]]
     if mode == "mul":
         return [d * parts[1], d * parts[0]]
     return [d / 2, d / 2] if mode == "ave" else [d, d]
 
 
+@contextlib.contextmanager
+def _arithmetic(trace: Trace, round_to: int | None) -> Iterator[None]:
+    """How the backward pass computes on the trace's arrays: torch without autograd, rounded
+    under ``--round``; numpy with its overflow warnings off (an inf is named by check_finite)."""
+    if isinstance(trace.output, np.ndarray):
+        if round_to is not None:
+            raise ValueError("--round computes on torch (its rounding is a torch function mode)")
+        with np.errstate(all="ignore"):
+            yield
+        return
+    import torch
+
+    from rnncalc.rounding import rounding
+
+    with torch.no_grad(), rounding(round_to), np.errstate(all="ignore"):
+        yield
+
+
 def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = None,
              steps: str | None = "all") -> GradTrace:
-    """Backpropagate ``trace.exercise.loss`` through the head, then every layer, top down;
-    ``round_to=N`` rounds every backward intermediate to ``N`` decimals before it is used further
-    (:mod:`rnncalc.rounding`), as the forward trace of ``rnncalc.run(ex, round_to=N)`` does.
+    """Backpropagate ``trace.exercise.loss`` through the head, then every layer, top down, on the
+    trace's arrays (numpy or torch; the gradients are of the same kind); ``round_to=N`` rounds
+    every backward intermediate to ``N`` decimals before it is used further
+    (:mod:`rnncalc.rounding`, a torch trace), as the forward trace of
+    ``rnncalc.run(ex, round_to=N)`` does.
 
     ``steps`` selects the steps whose rows (every ``dL/d`` and each parameter's contribution) are
     worked out, as ``--steps`` does for a table (:mod:`rnncalc.steps`; ``None``: the
@@ -213,17 +256,20 @@ def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = N
     if truncate is not None and truncate < 1:
         raise RnncalcError(f"--truncate: expected a number of steps >= 1, got {truncate}")
     dtype = trace.output.dtype
-    with torch.no_grad(), rounding(round_to):
+    xp = namespace(trace.output)
+    with _arithmetic(trace, round_to):
         lg, at, z, head_params, dh_head, d_dirs = _head_backward(trace, ex.loss)
-        dc_dirs: list[torch.Tensor | None] = [None] * ex.num_directions
+        dc_dirs: list[Array | None] = [None] * ex.num_directions
         if ex.loss.upstream_c is not None:  # the top layer's c, directions joined
-            up_c = torch.tensor(ex.loss.upstream_c, dtype=dtype)
-            dc_dirs = list(up_c.split(ex.hidden_size, dim=-1))
+            up_c = xp.asarray(ex.loss.upstream_c, dtype=dtype)
+            dc_dirs = [up_c[..., d * ex.hidden_size:(d + 1) * ex.hidden_size]
+                       for d in range(ex.num_directions)]
         layers: list[dict[str, DirectionGrad]] = []
         for layer in reversed(range(ex.num_layers)):
             lt = trace.layers[layer]
             dirs = {}
-            d_input = torch.zeros(ex.steps, len(lt.directions[ex.directions[0]].x[0]), dtype=dtype)
+            d_input = xp.zeros((ex.steps, lt.directions[ex.directions[0]].x.shape[-1]),
+                               dtype=dtype)
             for d, direction in enumerate(ex.directions):
                 tr = lt.directions[direction]
                 p = _params(ex.weights[layer][d], dtype)
@@ -252,8 +298,7 @@ def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = N
         return grad
 
 
-def _slopes(form: Formulation, tr: DirectionTrace, ks: Sequence[int]
-            ) -> dict[str, torch.Tensor]:
+def _slopes(form: Formulation, tr: DirectionTrace, ks: Sequence[int]) -> dict[str, Array]:
     """``act'(pre)`` of every gate at the steps ``ks``: the derivatives the backward steps use
     (``sigmoid'(a) = s (1 - s)``, ``tanh'(a) = 1 - tanh^2 a``, ...), a sheet's own column."""
     rows = list(ks)
@@ -263,13 +308,12 @@ def _slopes(form: Formulation, tr: DirectionTrace, ks: Sequence[int]
             for g in tr.pre}
 
 
-def _by_position(tr: DirectionTrace) -> torch.Tensor:
-    return tr.h if tr.direction == "forward" else tr.h.flip(0)
+def _by_position(tr: DirectionTrace) -> Array:
+    return tr.h if tr.direction == "forward" else namespace(tr.h).flip(tr.h, axis=0)
 
 
 def _head_backward(trace: Trace, loss: Loss) -> tuple[
-        LossGrad | None, str | None, torch.Tensor | None, dict[str, torch.Tensor], torch.Tensor,
-        list[torch.Tensor]]:
+        LossGrad | None, str | None, Array | None, dict[str, Array], Array, list[Array]]:
     r"""The loss at the head, and back through it (``z = W h + b``):
 
     .. math::
@@ -283,11 +327,12 @@ def _head_backward(trace: Trace, loss: Loss) -> tuple[
     """
     ex = trace.exercise
     dtype = trace.output.dtype
+    xp = namespace(trace.output)
     top = [trace.layers[-1].directions[d] for d in ex.directions]
     by_pos = [_by_position(tr) for tr in top]
     if loss.type == "upstream":
         assert loss.upstream is not None
-        up = torch.tensor(loss.upstream, dtype=dtype)
+        up = xp.asarray(loss.upstream, dtype=dtype)
         return None, None, None, {}, up, unmerge(up, by_pos, ex.merge_mode)
     head = trace.head
     assert head is not None and ex.head is not None
@@ -295,7 +340,7 @@ def _head_backward(trace: Trace, loss: Loss) -> tuple[
     h = trace.output if at == "steps" else head.final_input[None]
     z = head.logits_t if at == "steps" else head.logits[None]
     lg = loss_grad(loss, z)
-    W = torch.tensor(ex.head.W, dtype=dtype)
+    W = xp.asarray(ex.head.W, dtype=dtype)
     params = {"head.W": lg.dz.T @ h, "head.b": lg.dz.sum(0)}
     dh = lg.dz @ W
     if at == "steps":
@@ -303,26 +348,27 @@ def _head_backward(trace: Trace, loss: Loss) -> tuple[
     finals = [tr.h[-1] for tr in top]  # forward: position T-1; backward: position 0
     d_dirs = []
     for tr, d_final in zip(top, unmerge(dh[0], finals, ex.merge_mode), strict=True):
-        d = torch.zeros_like(tr.h)
+        d = xp.zeros_like(tr.h)
         d[tr.positions[-1]] = d_final
         d_dirs.append(d)
     return lg, at, z, params, dh, d_dirs
 
 
-def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch.Tensor,
+def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: Array,
                truncate: int | None, steps: str | None, exact: bool,
-               dc_out_by_pos: torch.Tensor | None = None) -> tuple[DirectionGrad, torch.Tensor]:
+               dc_out_by_pos: Array | None = None) -> tuple[DirectionGrad, Array]:
     """The recursion through one layer and direction, last step computed first; and ``dL/dx_t``
     of every step, by the index computed (what the layer below receives). An LSTM's
     ``dc_out_by_pos`` (dL/dc_t given from above) joins dL/dc_t from the future.
 
-    The totals and the gradients passed between steps come from one fused pass
-    (:mod:`rnncalc.bptt_fused`); the cell's backward step runs only at the rows ``steps`` selects
-    (:mod:`rnncalc.steps`). ``exact``: a rounded run (``--round``) differentiates step by
-    step, as on paper, each intermediate rounded; its totals are the sums of the contributions.
+    The loop runs the cell's backward step at every step differentiated and keeps its vectors;
+    the totals and ``dL/dx`` are block products over them (:func:`_totals`), the contributions
+    are worked out for the rows ``steps`` selects (:mod:`rnncalc.steps`) alone. ``exact``: a
+    rounded run (``--round``), whose totals are the sums of the rounded contributions.
     """
     backward = spec(ex.cell).backward
     form = ex.formulation_of(tr.direction)
+    xp = namespace(tr.h)
     T = len(tr.positions)
     first = 0 if truncate is None else max(0, T - truncate)
     ks = range(T - 1, first - 1, -1)
@@ -331,67 +377,64 @@ def _direction(ex: Exercise, p: Params, tr: DirectionTrace, dh_out_by_pos: torch
     every = [tr.positions[k] for k in reversed(range(T))]  # selections count every step
     picked = {every[k] for k in shown(every, steps) if k is not None}
     held = [k for k in ks if tr.positions[k] in picked]
+    dh_future = xp.zeros_like(tr.h[0])  # [H] ([P] if projected)
+    dc_future = None if tr.c is None else xp.zeros_like(tr.c[0])
+    futures: dict[int, tuple[Array, Array | None]] = {}
+    cgs: list[CellGrad] = []
+    for k in ks:
+        j = k - first
+        futures[k] = (dh_future, dc_future)
+        dc = dc_future if dc_out is None or dc_future is None else dc_future + dc_out[j]
+        cg = backward(p, tr.step(k), dh_out[j] + dh_future, dc, form)
+        cgs.append(cg)
+        dh_future, dc_future = cg.dh_prev, cg.dc_prev
+    cgs.reverse()  # the order computed, from first
+    rows = [cgs[k - first] for k in held]
     at = [k - first for k in held]
-    f = (_stepwise if exact else fused)(ex.cell, form, p, tr, dh_out, first, at, dc_out)
-    rows = [backward(p, tr.step(k), dh_out[j] + f.dh_future[i],
-                     None if f.dc_future is None else
-                     f.dc_future[i] if dc_out is None else f.dc_future[i] + dc_out[j], form)
-            for i, (k, j) in enumerate(zip(held, at, strict=True))]
+    totals, dx = _totals(cgs, p, exact)
     contrib = {kind: _stack([getattr(cg, kind) for cg in rows], getattr(p, kind))
                for kind in PARAMS}
     contrib.update({kind: _stack([cg.extra[kind] for cg in rows], getattr(p, kind))
                     for kind in EXTRA_PARAMS if getattr(p, kind) is not None})
-    lstm = tr.c is not None
-    H = tr.h.shape[-1]
+    dh_future_rows = _stack([futures[k][0] for k in held], tr.h[0])
     return DirectionGrad(
         layer=tr.layer, direction=tr.direction, gates=tuple(tr.pre),
         order=tuple(tr.positions[k] for k in ks), positions=tuple(tr.positions[k] for k in held),
-        dh_out=dh_out[at], dh_future=f.dh_future, dh=dh_out[at] + f.dh_future,
-        dc_future=f.dc_future,
-        dc=torch.stack([cg.dc for cg in rows]) if lstm and rows else (  # type: ignore[misc]
-            tr.h.new_zeros(0, H) if lstm else None),
-        dpre={g: torch.stack([cg.dpre[g] for cg in rows]) if rows else tr.h.new_zeros(0, H)
-              for g in tr.pre},
+        dh_out=dh_out[at], dh_future=dh_future_rows, dh=dh_out[at] + dh_future_rows,
+        dc_future=None if tr.c is None else _stack([futures[k][1] for k in held], tr.c[0]),
+        dc=None if tr.c is None else _stack([cg.dc for cg in rows], tr.c[0]),
+        dpre={g: _stack([cg.dpre[g] for cg in rows], tr.pre[g][0]) for g in tr.pre},
         contrib=contrib,
-        dx=torch.stack([cg.dx for cg in rows]) if rows else tr.x.new_zeros(0, tr.x.shape[-1]),
-        dh0=f.dh0 if first == 0 else None, dc0=f.dc0 if first == 0 else None,
+        dx=dx[at],
+        dh0=dh_future if first == 0 else None, dc0=dc_future if first == 0 else None,
         dc_out=None if dc_out is None else dc_out[at],
         slopes=_slopes(form, tr, held),
         tanh_c=None if tr.c is None else apply(form.act["cell_output"], tr.c[held]),
         # a one-direction net run in reverse keeps the forward names, as its config gives them
         totals={param_name(kind, tr.layer, tr.direction if ex.bidirectional else "forward"): v
-                for kind, v in f.totals.items()},
-    ), torch.cat([tr.x.new_zeros(first, tr.x.shape[-1]), f.dx])
+                for kind, v in totals.items()},
+    ), xp.concat([xp.zeros((first, tr.x.shape[-1]), dtype=tr.x.dtype), dx])
 
 
-def _stack(blocks: list[torch.Tensor], param: torch.Tensor) -> torch.Tensor:
-    return torch.stack(blocks) if blocks else param.new_zeros(0, *param.shape)
+def _totals(cgs: list[CellGrad], p: Params, exact: bool) -> tuple[dict[str, Array], Array]:
+    """The totals over the steps' gradients ``cgs`` (by the order computed) and ``dL/dx_t`` of
+    every one ``[K, H_in]``: block products (:func:`rnncalc.cells._spec.total`; ``\\delta X =
+    \\Delta A W_{ih}``); ``exact`` (``--round``): every step's contribution, rounded, then their
+    sums, as a sheet adds them."""
+    xp = namespace(cgs[0].da)
+    kinds = [*PARAMS, *(k for k in EXTRA_PARAMS if getattr(p, k) is not None)]
+    if exact:
+        return ({kind: xp.stack([getattr(cg, kind) if kind in PARAMS else cg.extra[kind]
+                                 for cg in cgs]).sum(0) for kind in kinds},
+                xp.stack([cg.dx for cg in cgs]))
+    da = xp.stack([cg.da for cg in cgs])
+    da_h = da if all(cg.da_h is cg.da for cg in cgs) else xp.stack([cg.da_h for cg in cgs])
+    sums = {"bias_ih": xp.sum(da, axis=0), "bias_hh": xp.sum(da_h, axis=0)}
+    return ({kind: sums[kind] if kind in sums else total([cg.products[kind] for cg in cgs])
+             for kind in kinds}, da @ p.weight_ih)
 
 
-def _stepwise(cell: str, form: Formulation, p: Params, tr: DirectionTrace, dh_out: torch.Tensor,
-              first: int, rows: list[int], dc_out: torch.Tensor | None = None) -> Fused:
-    """:func:`~rnncalc.bptt_fused.fused`, by the backward recursion one step at a time, as a
-    hand-worked sheet does it (under ``--round``, every intermediate rounded before the next step
-    reads it)."""
-    backward = spec(cell).backward
-    T = len(tr.positions)
-    dh_future = torch.zeros(tr.h.shape[-1], dtype=tr.h.dtype)
-    dc_future = None if tr.c is None else torch.zeros_like(tr.c[0])  # [H] (h: [P] if projected)
-    futures: list[tuple[torch.Tensor, torch.Tensor | None]] = []
-    cgs = []
-    for k in range(T - 1, first - 1, -1):
-        futures.append((dh_future, dc_future))
-        dc_in = dc_future if dc_out is None or dc_future is None else dc_future + dc_out[k - first]
-        cg = backward(p, tr.step(k), dh_out[k - first] + dh_future, dc_in, form)
-        cgs.append(cg)
-        dh_future, dc_future = cg.dh_prev, cg.dc_prev
-    futures.reverse()
-    cgs.reverse()
-    totals = {kind: torch.stack([getattr(cg, kind) for cg in cgs]).sum(0) for kind in PARAMS}
-    totals.update({kind: torch.stack([cg.extra[kind] for cg in cgs]).sum(0)
-                   for kind in EXTRA_PARAMS if kind in cgs[0].extra})
-    chosen = [futures[j] for j in rows]
-    return Fused(
-        totals, _stack([f[0] for f in chosen], dh_future),
-        None if dc_future is None else _stack([f[1] for f in chosen], dc_future),  # type: ignore[misc]
-        torch.stack([cg.dx for cg in cgs]), dh_future, dc_future)
+def _stack(blocks: list[Array], like: Array) -> Array:
+    """``blocks`` stacked ``[K, ...]``; none: ``[0, ...]`` of ``like``'s shape."""
+    xp = namespace(like)
+    return xp.stack(blocks) if blocks else xp.zeros((0, *like.shape), dtype=like.dtype)

@@ -85,10 +85,13 @@ def _to_torch(a: Any) -> Any:
     return _torch().from_numpy(a.copy() if any(s < 0 for s in a.strides) else a)
 
 
-def params(w: LayerWeights, dtype: torch.dtype) -> Params:
-    """One layer and direction's weights as torch tensors of ``dtype``."""
+def params(w: LayerWeights, dtype: Any) -> Params:
+    """One layer and direction's weights as arrays of ``dtype``: torch tensors for a torch dtype,
+    numpy arrays for a numpy one (a numpy trace's)."""
+    name = str(dtype)
+    convert = _to_torch if name.startswith("torch.") else (lambda a: a)
     with np.errstate(over="ignore"):
-        return Params(*(_to_torch(a) for a in _arrays(w, str(dtype).removeprefix("torch."))))
+        return Params(*(convert(a) for a in _arrays(w, name.removeprefix("torch."))))
 
 
 def merge(parts: list[Any], mode: str) -> Any:

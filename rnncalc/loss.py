@@ -21,38 +21,40 @@ the same reduction; the tests hold the formulas to them.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import Any, NamedTuple
 
-import torch
-
+from rnncalc.arrays import logsumexp, namespace, sigmoid, softmax, softplus
 from rnncalc.model import Loss
 
 __all__ = ["LossGrad", "loss_grad"]
 
 
 class LossGrad(NamedTuple):
+    """Arrays of the kind of the head's outputs (numpy or torch)."""
+
     value: float
-    target: torch.Tensor  # [n, d_out] (class indices as [n, 1])
-    dz: torch.Tensor  # [n, d_out] dL/dz, n = 1 (final state) or T (every position)
-    terms: torch.Tensor  # [n] each row's term of the loss (they add up to value)
+    target: Any  # [n, d_out] (class indices as [n, 1])
+    dz: Any  # [n, d_out] dL/dz, n = 1 (final state) or T (every position)
+    terms: Any  # [n] each row's term of the loss (they add up to value)
 
 
-def loss_grad(loss: Loss, z: torch.Tensor) -> LossGrad:
+def loss_grad(loss: Loss, z: Any) -> LossGrad:
     """The loss and dL/dz of the head outputs ``z`` ``[n, d_out]`` (one row per term)."""
+    xp = namespace(z)
     rows = loss.targets if loss.targets is not None else (loss.target,)
-    y = torch.tensor(rows, dtype=z.dtype)
+    y = xp.asarray(rows, dtype=z.dtype)
     mean = loss.reduction == "mean"
     if loss.type == "cross_entropy":
-        k = y[:, 0].long()
+        k = xp.astype(y[:, 0], xp.int64)
         n = (loss.denominator or len(z)) if mean else 1
-        p = torch.softmax(z, dim=-1)
-        each = torch.logsumexp(z, dim=-1) - z.gather(1, k[:, None])[:, 0]
+        each = logsumexp(z) - z[xp.arange(len(z)), k]
         return LossGrad(float(each.sum() / n), y,
-                        (p - torch.eye(z.shape[-1], dtype=z.dtype)[k]) / n, each / n)
-    n = (loss.denominator or z.numel()) if mean else 1
+                        (softmax(z) - xp.eye(z.shape[-1], dtype=z.dtype)[k]) / n, each / n)
+    n = (loss.denominator or math.prod(z.shape)) if mean else 1
     if loss.type == "bce":
-        each = torch.nn.functional.softplus(z) - y * z
-        return LossGrad(float(each.sum() / n), y, (torch.sigmoid(z) - y) / n, each.sum(-1) / n)
+        each = softplus(z) - y * z
+        return LossGrad(float(each.sum() / n), y, (sigmoid(z) - y) / n, each.sum(-1) / n)
     scale = 0.5 if loss.type == "half_sse" else 1.0 / n
     each = (z - y) ** 2
     return LossGrad(float(scale * each.sum()), y, 2 * scale * (z - y), scale * each.sum(-1))

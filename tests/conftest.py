@@ -69,3 +69,21 @@ def run_on(arrays: str | None, config, **load):
     from rnncalc.engine import as_torch, compute
 
     return as_torch(compute(rnncalc.load(config, **load), arrays=arrays))
+
+
+def backprop_on(arrays: str, config, **options):
+    """``rnncalc.bptt.backprop`` of ``config`` (or an Exercise) computed on ``arrays``, kept as
+    such: the backward pass runs on numpy arrays, or on torch tensors (as ``rnncalc.run``'s
+    trace), and its totals are of the same kind."""
+    import numpy as np
+    import torch
+
+    import rnncalc
+    from rnncalc.bptt import backprop
+    from rnncalc.engine import compute
+
+    ex = config if isinstance(config, rnncalc.Exercise) else rnncalc.load(config)
+    grad = backprop(compute(ex, arrays=arrays), **options)
+    kind = np.ndarray if arrays == "numpy" else torch.Tensor
+    assert all(isinstance(v, kind) for v in grad.params.values()), arrays
+    return grad

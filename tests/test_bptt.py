@@ -20,11 +20,12 @@ from hypothesis import strategies as st
 import rnncalc
 from rnncalc.bptt import backprop
 from rnncalc.cells import CELLS
+from rnncalc.engine import compute
 from rnncalc.engine import params as _params
 from rnncalc.errors import RnncalcError
-from tests.conftest import CONFIGS
+from tests.conftest import ARRAYS, CONFIGS, backprop_on
 
-TOL = 1e-10
+TOL = 1e-12
 F64 = torch.float64
 MODULES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
 
@@ -128,7 +129,7 @@ def assert_close(ours, theirs, what):
     """Relative, and absolute to the largest element: unbounded activations (identity, affine)
     grow gradients to 1e9 within a few steps, and an element that is a small difference of such
     terms carries their rounding, whichever order the sums are taken in."""
-    ours = torch.as_tensor(ours, dtype=F64)
+    ours, theirs = torch.as_tensor(ours, dtype=F64), torch.as_tensor(theirs, dtype=F64)
     assert ours.shape == theirs.shape, what
     scale = max(1.0, theirs.abs().max().item()) if theirs.numel() else 1.0
     assert torch.allclose(ours, theirs, atol=TOL * scale, rtol=TOL), (what, ours, theirs)
@@ -137,8 +138,9 @@ def assert_close(ours, theirs, what):
 # --- every total against torch.autograd on torch.nn modules -------------------------------------
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(exercises())
-def test_totals_match_autograd_on_torch_nn(spec):
+def test_totals_match_autograd_on_torch_nn(arrays, spec):
     config, module, (x, h0, c0, W, b, target) = build(spec)
     h0.requires_grad_(True)
     c0.requires_grad_(True)
@@ -149,7 +151,7 @@ def test_totals_match_autograd_on_torch_nn(spec):
     loss = reference_loss(spec, out, h_n, W, b, target)
     loss.backward()
 
-    grad = backprop(rnncalc.run(rnncalc.load(config)))
+    grad = backprop_on(arrays, config)
     if spec["loss"] != "upstream":
         assert abs(grad.value - loss.item()) < TOL
     expected = dict(module.named_parameters())
@@ -159,17 +161,18 @@ def test_totals_match_autograd_on_torch_nn(spec):
     if spec["loss"] != "upstream":
         assert_close(grad.params["head.W"], W.grad, "head.W")
         assert_close(grad.params["head.b"], b.grad, "head.b")
-    dh0 = torch.stack([g.dh0 for dirs in grad.layers for g in dirs.values()])
+    dh0 = torch.stack([torch.as_tensor(g.dh0) for dirs in grad.layers for g in dirs.values()])
     assert_close(dh0, h0.grad, "h0")
     if spec["cell"] == "lstm":
-        dc0 = torch.stack([g.dc0 for dirs in grad.layers for g in dirs.values()])
+        dc0 = torch.stack([torch.as_tensor(g.dc0) for dirs in grad.layers for g in dirs.values()])
         assert_close(dc0, c0.grad, "c0")
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(exercises())
-def test_step_contributions_add_up_to_the_totals_in_json(spec):
+def test_step_contributions_add_up_to_the_totals_in_json(arrays, spec):
     config, _, _ = build(spec)
-    d = backprop(rnncalc.run(rnncalc.load(config))).to_dict()
+    d = backprop_on(arrays, config).to_dict()
     sums: dict[str, torch.Tensor] = {}
     for layer in d["steps"]:
         for direction, steps in layer["directions"].items():
@@ -262,8 +265,9 @@ def merge(parts, mode):
             "mul": lambda: f * b, "ave": lambda: (f + b) / 2}[mode]()
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(formulated())
-def test_formulation_options_match_autograd(drawn):
+def test_formulation_options_match_autograd(arrays, drawn):
     spec, options = drawn
     spec = dict(spec, bias=True)
     config, _, (_, _, _, W, b, target) = build(spec)
@@ -278,11 +282,10 @@ def test_formulation_options_match_autograd(drawn):
         config["head"]["W"] = W.tolist()
     ex = rnncalc.load(config)
     try:
-        trace = rnncalc.run(ex)
+        grad = backprop_on(arrays, ex)
     except RnncalcError as error:  # identity activations can overflow the forward pass itself
         assume("out of the range" not in str(error))
         raise
-    grad = backprop(trace)
 
     def loss_of(out, final):
         if spec["per_position"] or spec["loss"] == "upstream":
@@ -327,12 +330,13 @@ def lstm_options(draw):
     return config
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(lstm_options())
-def test_lstm_options_match_autograd(config):
+def test_lstm_options_match_autograd(arrays, config):
     """Peepholes, clip, input_forget, forget_bias and a projection: every total, including the
     peepholes' (``peephole_l0``, rows p_i, p_f, p_o) and the projection's (``weight_hr_l0``)."""
     ex = rnncalc.load(config)
-    grad = backprop(rnncalc.run(ex))
+    grad = backprop_on(arrays, ex)
     upstream = torch.tensor(config["upstream"], dtype=F64)
     expected = autograd_through_cells(ex, lambda out, final: (out * upstream).sum())
     assert set(expected) <= set(grad.params)
@@ -414,10 +418,11 @@ def test_finite_differences(spec):
 # --- truncated BPTT against autograd with the state detached at the boundary -----------------
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @given(exercises(), st.integers(1, 4))
-def test_truncation_matches_autograd_with_detach(spec, K):
+def test_truncation_matches_autograd_with_detach(arrays, spec, K):
     config, module, (x, h0, c0, W, b, target) = build(spec)
-    grad = backprop(rnncalc.run(rnncalc.load(config)), truncate=K)
+    grad = backprop_on(arrays, config, truncate=K)
     cells = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}
     D = 2 if spec["bidirectional"] else 1
     leaves = dict(module.named_parameters())
@@ -671,8 +676,9 @@ def test_cli_grad_a_target_or_upstream_that_is_not_finite_is_refused_at_its_line
         assert result.stderr == f"{path}:{where}\n"
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_long_sequence_through_the_fast_forward_path(cell):
+def test_long_sequence_through_the_fast_forward_path(cell, arrays):
     """From 16 steps the forward pass takes torch's fused kernels; the recursion reads its trace."""
     spec = {"cell": cell, "input_size": 3, "hidden_size": 4, "num_layers": 2,
             "bidirectional": True, "bias": True, "steps": 24, "nonlinearity": "tanh",
@@ -682,23 +688,26 @@ def test_long_sequence_through_the_fast_forward_path(cell):
     W.requires_grad_(True)
     out, _ = module(x, (h0, c0) if cell == "lstm" else h0)
     reference_loss(spec, out, None, W, b, target).backward()
-    grad = backprop(rnncalc.run(rnncalc.load(config)))
+    grad = backprop_on(arrays, config)
     for name, p in module.named_parameters():
         assert_close(grad.params[name], p.grad, name)
     assert_close(grad.params["head.W"], W.grad, "head.W")
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_rows_of_the_steps_selected_are_those_of_every_step(cell):
-    """The totals come from one fused pass; the rows shown start the cell's backward step from the
-    gradients that pass gives: each must equal the row of the step-by-step recursion over all."""
+def test_rows_of_the_steps_selected_are_those_of_every_step(cell, arrays):
+    """The totals are block products over every step; the rows shown work out each step's
+    contributions from the vectors the recursion kept: each row equals the row of the same step
+    when every step is shown, and every step's contributions, summed, give the totals."""
     spec = {"cell": cell, "input_size": 2, "hidden_size": 3, "num_layers": 2,
             "bidirectional": True, "bias": True, "steps": 30, "nonlinearity": "tanh",
             "initial": True, "loss": "mse", "per_position": True, "reduction": "mean",
             "outputs": 2, "seed": 5}
-    trace = rnncalc.run(rnncalc.load(build(spec)[0]))
-    every = backprop(trace, steps="all")
-    default, some = backprop(trace, steps=None), backprop(trace, steps="3,-2:")
+    config = build(spec)[0]
+    every = backprop_on(arrays, config, steps="all")
+    default, some = backprop_on(arrays, config, steps=None), backprop_on(arrays, config,
+                                                                         steps="3,-2:")
     for dirs_all, dirs_default, dirs_some in zip(every.layers, default.layers, some.layers,
                                                  strict=True):
         for d, g in dirs_all.items():
@@ -714,37 +723,42 @@ def test_rows_of_the_steps_selected_are_those_of_every_step(cell):
                 assert_close(getattr(picked, name), getattr(g, name)[at], name)
             for name, v in picked.contrib.items():
                 assert_close(v, g.contrib[name][at], name)
-                # the cell's backward step at every row, summed: the fused pass's total
+                # the cell's backward step at every row, summed: the block products' total
                 total = every.params[name + f"_l{g.layer}" + ("_reverse" if d != "forward" else "")]
                 assert_close(g.contrib[name].sum(0), total, name)
     for name, v in every.params.items():
         assert_close(some.params[name], v, name)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "indrnn"])
 @pytest.mark.parametrize("truncate", [None, 11])
-def test_the_fused_pass_in_chunks_is_the_pass_in_one(cell, truncate, monkeypatch):
-    """Autograd goes a chunk of steps at a time; every chunk boundary (here every 4 steps, or
-    every step) passes the gradient of the state between them: totals, rows and dL/dx as in one."""
-    from rnncalc import bptt_fused
-
-    spec = {"cell": cell, "input_size": 2, "hidden_size": 3, "num_layers": 2,
-            "bidirectional": True, "bias": True, "steps": 30, "nonlinearity": "tanh",
-            "initial": True, "loss": "mse", "per_position": True, "reduction": "mean",
-            "outputs": 2, "seed": 7}
-    trace = rnncalc.run(rnncalc.load(build(spec)[0]))
-    monkeypatch.setattr(bptt_fused, "CHUNK", 1000)
-    whole = backprop(trace, truncate, steps="::3")
-    for chunk in (4, 1):
-        monkeypatch.setattr(bptt_fused, "CHUNK", chunk)
-        parts = backprop(trace, truncate, steps="::3")
-        for name, v in whole.params.items():
-            assert_close(parts.params[name], v, name)
-        for dirs_whole, dirs_parts in zip(whole.layers, parts.layers, strict=True):
-            for d, g in dirs_whole.items():
-                for name in ("dh_future", "dc_future", "dx", "dh0", "dc0"):
+def test_every_path_gives_the_same_gradients(cell, truncate):
+    """numpy, torch, and torch rounding every intermediate to 14 decimals (``--round``'s path:
+    the totals are the sums of every step's contributions, not block products): totals, rows,
+    dL/dx, dL/dh0 and dL/dc0 alike."""
+    spec = {"cell": "rnn" if cell == "indrnn" else cell, "input_size": 2, "hidden_size": 3,
+            "num_layers": 2, "bidirectional": True, "bias": True, "steps": 30,
+            "nonlinearity": "tanh", "initial": True, "loss": "mse", "per_position": True,
+            "reduction": "mean", "outputs": 2, "seed": 7}
+    config = build(spec)[0]
+    if cell == "indrnn":  # a recurrent weight per unit
+        config = {**config, "cell": "indrnn", "weights": {
+            k: [row[0] for row in v] if k.startswith("weight_hh") else v
+            for k, v in config["weights"].items()}}
+    ex = rnncalc.load(config)
+    runs = [backprop_on(arrays, ex, truncate=truncate, steps="::3") for arrays in ARRAYS]
+    runs.append(backprop(compute(ex, arrays="torch"), truncate, round_to=14, steps="::3"))
+    first = runs[0]
+    for other in runs[1:]:
+        for name, v in first.params.items():
+            assert_close(other.params[name], v, name)
+        for dirs_first, dirs_other in zip(first.layers, other.layers, strict=True):
+            for d, g in dirs_first.items():
+                for name in ("dh_future", "dc_future", "dx", "dh0", "dc0", "dc", "dh"):
                     if getattr(g, name) is not None:
-                        assert_close(getattr(dirs_parts[d], name), getattr(g, name), name)
+                        assert_close(getattr(dirs_other[d], name), getattr(g, name), name)
+                for name, v in g.contrib.items():
+                    assert_close(dirs_other[d].contrib[name], v, name)
 
 
 def test_cli_grad_steps_shows_the_steps_selected(cli, tmp_path):

@@ -14,6 +14,7 @@ import torch
 
 import rnncalc
 from rnncalc.bptt import backprop
+from tests.conftest import ARRAYS, backprop_on
 
 I, H, T = 3, 2, 4
 RNG = np.random.default_rng(41)
@@ -42,8 +43,9 @@ def _autograd(cell: torch.nn.LSTMCell, xs: np.ndarray, h0: np.ndarray, c0: np.nd
     return out
 
 
+@pytest.mark.parametrize("arrays", ARRAYS)
 @pytest.mark.parametrize("dc_every_step", [False, True])
-def test_courseras_da_and_dc_next_against_autograd(dc_every_step: bool) -> None:
+def test_courseras_da_and_dc_next_against_autograd(dc_every_step: bool, arrays: str) -> None:
     torch.manual_seed(41)
     cell = torch.nn.LSTMCell(I, H, dtype=torch.float64)
     xs, h0, c0 = RNG.normal(size=(T, I)), RNG.normal(size=H), RNG.normal(size=H)
@@ -52,10 +54,10 @@ def test_courseras_da_and_dc_next_against_autograd(dc_every_step: bool) -> None:
                                                                   RNG.normal(size=(1, H))])
     given = dc if dc_every_step else dc[-1:]  # dc_next: the last step's only
     cfg = _lstm_config(cell, xs, h0, c0, upstream=da.tolist(), upstream_c=given.tolist())
-    grad = backprop(rnncalc.run(rnncalc.load(cfg)))
+    grad = backprop_on(arrays, cfg)
     want = _autograd(cell, xs, h0, c0, da, dc)
     for name, v in grad.params.items():
-        np.testing.assert_allclose(v.numpy(), want[name], rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(np.asarray(v), want[name], rtol=1e-10, atol=1e-12, err_msg=name)
     doc = grad.to_dict()
     np.testing.assert_allclose(doc["initial"]["h"][0], want["h0"], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(doc["initial"]["c"][0], want["c0"], rtol=1e-10, atol=1e-12)
