@@ -89,10 +89,8 @@ class Job:
         grad = None
         if self.grad and trace.exercise.loss is not None:
             from rnncalc.bptt import backprop
-            from rnncalc.engine import as_torch
 
-            trace = as_torch(trace)  # autograd's and the backward steps' arithmetic is torch's
-            grad = backprop(trace)
+            grad = backprop(trace)  # on the trace's arrays (numpy for a small exercise)
         if self.render == "jsonl":
             from rnncalc.render.json import dumps
 

@@ -95,11 +95,20 @@ def test_the_probe_can_see_torch():
 
 
 def test_small_exercises_compute_without_torch():
-    """A seed-sized exercise computes on numpy (issue 18): its tables, JSON and `run` of many
-    configs load no torch; a long one (torch's fused kernel) and the gradients do."""
+    """A seed-sized exercise computes on numpy (issue 18): its tables, JSON, `run` of many configs
+    and its gradients (`grad`, every format) load no torch; the chain rule written out
+    (`--explain`) and `--round` (a torch function mode) do."""
+    grad = [["grad", "-c", str(CONFIGS / name), *args] for name, args in (
+        ("rnn_grad.yaml", []), ("lstm_grad_gomez.yaml", ["-f", "json"]),
+        ("rnn_labeling_grad.yaml", ["-s", "-f", "markdown"]),
+        ("lstm_coursera_backward.yaml", ["-f", "latex"]))]
     runs = [["lstm"], ["gru", "--format", "json"], ["rnn", "-s", "--format", "csv"],
-            ["run", str(CONFIGS), "-f", "jsonl", "--jobs", "1"], ["lstm", "--explain"]]
-    assert [loaded for _, loaded in _probe(runs)] == [False, False, False, False, True]
+            ["run", str(CONFIGS), "-f", "jsonl", "--jobs", "1"], *grad, ["lstm", "--explain"],
+            ["grad", "-c", str(CONFIGS / "rnn_grad.yaml"), "--explain"],
+            ["grad", "-c", str(CONFIGS / "rnn_grad.yaml"), "--round", "4"]]
+    seen = _probe(runs)
+    assert [code for code, _ in seen] == [0] * len(runs)
+    assert [loaded for _, loaded in seen] == [False] * (4 + len(grad)) + [True] * 3
 
 
 # Runs one command line through main() in a fresh interpreter; prints which watched modules it

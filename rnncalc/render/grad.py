@@ -161,7 +161,7 @@ def _direction(g: DirectionGrad, trace: Trace, precision: int,
                  for gate, v in g.dpre.items()]
         for kind in kinds:
             for name, block in g.gate_blocks(kind, k).items():
-                value = _vec(block) if block.dim() == 1 else _matrix(block, precision)
+                value = _vec(block) if block.ndim == 1 else _matrix(block, precision)
                 step.append(("", Math(f"step's dL/d{name}"), value))
         step.append(("", Math(f"dL/dx_t (to the {below})"), _vec(g.dx[k])))
         rows += step
@@ -187,7 +187,7 @@ def _totals(grad: GradTrace, precision: int, trace: Trace) -> Section:
     rows = []
     for name, v in grad.params.items():
         shape = "[" + ", ".join(str(n) for n in v.shape) + "]"
-        rows.append((name, shape, _matrix(v, precision) if v.dim() == 2 else _vec(v)))
+        rows.append((name, shape, _matrix(v, precision) if v.ndim == 2 else _vec(v)))
     text = ("Sums of the steps' contributions, by PyTorch's state_dict names (gate blocks stacked "
             "in the cell's order)")
     if grad.truncate is not None:
@@ -211,10 +211,10 @@ def _written_rows(group: dict[str, Any], precision: int, where: str = "") -> lis
         if isinstance(value, dict):
             rows += _written_rows(value, precision, f"{where}{name}.")
             continue
-        import torch
+        import numpy as np
 
-        t = torch.tensor(value, dtype=torch.float64)
-        shown = _matrix(t, precision) if t.dim() == 2 else _vec(t) if t.dim() == 1 else \
+        t = np.asarray(value, dtype=np.float64)
+        shown = _matrix(t, precision) if t.ndim == 2 else _vec(t) if t.ndim == 1 else \
             "\n".join(_matrix(m, precision) for m in t)
         rows.append((where + name, shown))
     return rows
@@ -226,7 +226,6 @@ def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
     from rich.table import Table as RichTable
     from rich.text import Text as RichText
 
-    from rnncalc.render.explain import render as render_explain
     from rnncalc.render.table import Laid
 
     def cell(c: Any) -> str:
@@ -242,7 +241,9 @@ def to_rich(secs: Sequence[Section], precision: int) -> RenderableType:
         for b in s.blocks:
             if isinstance(b, Text):
                 parts.append(RichText(b.text))
-            elif isinstance(b, Explanation):
+            elif isinstance(b, Explanation):  # (--explain: torch is imported already)
+                from rnncalc.render.explain import render as render_explain
+
                 # long lines wrap under their own start: a grid of indent and text
                 text = render_explain(list(b.lines), precision=precision)
                 for line in text.rstrip("\n").split("\n")[1:]:
@@ -272,10 +273,10 @@ def render(trace: Trace, grad: GradTrace, fmt_name: str, *, precision: int = 4,
     from rnncalc.render.formats import render as render_run
 
     if fmt_name == "json":
-        from rnncalc.explain import line_text
-
         doc = grad.to_dict()
         if explain:
+            from rnncalc.explain import line_text
+
             doc["explain"] = {"element": element,
                               "lines": [line_text(ln, precision) for ln in explain]}
         return render_run(trace, "json", json={"grad": doc})
