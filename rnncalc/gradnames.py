@@ -13,27 +13,24 @@ there), so its gradient is ``bias_ih``'s, not the sum that ``convert`` writes fo
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rnncalc.aliases import d2l_names
 from rnncalc.model import DIRECTIONS, Exercise, LayerWeights, param_name
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = ["in_layout"]
 
 _ONE_BIAS = ("concat", "d2l")
 
 
-def in_layout(ex: Exercise, params: dict[str, torch.Tensor]) -> dict[str, Any] | None:
+def in_layout(ex: Exercise, params: dict[str, Any]) -> dict[str, Any] | None:
     """``{"layout": ..., "grads": {dNAME: ...}}`` for a config not in PyTorch's state_dict names;
     ``None`` for one that is (its names are the totals' own)."""
-    from rnncalc.config.layouts import keras_two_biases, write_weights
-
     layout, orientation, concat, used = ex.written
     if layout == "pytorch":
         return None
+    from rnncalc.config.layouts import keras_two_biases, write_weights
+
     # a per-gate sheet with one bias per gate (every b_h? zero, or left out) has no b_h? either
     one_bias = layout in _ONE_BIAS or (
         layout == "keras" and not keras_two_biases(ex)) or (
