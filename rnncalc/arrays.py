@@ -18,7 +18,7 @@ import sys
 from typing import Any
 
 __all__ = ["chunks", "is_array", "logsumexp", "namespace", "relu", "sigmoid", "softmax",
-           "softplus", "softsign"]
+           "softsign"]
 
 _NAMESPACES: dict[type, Any] = {}
 
@@ -101,13 +101,3 @@ def logsumexp(z: Any) -> Any:
     xp = namespace(z)
     top = xp.max(z, axis=-1, keepdims=True)
     return top[..., 0] + xp.log(xp.sum(xp.exp(z - top), axis=-1))
-
-
-def softplus(x: Any) -> Any:
-    """``log(1 + exp(x))``: torch's ``softplus`` on a tensor (which returns ``x`` itself above
-    20), exactly on numpy."""
-    if hasattr(x, "sigmoid"):
-        import torch.nn.functional as F
-
-        return F.softplus(x)
-    return namespace(x).logaddexp(x, 0.0)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from rnncalc.arrays import logsumexp, namespace, sigmoid, softmax, softplus
+from rnncalc.arrays import logsumexp, namespace, sigmoid, softmax
 from rnncalc.model import Loss
 
 __all__ = ["LossGrad", "loss_grad"]
@@ -53,7 +53,7 @@ def loss_grad(loss: Loss, z: Any) -> LossGrad:
                         (softmax(z) - xp.eye(z.shape[-1], dtype=z.dtype)[k]) / n, each / n)
     n = (loss.denominator or math.prod(z.shape)) if mean else 1
     if loss.type == "bce":
-        each = softplus(z) - y * z
+        each = xp.logaddexp(z, xp.zeros_like(z)) - y * z  # log(1 + e^z) - y z
         return LossGrad(float(each.sum() / n), y, (sigmoid(z) - y) / n, each.sum(-1) / n)
     scale = 0.5 if loss.type == "half_sse" else 1.0 / n
     each = (z - y) ** 2
