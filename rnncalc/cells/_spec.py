@@ -229,6 +229,7 @@ def finish(p: Params, s: Any, dpre: dict[str, Any], dc: Any | None, dc_prev: Any
     r"""The step's gradients when every gate reads ``W_i? x_t + W_h? h_{t-1}`` (rnn, lstm):
     ``da`` on both sides, ``\delta h^{fut}_{t-1} = W_{hh}^\top da``."""
     da = namespace(s.x).concat(list(dpre.values()))
+    dpre = dict(zip(dpre, chunks(da, len(dpre), axis=0), strict=True))  # views: kept once
     return CellGrad(dpre, dc, da, da, p.weight_hh.T @ da, dc_prev,
                     {"weight_ih": Product(da, s.x), "weight_hh": Product(da, s.h_prev),
                      **(extra or {})}, p.weight_ih)
