@@ -60,8 +60,8 @@ class Header:
 
 #: Lines of a :class:`Laid` table held at a time while it is written.
 PIECE = 500
-#: What rich would not print as it is: markup (``[bold]``), emoji codes (``:smile:``), tabs.
-_MARKUP = re.compile(r"[\\:\t]|\[[a-z#/@]")
+#: A tag of rich's markup: ``[bold]``, ``[/]``, ``[#ff0000]``, ``[@click]``.
+_TAG = re.compile(r"\[[a-z#/@]")
 
 
 class Laid:
@@ -88,7 +88,7 @@ class Laid:
     def pieces(self, console: Console, options: ConsoleOptions) -> Iterator[RenderableType]:
         """The table a few hundred lines at a time, each piece its lines' segments: written as
         they come (:func:`text_chunks`), a long table is never held whole as segments."""
-        if any(_MARKUP.search(c) for row in self.rows for c in row):
+        if any(_markup(c) for row in self.rows for c in row):
             yield self.rich_table()
             return
         n = len(self.columns)
@@ -132,6 +132,12 @@ class Laid:
                 yield Segments([Segment("".join(line + "\n" for line in out))])
                 out = []
         yield Segments([Segment("".join(line + "\n" for line in out)), *bottom, Segment.line()])
+
+
+def _markup(text: str) -> bool:
+    """Whether rich would not print ``text`` as it is: markup, emoji codes (``:smile:``), tabs
+    (a character looked for at a time: one pattern of them all read 2 MB of numbers slowly)."""
+    return "\\" in text or ":" in text or "\t" in text or _TAG.search(text) is not None
 
 
 class _Measured:
@@ -241,7 +247,9 @@ def text_chunks(renderable: RenderableType, *, width: int | None = None, color: 
     )
     file: io.StringIO = console.file  # type: ignore[assignment]
     for part in _parts(renderable, console):
-        if isinstance(part, Segments) and not color:  # a Laid table's lines, no styles to write
+        if isinstance(part, Segments) and not (color and any(
+                segment.style or segment.control for segment in part.segments)):
+            # a Laid table's lines: in colour too, lines without a style are written as they are
             text = "".join(segment.text for segment in part.segments)
         else:
             console.print(part)
