@@ -430,8 +430,10 @@ def _totals(cgs: list[CellGrad], p: Params, exact: bool) -> tuple[dict[str, Arra
     da = xp.stack([cg.da for cg in cgs])
     da_h = da if all(cg.da_h is cg.da for cg in cgs) else xp.stack([cg.da_h for cg in cgs])
     sums = {"bias_ih": xp.sum(da, axis=0), "bias_hh": xp.sum(da_h, axis=0)}
-    return ({kind: sums[kind] if kind in sums else total([cg.products[kind] for cg in cgs])
-             for kind in kinds}, da @ p.weight_ih)
+    lefts = {"weight_ih": da, "weight_hh": da_h}  # (what the products' left vectors stack to)
+    return ({kind: sums[kind] if kind in sums else
+             total([cg.products[kind] for cg in cgs], lefts.get(kind)) for kind in kinds},
+            da @ p.weight_ih)
 
 
 def _stack(blocks: list[Array], like: Array) -> Array:

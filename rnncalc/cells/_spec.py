@@ -68,13 +68,15 @@ def outer(a: Any, b: Any) -> Any:
     return a[:, None] * b[None, :]
 
 
-def total(products: Sequence[Product]) -> Any:
+def total(products: Sequence[Product], left: Any = None) -> Any:
     r"""``\sum_t`` of the steps' ``products`` (all of one parameter), as block products over every
     step: ``L^\top R`` for outer products (``L``, ``R`` the steps' vectors stacked ``[K, ...]``),
-    block by block when each block reads its own; ``\sum_t L \odot R`` element-wise."""
+    block by block when each block reads its own; ``\sum_t L \odot R`` element-wise. ``left``:
+    ``L``, when the caller has stacked it already."""
     first = products[0]
     xp = namespace(first.left)
-    left = xp.stack([p.left for p in products])
+    if left is None:
+        left = xp.stack([p.left for p in products])
     if first.elementwise:
         return xp.sum(left * xp.stack([p.right for p in products]), axis=0)
     if not isinstance(first.right, tuple):
@@ -96,7 +98,8 @@ class CellGrad(NamedTuple):
     da_h: Any  # [G*H] the hidden side's (bias_hh's): da, but for a GRU's n
     dh_prev: Any  # dL/dh_{t-1} through this step
     dc_prev: Any | None  # dL/dc_{t-1} through this step (lstm)
-    products: dict[str, Product]  # weight_ih, weight_hh (and lstm: weight_hr, peephole)
+    products: dict[str, Product]  # weight_ih: da ⊗ x_t, weight_hh: da_h ⊗ ... (lstm: weight_hr,
+    # peephole)
     w_ih: Any  # the input weights [G*H, H_in], for dL/dx_t
 
     @property
