@@ -231,6 +231,33 @@ class _Fold:
         return out
 
 
+class Wrapped:
+    """Plain text (no style, no markup) wrapped as rich wraps the same :class:`~rich.text.Text`:
+    each line between words into the width, a word longer than that folded across lines; the
+    lines written as they are, without rich's work for every word (a 64-unit LSTM's given
+    weights are 19,000 numbers). Text with tabs, or anything but printable ASCII, goes through
+    rich itself."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from self.pieces(console, options)
+
+    def pieces(self, console: Console, options: ConsoleOptions) -> Iterator[RenderableType]:
+        width = options.max_width
+        if (options.justify or options.overflow or options.no_wrap or not self.text.isascii()
+                or not self.text.replace("\n", "").isprintable()):
+            yield Text(self.text)
+            return
+        out = []
+        for line in self.text.split("\n"):
+            cuts = [0, *_breaks(line, width), len(line)]
+            # (rich keeps a line's trailing blanks up to the width)
+            out += [line[a:b][:width] for a, b in itertools.pairwise(cuts)]
+        yield Segments([Segment("".join(line + "\n" for line in out))])
+
+
 def to_text(renderable: RenderableType, *, width: int | None = None, color: bool = False) -> str:
     """Render to a string: ``color`` only for a terminal; ``width`` fixed for files and tests."""
     return "".join(text_chunks(renderable, width=width, color=color))
@@ -263,7 +290,7 @@ def _parts(renderable: RenderableType, console: Console) -> Iterator[RenderableT
     if isinstance(renderable, Group):
         for part in renderable.renderables:
             yield from _parts(part, console)
-    elif isinstance(renderable, Laid):
+    elif isinstance(renderable, Laid | Wrapped):
         yield from renderable.pieces(console, console.options)
     else:
         yield renderable
@@ -337,7 +364,7 @@ def _given(trace: Trace) -> list[RenderableType]:
             lines.append(block.text)
         elif isinstance(block, Matrices) and not block.items[0][0].plain.startswith("x_"):
             lines += [f"  {name.plain} = {_exact(value)}" for name, value in block.items]
-    return [Text("Given", style="bold"), Text("\n".join(lines)), Text("")]
+    return [Text("Given", style="bold"), Wrapped("\n".join(lines)), Text("")]
 
 
 def _exact(value: tuple) -> str:  # type: ignore[type-arg]
