@@ -11,11 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rnncalc.config.arrays import from_inputs_file, with_inputs_file
 from rnncalc.config.build import build_exercise
-from rnncalc.config.modules import split_modules
 from rnncalc.config.schema import check_structure
-from rnncalc.config.weightfile import find_weights_file, read_weights
 from rnncalc.config.yamlsafe import Located, load_yaml
 from rnncalc.errors import ConfigError, ConfigProblems, ExitCode, RnncalcError
 from rnncalc.limits import max_config_bytes
@@ -131,7 +128,7 @@ def build_filled(doc: Located, folder: Path, *, weights: str | os.PathLike[str] 
     """As :func:`build`, and the document the exercise was built from: ``doc`` with the file's
     weights in place of its own (``rnncalc convert`` writes them out). A config with ``batch:``
     is refused unless ``batch`` (the cell commands and ``grad`` run it)."""
-    filled = with_inputs_file(_with_weight_file(doc, folder, weights), folder)
+    filled = _with_inputs_file(_with_weight_file(doc, folder, weights), folder)
     if isinstance(filled.data, dict) and "batch" in filled.data and not batch:
         key = "inputs_file" if "inputs_file" in doc.data else "batch"  # [B, T, input_size]
         raise doc.error((key,), "this config holds a batch of sequences; the cell commands "
@@ -146,6 +143,8 @@ def build_filled(doc: Located, folder: Path, *, weights: str | os.PathLike[str] 
     except ConfigError as exc:
         if filled is doc:
             raise
+        from rnncalc.config.arrays import from_inputs_file
+
         raise from_inputs_file(doc, exc) or _from_weight_file(doc, weights, exc) from None
 
 
@@ -154,11 +153,34 @@ def check(doc: Located, folder: Path) -> None:
     ``weights_file`` only that it names a regular file within the size limit; its tensors are
     checked when the exercise is built. numpy's files (``inputs_file``, a ``.npz`` of weights)
     are read and checked whole."""
-    file = find_weights_file(doc, folder)
+    file = _weights_file(doc, folder)
     if file is None or file.suffix == ".npz":
         build_filled(doc, folder, batch=True)
     else:
-        check_structure(with_inputs_file(doc, folder))
+        check_structure(_with_inputs_file(doc, folder))
+
+
+def _names(doc: Located, key: str) -> bool:
+    return isinstance(doc.data, dict) and key in doc.data
+
+
+def _weights_file(doc: Located, folder: Path) -> Path | None:
+    """:func:`~rnncalc.config.weightfile.find_weights_file`; the reader of weight and numpy files
+    imported only for a config that names one (the usual config gives its numbers itself)."""
+    if not _names(doc, "weights_file"):
+        return None
+    from rnncalc.config.weightfile import find_weights_file
+
+    return find_weights_file(doc, folder)
+
+
+def _with_inputs_file(doc: Located, folder: Path) -> Located:
+    """:func:`~rnncalc.config.arrays.with_inputs_file`, imported as :func:`_weights_file` is."""
+    if not _names(doc, "inputs_file"):
+        return doc
+    from rnncalc.config.arrays import with_inputs_file
+
+    return with_inputs_file(doc, folder)
 
 
 def _with_weight_file(doc: Located, folder: Path,
@@ -166,10 +188,14 @@ def _with_weight_file(doc: Located, folder: Path,
     """``doc`` with the weights of a state_dict file: ``weights``, or else its ``weights_file``
     (unchanged when it names none). Errors reading a ``weights_file`` are at its line."""
     if weights is not None:
+        from rnncalc.config.weightfile import read_weights
+
         return _with_weights(doc, read_weights(weights))
-    file = find_weights_file(doc, folder)
+    file = _weights_file(doc, folder)
     if file is None:
         return doc
+    from rnncalc.config.weightfile import read_weights
+
     try:
         return _with_weights(doc, read_weights(file))
     except ConfigError as exc:
@@ -220,6 +246,8 @@ def _with_weights(doc: Located, weights: dict[str, Any]) -> Located:
         raise doc.error(("layout",), f"--weights gives PyTorch state_dict weights, but this config "
                         f"is written in layout: {layout}; convert it first (rnncalc convert CONFIG "
                         "--to pytorch) or drop --weights")
+    from rnncalc.config.modules import split_modules
+
     prefix = doc.data.get("weights_prefix")
     try:
         split = split_modules(weights, prefix if isinstance(prefix, str) else None)

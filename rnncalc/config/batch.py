@@ -20,21 +20,10 @@ from rnncalc.config.yamlsafe import Located, Path, format_path
 from rnncalc.errors import ConfigError, ConfigProblems
 from rnncalc.model import Exercise
 
-__all__ = ["ENTRY_KEYS", "PROPERTIES", "Batch", "read_batch"]
+__all__ = ["ENTRY_KEYS", "Batch", "read_batch"]
 
 #: What an entry may give for its own sequence.
 ENTRY_KEYS = ("inputs", "initial", "target", "targets", "upstream", "upstream_c")
-
-#: Schema properties of ``batch`` and ``sequence_lens``, merged into the config's SCHEMA.
-PROPERTIES: dict[str, Any] = {
-    "batch": {"type": "array", "minItems": 1, "items": {"type": ["array", "object"]},
-              "description": "A batch: one entry per sequence, the same weights for all; an "
-              "entry is the sequence's inputs, or {inputs, initial, target, targets, upstream}."},
-    "sequence_lens": {"type": "array", "minItems": 1,
-                      "items": {"type": "integer", "minimum": 1},
-                      "description": "With batch (ONNX): each sequence's length; the entries' "
-                      "inputs past it are padding and dropped."},
-}
 
 
 @dataclass(frozen=True)

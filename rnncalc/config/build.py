@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from rnncalc.aliases import concat_aliases, per_gate_aliases
 from rnncalc.cells import CELLS
 from rnncalc.config.layout_keys import uses_layout
-from rnncalc.config.loss import read_loss
 from rnncalc.config.names import read_d2l
 from rnncalc.config.options import read_backward, read_direction, read_formulation
 from rnncalc.config.schema import structure_problems
@@ -33,6 +32,7 @@ _GROUP = re.compile(r"^l(\d+)(_reverse)?$")
 _STATE_DICT = re.compile(r"^(weight|bias)_")
 _NUMBERS = (int, float)
 _INPUTS = "inputs (one vector per time step)"
+_LOSS_KEYS = ("loss", "upstream", "upstream_c")
 
 
 def build_exercise(
@@ -153,8 +153,11 @@ def _build(doc: Located, problems: list[ConfigError], written: Any, *, cell: str
     # a --task override changes the head the loss was written for: the forward commands skip it;
     # a head with a problem is no head to check the loss against
     c_width = len(dirs) * hidden if CELLS[cell].cell_state else None
-    loss = None if task or len(problems) > before else reader.soft(
-        None, read_loss, doc, head, len(inputs), weights.out_width, c_width)
+    loss = None
+    if not task and len(problems) == before and not data.keys().isdisjoint(_LOSS_KEYS):
+        from rnncalc.config.loss import read_loss  # for the configs that have one
+
+        loss = reader.soft(None, read_loss, doc, head, len(inputs), weights.out_width, c_width)
     return Exercise(
         cell=cell, inputs=inputs, hidden_size=hidden, num_layers=num_layers, bidirectional=bidir,
         weights=layers, h0=h0, c0=c0, bias=bias,

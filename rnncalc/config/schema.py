@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from rnncalc.cells import CELLS as ALL_CELLS
-from rnncalc.config.batch import PROPERTIES as _BATCH_PROPERTIES
 from rnncalc.config.layout_keys import PROPERTIES as _LAYOUT_PROPERTIES
 from rnncalc.config.options import PROPERTIES as _FORMULATION_PROPERTIES
 from rnncalc.config.suggest import did_you_mean
@@ -42,7 +41,15 @@ SCHEMA: dict[str, Any] = {
         "title": {"type": "string", "description": "A name for the exercise, shown in the output."},
         **_FORMULATION_PROPERTIES,
         **_LAYOUT_PROPERTIES,
-        **_BATCH_PROPERTIES,
+        # read by rnncalc.config.batch, which a config without a batch does without
+        "batch": {"type": "array", "minItems": 1, "items": {"type": ["array", "object"]},
+                  "description": "A batch: one entry per sequence, the same weights for all; an "
+                  "entry is the sequence's inputs, or {inputs, initial, target, targets, "
+                  "upstream}."},
+        "sequence_lens": {"type": "array", "minItems": 1,
+                          "items": {"type": "integer", "minimum": 1},
+                          "description": "With batch (ONNX): each sequence's length; the "
+                          "entries' inputs past it are padding and dropped."},
         "description": {"type": "string"},
         "cell": {"enum": list(CELLS), "description": "Which cell; may be omitted when the "
                  "command names it (rnncalc rnn, rnncalc lstm)."},
