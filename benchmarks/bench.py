@@ -72,6 +72,14 @@ def command(args: list[str], env: dict[str, str] | None = None,
     return once
 
 
+def without_bytecode() -> None:
+    """Remove rnncalc's compiled bytecode (``__pycache__``), which the rows with bytecode wrote:
+    PYTHONDONTWRITEBYTECODE=1 stops Python writing it, not reading it, so the rows without
+    bytecode would read it and measure the rows with."""
+    for cache in (ROOT / "rnncalc").rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
 def shell(args: list[str], reps: int, env: dict[str, str] | None = None) -> float:
     return best(command(args, env), reps)
 
@@ -91,6 +99,8 @@ def startup(reps: int) -> None:
              ["answers-template", str(CONFIGS / "lstm.yaml")]]
     for bytecode in (True, False):
         env = None if bytecode else {"PYTHONDONTWRITEBYTECODE": "1"}
+        if not bytecode:
+            without_bytecode()
         reference = command([PY, "-c", "import typer, rich, yaml"], env, bytecode)
         for args in lines:
             ref, value = paired(reference, command([*RNNCALC, *args], env, bytecode), reps)
@@ -123,21 +133,23 @@ def compute(reps: int) -> None:
 _TIMER = ("import os, subprocess, sys, time; start = time.perf_counter(); "
           "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, "
           "stderr=subprocess.DEVNULL); usage = os.wait4(child.pid, 0)[2]; "
-          "print(time.perf_counter() - start, usage.ru_maxrss / 1024)")
+          "print(time.perf_counter() - start, usage.ru_maxrss / 1024, "
+          "usage.ru_utime + usage.ru_stime)")
 
 
-def _peak(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """One run of ``args``: wall seconds and its peak RSS in MB."""
+def _peak(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """One run of ``args``: wall seconds, its peak RSS in MB and its CPU seconds."""
     out = subprocess.run([PY, "-c", _TIMER, *args], capture_output=True, text=True, env=env,
                          cwd=ROOT, check=True)
-    seconds, megabytes = out.stdout.split()
-    return float(seconds), float(megabytes)
+    seconds, megabytes, cpu = out.stdout.split()
+    return float(seconds), float(megabytes), float(cpu)
 
 
 def peer(reps: int) -> None:
     print("7. The seed run as a whole process, against a hand-written numpy script that computes "
           "the same LSTM and prints every gate (benchmarks/peer_lstm.py), run in turns; with "
-          "bytecode written and without (PYTHONDONTWRITEBYTECODE=1); best of each, and peak RSS")
+          "bytecode written and without (PYTHONDONTWRITEBYTECODE=1, rnncalc's __pycache__ "
+          "removed first); best of each, wall and CPU, and peak RSS")
     script = [PY, str(ROOT / "benchmarks" / "peer_lstm.py")]
     runs = {"rnncalc lstm": ["lstm"], "rnncalc lstm --step-by-step": ["lstm", "-s"],
             "rnncalc lstm --format json": ["lstm", "--format", "json"]}
@@ -147,17 +159,20 @@ def peer(reps: int) -> None:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
         else:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
+            without_bytecode()
         for name, args in runs.items():
-            ref: list[tuple[float, float]] = []
-            got: list[tuple[float, float]] = []
+            ref: list[tuple[float, float, float]] = []
+            got: list[tuple[float, float, float]] = []
             _peak(script, env), _peak([*RNNCALC, *args], env)  # the file cache warmed
             for _ in range(reps):
                 ref.append(_peak(script, env))
                 got.append(_peak([*RNNCALC, *args], env))
             label = name + ("" if bytecode else " (no bytecode)")
-            row(label, min(t for t, _ in got), min(t for t, _ in ref), "<= 2")
-            print(f"  {'':<46} peak RSS {max(m for _, m in got):6.1f} MB, "
-                  f"the script's {max(m for _, m in ref):6.1f} MB")
+            row(label, min(t for t, _, _ in got), min(t for t, _, _ in ref), "<= 2")
+            row("  its CPU (user + system)", min(c for _, _, c in got),
+                min(c for _, _, c in ref), "<= 2")
+            print(f"  {'':<46} peak RSS {max(m for _, m, _ in got):6.1f} MB, "
+                  f"the script's {max(m for _, m, _ in ref):6.1f} MB")
 
 
 def batch(n: int, separate: int, reps: int) -> None:
