@@ -220,8 +220,13 @@ def surely_fits(value: Any, schema: dict[str, Any]) -> bool:
         elif key == "additionalProperties" and "properties" in schema:
             continue  # checked with the properties
         elif key in ("properties", "additionalProperties"):
-            if kind is dict and not all(_property_fits(v, schema, k) for k, v in value.items()):
-                return False
+            if kind is dict:
+                named = schema.get("properties", {})
+                extra = schema.get("additionalProperties", True)
+                for k, v in value.items():
+                    sub = named.get(k, extra)
+                    if not (surely_fits(v, sub) if type(sub) is dict else sub):
+                        return False
         elif key == "items":
             if kind is list and not (all(type(v) in _NUMERIC for v in value) if rule == _NUMBER
                                      else all(surely_fits(v, rule) for v in value)):
@@ -248,12 +253,6 @@ def surely_fits(value: Any, schema: dict[str, Any]) -> bool:
         else:
             return False
     return True
-
-
-def _property_fits(value: Any, schema: dict[str, Any], key: str) -> bool:
-    """Whether ``value`` surely meets what ``schema`` asks of its property ``key``."""
-    sub = schema.get("properties", {}).get(key, schema.get("additionalProperties", True))
-    return surely_fits(value, sub) if isinstance(sub, dict) else bool(sub)
 
 
 def _describe(value: Any) -> str:

@@ -51,6 +51,10 @@ _INT_8 = re.compile(r"0o[0-7]+")
 _INT_16 = re.compile(r"0x[0-9a-fA-F]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _NUMERIC_START = frozenset("0123456789+-.")
+# the event classes, looked up once: the builder compares every event's type with them
+_SCALAR, _ALIAS = ev.ScalarEvent, ev.AliasEvent
+_SEQUENCE_START, _SEQUENCE_END, _MAPPING_END = (ev.SequenceStartEvent, ev.SequenceEndEvent,
+                                                ev.MappingEndEvent)
 _SPECIAL = {".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
             ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
             "true": True, "True": True, "TRUE": True, "false": False, "False": False,
@@ -139,6 +143,8 @@ def scalar(text: str, tag: str | None = None) -> Any:
     """
     if tag is None and text[:1] not in _NUMERIC_START:  # most keys and words: no pattern to try
         return _SPECIAL.get(text, text)
+    if tag is None and len(text) < 16 and text.isdigit() and text.isascii():  # 0, 12, 010
+        return int(text)
     if tag is None or tag == _CORE + "int" or tag == _CORE + "float":
         number = _FLOAT.fullmatch(text)  # an int too: one match for either
         if number and number[2] is None and number[3] is None and number[1][0] != ".":
@@ -245,23 +251,23 @@ class _Builder:
         here = event.start_mark.line + 1
         if not keyed and here != line:
             self.lines[path] = line = here
-        if kind is ev.ScalarEvent:
+        if kind is _SCALAR:
             value = self.scalar(event, path, here)
             if event.anchor:
                 self.anchors[event.anchor] = (value, 1)
             return value, 1
-        if kind is ev.AliasEvent:
+        if kind is _ALIAS:
             return self.alias(event, path, here)
         tag, anchor = event.tag, event.anchor
-        if kind is ev.SequenceStartEvent:
+        if kind is _SEQUENCE_START:
             if tag not in (None, "!", _CORE + "seq"):
                 raise self.fail(here, path, f"tag {shown(tag)} is not allowed; plain YAML only")
             out: Any = []
             count = 1
             event = get()
             plain = self.texts is None
-            while type(event) is not ev.SequenceEndEvent:
-                if plain and type(event) is ev.ScalarEvent and event.tag is None \
+            while type(event) is not _SEQUENCE_END:
+                if plain and type(event) is _SCALAR and event.tag is None \
                         and not event.style and not event.anchor:  # a number, mostly: inline
                     here = event.start_mark.line + 1
                     if here != line:
@@ -286,9 +292,9 @@ class _Builder:
         count = 1
         first_line: dict[Any, int] = {}
         event = get()
-        while type(event) is not ev.MappingEndEvent:
+        while type(event) is not _MAPPING_END:
             key_line = event.start_mark.line + 1
-            if type(event) is not ev.ScalarEvent:
+            if type(event) is not _SCALAR:
                 raise self.fail(key_line, path, "a key must be a plain string, not a list, a map "
                                 "or an alias")
             if event.value == "<<" and not event.style:
