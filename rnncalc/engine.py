@@ -160,16 +160,21 @@ NUMPY_BEFORE_TORCH = 0.5
 def small(ex: Exercise, round_to: int | None = None) -> bool:
     """Whether :func:`compute` takes numpy: not rounded (``--round`` is a torch function mode),
     a step too small for torch's threads to pay, and no long sequence that torch's fused kernel
-    computes (:func:`rnncalc.fused.takes`), unless torch is not imported yet and numpy's step
-    loop takes less time than its import."""
+    computes (:func:`rnncalc.fused.takes`), unless torch is not imported yet and the exercise
+    is in float64 or numpy's step loop takes less time than torch's import."""
     from rnncalc import fused
 
     if round_to is not None or _work(ex) >= NUMPY_WORK:
         return False
     if not fused.takes(ex):
         return True
+    if "torch" in sys.modules:
+        return False
+    # torch has no fused float64 kernel: there its fast path is no faster than numpy's loop
+    # (0.8-0.9x at 200 steps of 64 units or fewer, 2-3x slower at 10,000: bench.py --only
+    # arrays, bench_length.py --only growth), so a float64 run never waits for its import
     loop = ex.num_layers * ex.num_directions * ex.steps * (NUMPY_STEP + _work(ex) * NUMPY_MAC)
-    return "torch" not in sys.modules and loop < NUMPY_BEFORE_TORCH
+    return ex.dtype == "float64" or loop < NUMPY_BEFORE_TORCH
 
 
 def compute(ex: Exercise, *, round_to: int | None = None, arrays: str | None = None) -> Trace:

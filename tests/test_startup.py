@@ -263,3 +263,21 @@ def test_check_refuses_bad_answers_files_before_torch(tmp_path):
     seen = _probe(runs)
     assert seen[:-1] == [[3, False]] * (len(bad) + 1)
     assert seen[-1] == [1, True]  # marked (0.5 is wrong): the probe sees torch when it is there
+
+
+def test_long_float64_runs_never_wait_for_torch(tmp_path):
+    """A long float64 sequence in PyTorch's formulation computes on numpy, whatever its length
+    below a million multiply-adds a step (torch has no fused float64 kernel to pay for its
+    import); the same sequence in float32 takes torch's fused kernel once numpy's loop would
+    outlast torch's import (engine.small)."""
+    steps, hidden = 12_000, 64  # numpy's loop estimated at about 0.6 s: past NUMPY_BEFORE_TORCH
+    rows = 4 * hidden
+    config = {"cell": "lstm", "inputs": [[0.5]] * steps,
+              "weights": {"weight_ih_l0": [[0.01]] * rows,
+                          "weight_hh_l0": [[0.01] * hidden] * rows}}
+    runs = []
+    for dtype in ("float64", "float32"):
+        path = tmp_path / f"{dtype}.yaml"
+        path.write_text(json.dumps({**config, "dtype": dtype}))
+        runs.append(["lstm", "-c", str(path), "-f", "json", "--steps", "0"])
+    assert _probe(runs) == [[0, False], [0, True]]
