@@ -133,9 +133,9 @@ WATCHED = ["yaml", "rnncalc.config", "rnncalc.model", "rnncalc.formulation",
            "rnncalc.config.layouts", "rnncalc.jobs", "fastjsonschema", "decimal", "torch"]
 
 
-def _imported(args: list[str]) -> list[str]:
+def _imported(args: list[str], watched: list[str] = WATCHED) -> list[str]:
     out = subprocess.run(
-        [sys.executable, "-c", MODULES_PROBE, json.dumps(args), json.dumps(WATCHED)],
+        [sys.executable, "-c", MODULES_PROBE, json.dumps(args), json.dumps(watched)],
         capture_output=True, text=True, cwd=ROOT, timeout=120, check=True,
     )
     return json.loads(out.stdout.splitlines()[-1])
@@ -155,6 +155,21 @@ def _imported(args: list[str]) -> list[str]:
 ])
 def test_what_commands_that_compute_nothing_import(args, imported):
     assert _imported(args) == imported
+
+
+#: Modules the seed run (`rnncalc lstm`: its tables, step by step, its JSON) does without, made
+#: at every start before: the expressions of --explain's lines (ten dataclasses).
+SEED_UNUSED = ["rnncalc.expr"]
+
+
+@pytest.mark.parametrize("args", [["lstm"], ["lstm", "-s"], ["lstm", "--format", "json"]])
+def test_what_the_seed_run_does_without(args):
+    assert _imported(args, SEED_UNUSED) == []
+
+
+def test_the_explained_lines_import_their_expressions():
+    """The check above can fail: --explain builds its lines of expressions."""
+    assert _imported(["lstm", "--explain"], SEED_UNUSED) == SEED_UNUSED
 
 
 def _main_and_app(args: list[str], monkeypatch, capsys) -> tuple[list[str], tuple, tuple]:

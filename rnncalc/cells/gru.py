@@ -26,10 +26,11 @@ from rnncalc.arrays import chunks, namespace
 from rnncalc.cells._diagram import Box, Diagram, Link, Op
 from rnncalc.cells._spec import CellGrad, CellSpec, Params, Product, StepOut, arg, clip, passed
 from rnncalc.cells.activations import apply, slope
-from rnncalc.expr import Diff, Expr, Line, Num, Prod, Sum, Sym
 
 if TYPE_CHECKING:
     import torch
+
+    from rnncalc.expr import Expr, Line
 
 GATES = ("r", "z", "n")
 
@@ -130,6 +131,9 @@ def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None
 
 def explain(sheet: Any) -> Iterator[Line]:
     """r and z unit by unit, then n (r inside, as the form has it), then h."""
+    # imported here: only --explain's lines build expressions (a plain run starts sooner)
+    from rnncalc.expr import Diff, Line, Num, Prod, Sum, Sym
+
     ex, w, s, where = sheet.ex, sheet.w, sheet.s, sheet.where
     form = ex.formulation
     sigma, cand = form.activations
@@ -199,6 +203,8 @@ def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p
                  ) -> tuple[tuple[Any, Any], ...]:
     """n: ``dL/dh_t * (1 - z_t)``; z: ``dL/dh_t * (h_{t-1} - n_t)``; r: through n's recurrent
     part (reset after) or ``W_hn^T dL/da_n * h_{t-1}`` (reset before)."""
+    # imported here: only --explain's lines build expressions (a plain run starts sooner)
+    from rnncalc.expr import Diff, Num, Sum, Sym
 
     def v(x: Any) -> float:
         return float(x[u])
@@ -229,6 +235,9 @@ def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p
 
 def grad_reads(form: Any, gate: str, s: Any, c: int, t: int) -> tuple[Any, Any] | None:
     """Reset before: n's recurrent product reads ``r_t * h_{t-1}``."""
+    # imported here: only --explain's lines build expressions (a plain run starts sooner)
+    from rnncalc.expr import Num, Prod, Sym
+
     if gate != "n" or form.reset_after:
         return None
     return (Prod((Sym("r", t, c), Sym("h_prev", t, c))),

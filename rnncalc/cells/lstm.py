@@ -44,10 +44,11 @@ from rnncalc.cells._spec import (
     passed,
 )
 from rnncalc.cells.activations import apply, num, slope
-from rnncalc.expr import Call, Diff, Line, Num, Prod, Sum, Sym, Where
 
 if TYPE_CHECKING:
     import torch
+
+    from rnncalc.expr import Line, Where
 
 GATES = ("i", "f", "g", "o")
 
@@ -171,6 +172,9 @@ def backward(p: Params, s: Any, dh: torch.Tensor, dc_future: torch.Tensor | None
 
 def explain(sheet: Any) -> Iterator[Line]:
     """i, f, g unit by unit, then c, o, and h (or m and the projection's h)."""
+    # imported here: only --explain's lines build expressions (a plain run starts sooner)
+    from rnncalc.expr import Call, Diff, Line, Num, Prod, Sum, Sym
+
     ex, w, s, where = sheet.ex, sheet.w, sheet.s, sheet.where
     form = ex.formulation
     sigma, g_act, h_act = form.activations
@@ -269,6 +273,9 @@ def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p
                  ) -> tuple[tuple[Any, Any], ...]:
     """o: ``dL/dh_t * h(c_t)``; i: ``dL/dc_t * g_t``; f: ``dL/dc_t * c_{t-1}``;
     g: ``dL/dc_t * i_t``."""
+    # imported here: only --explain's lines build expressions (a plain run starts sooner)
+    from rnncalc.expr import Num, Sym
+
     dh, dc = float(g.dh[k][u]), None if g.dc is None else float(g.dc[k][u])
     other = {"i": ("g", s.act["g"]), "f": ("c_prev", s.c_prev), "g": ("i", s.act["i"]),
              "o": (f"{form.activations[2].name}(c)", None)}[gate]
@@ -280,6 +287,9 @@ def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p
 def grad_state(form: Any, s: Any, g: Any, k: int, u: int, t: int, where: Where) -> list[Line]:
     """``grad --explain``'s line for the cell state: ``dL/dc_t = dL/dh_t * o_t * h'(c_t) +
     dL/dc(fut)``, the second term what ``c_{t+1}`` passes back through ``f_{t+1}``."""
+    # imported here: only --explain's lines build expressions (a plain run starts sooner)
+    from rnncalc.expr import Call, Line, Num, Prod, Sum, Sym
+
     if g.dc is None:
         return []
     v = lambda x: float(x[u])  # noqa: E731

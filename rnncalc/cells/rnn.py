@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from rnncalc.cells._diagram import Box, Diagram, Link
 from rnncalc.cells._spec import CellGrad, CellSpec, Params, StepOut, arg, clip, finish, passed
 from rnncalc.cells.activations import apply, slope
-from rnncalc.expr import Line, Num, Sym
 
 if TYPE_CHECKING:
     import torch
+
+    from rnncalc.expr import Line
 
 GATES = ("h",)
 
@@ -84,6 +85,9 @@ def symbols(form: Any, bias: bool) -> tuple[list[str], list[str]]:
 def grad_factors(form: Any, s: Any, g: Any, k: int, gate: str, u: int, t: int, p: Any
                  ) -> tuple[tuple[Any, Any], ...]:
     """``dL/da_t = dL/dh_t * f'(a_t)``."""
+    # imported here: only --explain's lines build expressions (a plain run starts sooner)
+    from rnncalc.expr import Num, Sym
+
     return ((Sym("dL/dh", t, u), Num(float(g.dh[k][u]))),)
 
 
