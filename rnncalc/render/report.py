@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rnncalc.cells import CELLS
 from rnncalc.model import Exercise, Matrix, Vector
@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 
+# The blocks are NamedTuples: the table renderer imports this module at every seed run, and a
+# frozen dataclass takes ~1 ms to make, a NamedTuple a fifth of that. Math keeps its
+# __post_init__ (its tex defaults to its plain text).
+
+
 @dataclass(frozen=True)
 class Math:
     """A symbol or formula: ``plain`` for text and markdown, ``tex`` for LaTeX math mode."""
@@ -61,8 +66,7 @@ class Math:
             object.__setattr__(self, "tex", self.plain)
 
 
-@dataclass(frozen=True)
-class Numbers:
+class Numbers(NamedTuple):
     """Numbers in a table cell: computed ones at the precision, given ones (``exact``) as given.
 
     ``vector=False`` shows one number bare (a probability, a label) instead of ``[...]``.
@@ -73,8 +77,7 @@ class Numbers:
     vector: bool = True
 
 
-@dataclass(frozen=True)
-class Blank:
+class Blank(NamedTuple):
     """A space for a student to write ``size`` numbers in (a student sheet)."""
 
     size: int = 1
@@ -83,44 +86,38 @@ class Blank:
 Entry = str | Math | Numbers | Blank
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     columns: tuple[Entry, ...]
     rows: tuple[tuple[Entry, ...], ...]
     caption: str = ""
     groups: tuple[int, ...] = ()  # a rule after these rows (indices), e.g. between steps
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """A paragraph; ``tex``, when given, is its LaTeX (a formula in it set in math mode)."""
 
     text: str
     tex: str = ""
 
 
-@dataclass(frozen=True)
-class Equations:
+class Equations(NamedTuple):
     lines: tuple[Math, ...]
     notes: tuple[str, ...] = ()  # plain text after them: "where:", the symbols
 
 
-@dataclass(frozen=True)
-class Matrices:
+class Matrices(NamedTuple):
     """Named matrices and vectors as given in the exercise (``exact`` numbers)."""
 
     items: tuple[tuple[Math, Matrix | Vector], ...]  # a matrix is a tuple of rows
 
 
-@dataclass(frozen=True)
-class Explanation:
+class Explanation(NamedTuple):
     """``--explain``'s arithmetic: :class:`rnncalc.explain.Line` objects, each renderer's way."""
 
     lines: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class Figure:
+class Figure(NamedTuple):
     """A picture of the run (:mod:`rnncalc.pictures`): LaTeX's ``picture`` and a caption."""
 
     latex: str
@@ -130,10 +127,9 @@ class Figure:
 Block = Text | Equations | Matrices | Table | Explanation | Figure
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     title: str
-    blocks: tuple[Block, ...] = field(default=())
+    blocks: tuple[Block, ...] = ()
     level: int = 2
 
 
