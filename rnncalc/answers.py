@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from rnncalc.cells import CELLS
-from rnncalc.config.yamlsafe import Located, load_yaml
+from rnncalc.config.yamlsafe import NUMBER, Located, load_yaml
 from rnncalc.config.yamlsafe import Path as DocPath
 from rnncalc.errors import ConfigError, shown
 from rnncalc.reading import decode, read_bounded
@@ -48,10 +47,6 @@ META_KEYS = {"cell", "dtype", "sizes", "direction", "merge_mode", "formulation",
 
 
 _MAX_BYTES = 4 * 1024 * 1024
-
-#: A number as YAML 1.2 (and JSON) writes one, in ASCII digits: the only text read as a number,
-#: written plainly or in quotes.
-_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -248,7 +243,9 @@ def _walk(doc: Located, raw: dict[DocPath, str], node: Any, expected: Any, path:
     if isinstance(node, bool) or not isinstance(node, (int, float, str)):
         raise doc.error(path, f"expected a number, got {node!r}")
     text = raw.get(path, str(node)).strip()
-    if not _NUMBER.fullmatch(text):  # not 0.98_66 or fullwidth digits, which Decimal reads
+    # the only text read as a number, plain or quoted: not 0.98_66 or fullwidth digits, which
+    # Decimal reads
+    if not NUMBER.fullmatch(text):
         raise doc.error(path, f"expected a finite number, got {shown(text)}")
     whole = text.lstrip("-").isdigit()
     if isinstance(expected, int) and not whole:  # a label: a class index, as t and layer are

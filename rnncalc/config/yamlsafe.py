@@ -31,7 +31,8 @@ from yaml import events as ev
 from rnncalc.errors import ConfigError, shown
 
 __all__ = [
-    "MAX_ALIASES", "MAX_ALIAS_VALUES", "Located", "Path", "format_path", "load_yaml", "shape_of",
+    "MAX_ALIASES", "MAX_ALIAS_VALUES", "NUMBER", "Located", "Path", "format_path", "load_yaml",
+    "shape_of",
 ]
 
 MAX_ALIASES = 64
@@ -49,7 +50,8 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml, else pure Py
 # YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution)
 _INT_8 = re.compile(r"0o[0-7]+")
 _INT_16 = re.compile(r"0x[0-9a-fA-F]+")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+#: A decimal number as YAML 1.2 (and JSON) writes one, in ASCII digits (an int too)
+NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _NUMERIC_START = frozenset("0123456789+-.")
 # the event classes, looked up once: the builder compares every event's type with them
 _SCALAR, _ALIAS = ev.ScalarEvent, ev.AliasEvent
@@ -146,7 +148,7 @@ def scalar(text: str, tag: str | None = None) -> Any:
     if tag is None and len(text) < 16 and text.isdigit() and text.isascii():  # 0, 12, 010
         return int(text)
     if tag is None or tag == _CORE + "int" or tag == _CORE + "float":
-        number = _FLOAT.fullmatch(text)  # an int too: one match for either
+        number = NUMBER.fullmatch(text)  # an int too: one match for either
         if number and number[2] is None and number[3] is None and number[1][0] != ".":
             digits = len(text.lstrip("+-"))
             if digits > 300 and (digits > MAX_INT_DIGITS or abs(int(text)) > _FLOAT_MAX):
