@@ -48,8 +48,7 @@ computed; the state entering them, and everything before, is a constant.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +58,7 @@ from rnncalc.arrays import chunks, namespace
 from rnncalc.cells import CellGrad, Params, spec
 from rnncalc.cells._spec import total, unclipped
 from rnncalc.cells.activations import apply, slope
+from rnncalc.engine import arithmetic
 from rnncalc.engine import params as _params
 from rnncalc.errors import RnncalcError
 from rnncalc.formulation import Formulation
@@ -221,24 +221,6 @@ def unmerge(d: Array, parts: list[Array], mode: str) -> list[Array]:
     return [d / 2, d / 2] if mode == "ave" else [d, d]
 
 
-@contextlib.contextmanager
-def _arithmetic(trace: Trace, round_to: int | None) -> Iterator[None]:
-    """How the backward pass computes on the trace's arrays: torch without autograd, rounded
-    under ``--round``; numpy with its overflow warnings off (an inf is named by check_finite)."""
-    if isinstance(trace.output, np.ndarray):
-        if round_to is not None:
-            raise ValueError("--round computes on torch (its rounding is a torch function mode)")
-        with np.errstate(all="ignore"):
-            yield
-        return
-    import torch
-
-    from rnncalc.rounding import rounding
-
-    with torch.no_grad(), rounding(round_to), np.errstate(all="ignore"):
-        yield
-
-
 def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = None,
              steps: str | None = "all") -> GradTrace:
     """Backpropagate ``trace.exercise.loss`` through the head, then every layer, top down, on the
@@ -257,7 +239,7 @@ def backprop(trace: Trace, truncate: int | None = None, round_to: int | None = N
         raise RnncalcError(f"--truncate: expected a number of steps >= 1, got {truncate}")
     dtype = trace.output.dtype
     xp = namespace(trace.output)
-    with _arithmetic(trace, round_to):
+    with arithmetic(isinstance(trace.output, np.ndarray), round_to):
         lg, at, z, head_params, dh_head, d_dirs = _head_backward(trace, ex.loss)
         dc_dirs: list[Array | None] = [None] * ex.num_directions
         if ex.loss.upstream_c is not None:  # the top layer's c, directions joined

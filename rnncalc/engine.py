@@ -11,9 +11,11 @@ backward.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
     from rnncalc.model import Exercise, LayerWeights
 
-__all__ = ["as_torch", "compute", "merge", "params", "run", "run_direction", "small"]
+__all__ = ["arithmetic", "as_torch", "compute", "merge", "params", "run", "run_direction", "small"]
 
 #: Multiply-adds in one step of one layer above which torch's threads pay; below, one is faster
 #: (the fused kernels and the step loop make one call per step, each a thread synchronisation).
@@ -184,17 +186,30 @@ def compute(ex: Exercise, *, round_to: int | None = None, arrays: str | None = N
     if arrays is None:
         arrays = "numpy" if small(ex, round_to) else "torch"
     if arrays == "numpy":
+        with arithmetic(True, None):
+            return _run(ex, None, lambda a: a)
+    _set_threads(ex, round_to)
+    with arithmetic(False, round_to):
+        return _run(ex, round_to, _to_torch)
+
+
+@contextlib.contextmanager
+def arithmetic(on_numpy: bool, round_to: int | None) -> Iterator[None]:
+    """How a pass computes: on numpy with its overflow warnings off (an overflow is inf or nan,
+    which check_finite names), or on torch without autograd, rounded under ``--round``
+    (:mod:`rnncalc.rounding`, a torch function mode: a rounded pass is torch's)."""
+    if on_numpy:
         if round_to is not None:
             raise ValueError("--round computes on torch (its rounding is a torch function mode)")
-        with np.errstate(all="ignore"):  # an overflow is inf or nan: check_finite names it
-            return _run(ex, None, lambda a: a)
+        with np.errstate(all="ignore"):
+            yield
+        return
     import torch
 
     from rnncalc.rounding import rounding
 
-    _set_threads(ex, round_to)
-    with torch.no_grad(), rounding(round_to), np.errstate(over="ignore"):
-        return _run(ex, round_to, _to_torch)
+    with torch.no_grad(), rounding(round_to), np.errstate(all="ignore"):
+        yield
 
 
 def as_torch(trace: Trace) -> Trace:
