@@ -117,11 +117,11 @@ def _sequence(doc: Located, shared: dict[str, Any], b: int, entry: Any,
                       if p[:1] in (("target",), ("targets",))})
     if lens is not None:
         sub = _cut(doc, sub, b, lens[b], at)
-    row = sub["inputs"][0] if isinstance(sub["inputs"], list) and sub["inputs"] else None
-    if size and isinstance(row, list) and len(row) != size[1]:
+    width = _width(b, sub)
+    if size and width and width[1] != size[1]:
         where = (*at[:2], 0) if at[-1] == "inputs" else (*at, "inputs", 0)
         raise doc.error(where, f"expected vectors of {size[1]} numbers, as batch[{size[0]}]'s "
-                        f"(the same weights read every sequence), got {len(row)}")
+                        f"(the same weights read every sequence), got {width[1]}")
     kept = {p: n for p, n in doc.lines.items() if p and p[0] not in ("batch", "inputs")}
     try:
         return build(Located(sub, {**kept, **lines}, doc.source), **options)
@@ -135,6 +135,7 @@ def _width(b: int, entry: Any) -> tuple[int, int] | None:
     inputs = entry.get("inputs") if isinstance(entry, dict) else entry
     row = inputs[0] if isinstance(inputs, list) and inputs else None
     return (b, len(row)) if isinstance(row, list) else None
+
 
 def _cut(doc: Located, sub: dict[str, Any], b: int, n: int, at: Path) -> dict[str, Any]:
     """The entry's sequence cut to its length ``n`` (ONNX ``sequence_lens``)."""
